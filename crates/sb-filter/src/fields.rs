@@ -1,0 +1,1 @@
+//! The `fields` response picker (spec §1.10).

@@ -1,0 +1,1 @@
+//! Tokens of the filter language (spec §4.1).

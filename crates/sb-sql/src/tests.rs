@@ -1,0 +1,1 @@
+//! Rendering tests: each case renders both dialects.

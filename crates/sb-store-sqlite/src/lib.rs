@@ -1,0 +1,1 @@
+//! sb-store-sqlite

@@ -1,0 +1,121 @@
+//! The storage interface: what the application needs from a database, and nothing else.
+//!
+//! Callers hold an `Arc<dyn Store>` and pass [`sb_sql::Stmt`] trees; each backend renders them in
+//! its own dialect and runs them. Reads go to [`Store::query`] (a pool of read connections);
+//! every write runs in a [`Tx`] from [`Store::begin`].
+//!
+//! Invariant: a [`Tx`] that is dropped without [`Tx::commit`] is rolled back, and
+//! [`Tx::commit`] returns only once the data is durable (for SQLite: after the group commit
+//! that contains it has been fsynced with the configured `synchronous` level).
+
+use std::sync::Arc;
+
+pub use sb_sql::{Dialect, Stmt, Value};
+
+/// Rows returned by a query: column names and the values of each row, in column order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rows {
+    pub columns: Arc<[String]>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Index of a column by name.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+}
+
+/// Portable classification of database errors. Backends map their driver codes here once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A UNIQUE constraint or index was violated; see [`StoreError::unique`].
+    Unique,
+    ForeignKey,
+    NotNull,
+    Check,
+    /// Lock contention or serialization failure; retrying the transaction may succeed.
+    Busy,
+    /// The statement ran longer than the configured timeout and was interrupted.
+    Timeout,
+    /// The database cannot be reached.
+    Unavailable,
+    /// Invalid SQL (e.g. a bad view query written by a superuser).
+    Syntax,
+    Other,
+}
+
+/// Details of a unique violation: the index name when the driver reports it (PostgreSQL) and the
+/// columns when it reports those (SQLite: `UNIQUE constraint failed: t.a, t.b`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UniqueViolation {
+    pub index: Option<String>,
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{kind:?}: {message}")]
+pub struct StoreError {
+    pub kind: ErrorKind,
+    /// Driver message; for logs and superuser-facing "Raw error" texts only, never for clients.
+    pub message: String,
+    pub unique: Option<UniqueViolation>,
+}
+
+impl StoreError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        StoreError { kind, message: message.into(), unique: None }
+    }
+
+    pub fn other(message: impl Into<String>) -> Self {
+        StoreError::new(ErrorKind::Other, message)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A database backend.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The dialect statements are rendered in (informational; callers build dialect-neutral
+    /// trees).
+    fn dialect(&self) -> Dialect;
+
+    /// Runs a read-only statement on a read connection.
+    async fn query(&self, stmt: &Stmt) -> Result<Rows>;
+
+    /// Starts a write transaction.
+    async fn begin(&self) -> Result<Box<dyn Tx>>;
+
+    /// Checks that the database answers (readiness).
+    async fn ping(&self) -> Result<()>;
+
+    /// Names of the columns of a table or view, in order (empty when it does not exist).
+    async fn table_columns(&self, table: &str) -> Result<Vec<String>>;
+
+    /// Stops background workers and closes connections; pending transactions finish first.
+    async fn close(&self);
+}
+
+/// A write transaction. Statements run in order; the first error leaves the transaction
+/// unusable (callers roll back).
+#[async_trait::async_trait]
+pub trait Tx: Send {
+    async fn query(&mut self, stmt: &Stmt) -> Result<Rows>;
+
+    /// Runs a statement and returns the number of rows it changed.
+    async fn execute(&mut self, stmt: &Stmt) -> Result<u64>;
+
+    /// Commits; returns once the commit is durable.
+    async fn commit(self: Box<Self>) -> Result<()>;
+
+    async fn rollback(self: Box<Self>) -> Result<()>;
+}

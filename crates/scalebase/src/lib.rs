@@ -1,0 +1,1 @@
+//! Scalebase: the composition root.

@@ -1,0 +1,3 @@
+//! The `scalebase` command.
+
+fn main() {}
