@@ -21,19 +21,47 @@ pub enum Stmt {
     Update(Update),
     Delete(Delete),
     CreateTable(CreateTable),
-    DropTable { name: Ident, if_exists: bool },
-    RenameTable { from: Ident, to: Ident },
-    AddColumn { table: Ident, column: ColumnDef },
-    DropColumn { table: Ident, column: Ident },
-    RenameColumn { table: Ident, from: Ident, to: Ident },
+    DropTable {
+        name: Ident,
+        if_exists: bool,
+    },
+    RenameTable {
+        from: Ident,
+        to: Ident,
+    },
+    AddColumn {
+        table: Ident,
+        column: ColumnDef,
+    },
+    DropColumn {
+        table: Ident,
+        column: Ident,
+    },
+    RenameColumn {
+        table: Ident,
+        from: Ident,
+        to: Ident,
+    },
     CreateIndex(IndexDef),
-    DropIndex { name: Ident, if_exists: bool },
+    DropIndex {
+        name: Ident,
+        if_exists: bool,
+    },
     /// `CREATE VIEW name AS <sql>`; `sql` is a superuser-written SELECT, used verbatim.
-    CreateView { name: Ident, sql: String },
-    DropView { name: Ident, if_exists: bool },
+    CreateView {
+        name: Ident,
+        sql: String,
+    },
+    DropView {
+        name: Ident,
+        if_exists: bool,
+    },
     /// Verbatim SQL with `?` placeholders (rendered to `$n` on PostgreSQL). Only for SQL a
     /// superuser wrote or that a backend wrote for itself — never for request data.
-    Raw { sql: String, params: Vec<Value> },
+    Raw {
+        sql: String,
+        params: Vec<Value>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -53,16 +81,27 @@ pub struct Select {
 pub enum SelectItem {
     /// `alias.*` (or `*` when `None`).
     All(Option<Ident>),
-    Expr { expr: Expr, alias: Option<Ident> },
+    Expr {
+        expr: Expr,
+        alias: Option<Ident>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum FromItem {
-    Table { name: Ident, alias: Option<Ident> },
-    Subquery { select: Box<Select>, alias: Ident },
+    Table {
+        name: Ident,
+        alias: Option<Ident>,
+    },
+    Subquery {
+        select: Box<Select>,
+        alias: Ident,
+    },
     /// A one-row, no-column source (`(SELECT 1)`), used as the anchor of LEFT JOIN chains
     /// inside EXISTS sub-queries.
-    One { alias: Ident },
+    One {
+        alias: Ident,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,10 +261,15 @@ pub enum ArithOp {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     /// `table.column` (or bare `column` when `table` is `None`).
-    Column { table: Option<Ident>, name: Ident },
+    Column {
+        table: Option<Ident>,
+        name: Ident,
+    },
     /// The insertion-order key of a collection table: SQLite's implicit `rowid`, PostgreSQL's
     /// identity column `_rowid` (created when [`CreateTable::rowid`] is set).
-    RowId { table: Option<Ident> },
+    RowId {
+        table: Option<Ident>,
+    },
     /// A bound parameter.
     Param(Value),
     Null,
@@ -234,38 +278,79 @@ pub enum Expr {
     /// A constant string literal written into the SQL text; never user data.
     Str(&'static str),
     /// A typed comparison; see [`Ty`]. Both dialects render SQLite semantics.
-    Cmp { op: CmpOp, lhs: Box<Typed>, rhs: Box<Typed> },
+    Cmp {
+        op: CmpOp,
+        lhs: Box<Typed>,
+        rhs: Box<Typed>,
+    },
     And(Vec<Expr>),
     Or(Vec<Expr>),
     Not(Box<Expr>),
-    IsNull { expr: Box<Expr>, negated: bool },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
     /// ASCII case-insensitive LIKE with `\` as the escape character.
-    Like { expr: Box<Typed>, pattern: Box<Typed>, negated: bool },
+    Like {
+        expr: Box<Typed>,
+        pattern: Box<Typed>,
+        negated: bool,
+    },
     Lower(Box<Expr>),
-    Arith { op: ArithOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Arith {
+        op: ArithOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `'%' || expr || '%'` (for LIKE against a column).
     ContainsPattern(Box<Expr>),
     /// Extract `path` (object keys and array indexes) from a JSON value; NULL when missing.
-    JsonExtract { expr: Box<Expr>, path: Vec<JsonPathSeg> },
+    JsonExtract {
+        expr: Box<Expr>,
+        path: Vec<JsonPathSeg>,
+    },
     /// Length of a JSON array (as SQLite's `json_array_length`: 0 for other JSON values, NULL
     /// for NULL).
     JsonArrayLength(Box<Typed>),
     /// A JSON column's stored text (PostgreSQL: `col::text`).
     JsonText(Box<Expr>),
-    Exists { select: Box<Select>, negated: bool },
+    Exists {
+        select: Box<Select>,
+        negated: bool,
+    },
     /// `expr IN (SELECT ...)`.
-    InSelect { expr: Box<Expr>, select: Box<Select>, negated: bool },
-    InList { expr: Box<Expr>, list: Vec<Expr>, negated: bool },
+    InSelect {
+        expr: Box<Expr>,
+        select: Box<Select>,
+        negated: bool,
+    },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
     CountStar,
     Random,
     /// SQLite `strftime(format, time, modifiers...)`; emulated on PostgreSQL.
-    Strftime { format: Box<Expr>, time: Option<Box<Typed>>, modifiers: Vec<Expr> },
+    Strftime {
+        format: Box<Expr>,
+        time: Option<Box<Typed>>,
+        modifiers: Vec<Expr>,
+    },
     /// Great-circle distance in km (spherical law of cosines, R = 6371).
-    GeoDistance { lon_a: Box<Typed>, lat_a: Box<Typed>, lon_b: Box<Typed>, lat_b: Box<Typed> },
+    GeoDistance {
+        lon_a: Box<Typed>,
+        lat_a: Box<Typed>,
+        lon_b: Box<Typed>,
+        lat_b: Box<Typed>,
+    },
     /// A scalar sub-query.
     Subquery(Box<Select>),
     /// `CASE WHEN c THEN v ... ELSE e END`.
-    Case { whens: Vec<(Expr, Expr)>, else_: Option<Box<Expr>> },
+    Case {
+        whens: Vec<(Expr, Expr)>,
+        else_: Option<Box<Expr>>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -10,6 +10,7 @@
 mod ast;
 mod index;
 mod postgres;
+mod render;
 mod sqlite;
 mod value;
 
@@ -41,6 +42,32 @@ impl Dialect {
         }
     }
 }
+
+/// A scalar function the SQLite backend must register on every connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteFunction {
+    pub name: &'static str,
+    pub n_args: i32,
+}
+
+/// Scalar functions the SQLite rendering uses that rusqlite's bundled SQLite lacks (it is built
+/// without `SQLITE_ENABLE_MATH_FUNCTIONS`); they are needed by [`Expr::GeoDistance`].
+///
+/// Each takes one argument and has the semantics of SQLite's own math functions, so they must
+/// be registered as deterministic, with exactly this behaviour:
+/// * the argument is converted as by `sqlite3_value_numeric_type`: INTEGER and REAL values are
+///   used as `f64`; TEXT that is entirely a number (surrounding whitespace allowed, e.g.
+///   `' 12.5 '`, `'1e3'`) is converted to that number; any other TEXT, BLOB and NULL give NULL;
+/// * `radians(x)` = `x * (π / 180)`; `sin(x)`, `cos(x)`, `acos(x)` = the `f64` functions
+///   (`acos` outside [-1, 1] gives NaN, which must be returned as NULL: SQLite never yields
+///   NaN);
+/// * the result is a REAL.
+pub const SQLITE_FUNCTIONS: &[SqliteFunction] = &[
+    SqliteFunction { name: "radians", n_args: 1 },
+    SqliteFunction { name: "sin", n_args: 1 },
+    SqliteFunction { name: "cos", n_args: 1 },
+    SqliteFunction { name: "acos", n_args: 1 },
+];
 
 #[cfg(test)]
 mod tests;
