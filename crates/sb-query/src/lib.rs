@@ -3,12 +3,24 @@
 //!
 //! Input: a parsed `sb_filter::Expr`, the collection it applies to, a lookup for other
 //! collections, and the request data visible to rules (`@request.*`). Output: a boolean
-//! `sb_sql::Expr` that references only columns of the base table alias (relation walks,
-//! back-relations and `@collection.*` joins are wrapped in correlated sub-queries), so callers
-//! can AND it into any SELECT, UPDATE or DELETE.
+//! `sb_sql::Expr` that references only columns of the base table alias, so callers can AND it
+//! into any SELECT, UPDATE or DELETE (or a SELECT over a virtual row for create rules).
 //!
-//! Semantics are PocketBase's (spec §4, §5), which are defined on SQLite; the `sb_sql::Ty`
-//! annotations let the PostgreSQL rendering select the same rows.
+//! Semantics are PocketBase's (spec §4, §5), which are defined on SQLite:
+//!
+//! * PocketBase resolves relation walks, back-relations, `@collection.*` and joined
+//!   `@request.*` paths with LEFT JOINs on the main query (one join per distinct path, shared
+//!   by every comparison) and selects DISTINCT rows. Here those joins live in one correlated
+//!   `EXISTS (SELECT 1 FROM (SELECT 1) AS _a LEFT JOIN ... WHERE ...)` around the conjuncts
+//!   that need them; conjuncts without joins stay outside (see `resolve`).
+//! * Plain operators on multi-valued operands mean ALL: a `NOT EXISTS` over an independent
+//!   copy of the join chain (PocketBase's multi-match sub-query, see `compare`).
+//! * `=`/`!=` use PocketBase's NULL/empty-string forms; parameters compared directly with a
+//!   column are converted to the column's SQLite affinity (see `affinity`), and every operand
+//!   carries its `sb_sql::Ty` so the PostgreSQL rendering can emulate the remaining cases.
+//!
+//! Aliases `_j<n>` (joins), `_m<n>` (multi-match chains) and `_a<n>` (anchors) are generated;
+//! the caller's base alias must not look like them.
 //!
 //! Pure: no I/O. Every literal becomes a bound parameter.
 
@@ -17,9 +29,18 @@ use std::sync::Arc;
 
 use sb_schema::Collection;
 
+mod affinity;
+mod compare;
+mod context;
+mod functions;
+mod macros;
+mod operand;
+mod path;
+mod request;
 mod resolve;
+mod sort;
 
-pub use resolve::{compile_filter, compile_sort};
+pub use resolve::{Compiled, compile_filter, compile_query, compile_sort};
 
 /// Finds collections by id or by name (exact match), for relation walks and `@collection.*`.
 pub trait CollectionLookup {
