@@ -1,1 +1,177 @@
-//! sb-store-postgres
+//! PostgreSQL backend of [`sb_store::Store`].
+//!
+//! A deadpool pool of tokio-postgres connections. Every statement goes through the
+//! connection's prepared-statement cache, parameters are bound in binary form and results
+//! decoded by column type (see `types.rs` for the value mapping and `error.rs` for the error
+//! classification by SQLSTATE). Transactions are described in `tx.rs`.
+//!
+//! Connection URLs are libpq's, multi-host ones included
+//! (`postgres://u@h1:5432,h2:5432/db?target_session_attrs=read-write`): hosts are tried in
+//! order, each within `connect_timeout`, and `target_session_attrs` picks a writable one. The
+//! statement timeout is set per connection through the startup options, so it costs no round
+//! trip. Connections are plain TCP (`NoTls`); TLS would be one more `MakeTlsConnect` handed to
+//! the [`Manager`] in [`open`].
+//!
+//! At open, `sb_sql::postgres_support_sql()` (the helper functions the rendering relies on)
+//! runs in one transaction under an advisory lock, so nodes starting together do not race.
+
+mod client;
+mod error;
+mod tx;
+mod types;
+
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use sb_sql::Rendered;
+use sb_store::{Dialect, Result, Rows, Stmt, Store, StoreError, Tx, Value};
+use tokio_postgres::NoTls;
+
+use crate::client::{Mode, Outcome, run_autocommit};
+
+/// Key of the advisory lock held while the support SQL is installed.
+const SUPPORT_LOCK: i64 = 0x5CA1_EBA5;
+
+/// Settings of the PostgreSQL store; [`PostgresConfig::new`] gives the defaults.
+#[derive(Debug, Clone)]
+pub struct PostgresConfig {
+    /// libpq-style URL (`postgres://user:pass@host:port/db?...`, several hosts allowed).
+    pub url: String,
+    /// Most connections open at once. Waiting for one is bounded by `statement_timeout`.
+    pub pool_size: usize,
+    /// Statements running longer are cancelled by the server (→ `ErrorKind::Timeout`).
+    pub statement_timeout: Duration,
+    /// Per host tried when connecting.
+    pub connect_timeout: Duration,
+}
+
+impl PostgresConfig {
+    pub fn new(url: impl Into<String>) -> PostgresConfig {
+        PostgresConfig {
+            url: url.into(),
+            pool_size: 16,
+            statement_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The PostgreSQL store; see the crate docs.
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+/// Connects (checking that the database answers) and installs the support SQL.
+pub async fn open(config: PostgresConfig) -> Result<PostgresStore> {
+    let mut pg: tokio_postgres::Config = config
+        .url
+        .parse()
+        .map_err(|e| StoreError::other(format!("invalid PostgreSQL URL: {e}")))?;
+    pg.connect_timeout(config.connect_timeout);
+    let timeout = format!("-c statement_timeout={}", config.statement_timeout.as_millis());
+    let options = match pg.get_options() {
+        Some(given) if !given.trim().is_empty() => format!("{given} {timeout}"),
+        _ => timeout,
+    };
+    pg.options(options);
+    if pg.get_application_name().is_none() {
+        pg.application_name("scalebase");
+    }
+    let manager = Manager::from_config(
+        pg,
+        NoTls,
+        // Fast: a pooled connection is reused if it is open; transactions always end before
+        // a connection returns to the pool (see `tx.rs`).
+        ManagerConfig { recycling_method: RecyclingMethod::Fast },
+    );
+    let pool = Pool::builder(manager)
+        .max_size(config.pool_size.max(1))
+        .wait_timeout(Some(config.statement_timeout))
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|e| StoreError::other(format!("cannot build the connection pool: {e}")))?;
+    let client = pool.get().await.map_err(error::pool)?;
+    install_support(&client).await.map_err(|e| classify_ctx(&e, "installing the support SQL"))?;
+    drop(client);
+    Ok(PostgresStore { pool })
+}
+
+async fn install_support(client: &deadpool_postgres::Object) -> Result<(), tokio_postgres::Error> {
+    let sql = sb_sql::postgres_support_sql();
+    if sql.trim().is_empty() {
+        return Ok(());
+    }
+    client.batch_execute("BEGIN").await?;
+    let installed = async {
+        client.batch_execute(&format!("SELECT pg_advisory_xact_lock({SUPPORT_LOCK})")).await?;
+        client.batch_execute(sql).await?;
+        client.batch_execute("COMMIT").await
+    }
+    .await;
+    if installed.is_err() {
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    installed
+}
+
+fn classify_ctx(e: &tokio_postgres::Error, context: &str) -> StoreError {
+    let mut err = error::classify(e);
+    err.message = format!("{context}: {}", err.message);
+    err
+}
+
+/// Renders a statement for PostgreSQL.
+pub(crate) fn render(stmt: &Stmt) -> Rendered {
+    Dialect::Postgres.render(stmt)
+}
+
+impl PostgresStore {
+    async fn run(&self, sql: &str, params: &[Value]) -> Result<Rows> {
+        let client = self.pool.get().await.map_err(error::pool)?;
+        match run_autocommit(&client, sql, params, Mode::Query).await {
+            Ok(Outcome::Rows(rows)) => Ok(rows),
+            Ok(Outcome::Count(_)) => Ok(Rows::default()),
+            Err(e) => Err(error::classify(&e)),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for PostgresStore {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    async fn query(&self, stmt: &Stmt) -> Result<Rows> {
+        let r = render(stmt);
+        self.run(&r.sql, &r.params).await
+    }
+
+    async fn begin(&self) -> Result<Box<dyn Tx>> {
+        let client = self.pool.get().await.map_err(error::pool)?;
+        Ok(Box::new(tx::PgTx::new(client, self.pool.clone())))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.run("SELECT 1", &[]).await.map(drop)
+    }
+
+    async fn table_columns(&self, table: &str) -> Result<Vec<String>> {
+        let rows = self
+            .run(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1::text \
+                 AND column_name <> '_rowid' ORDER BY ordinal_position",
+                &[Value::Text(table.to_owned())],
+            )
+            .await?;
+        Ok(rows.rows.into_iter().filter_map(|r| r.into_iter().next()?.into_string()).collect())
+    }
+
+    async fn close(&self) {
+        self.pool.close();
+    }
+}
+
+#[cfg(test)]
+mod tests;
