@@ -1,1 +1,170 @@
-//! sb-core
+//! The application: collections, records, rules and authentication, over any `Store`.
+//!
+//! `App` is the domain API boundary: `sb-http` calls it with plain values (JSON bodies, list
+//! parameters, the request data rules may see) and gets JSON values or `CoreError`s back.
+//! It owns the catalog of collections (an immutable snapshot replaced after each schema change),
+//! runs the system migrations at start-up and guards schema changes with one lock.
+
+mod auth;
+mod catalog;
+mod collections;
+mod error;
+mod records;
+mod settings;
+mod storage;
+mod system;
+mod views;
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use sb_store::Store;
+use serde_json::Value as Json;
+
+pub use auth::AuthResponse;
+pub use catalog::Catalog;
+pub use error::{CoreError, CoreResult};
+pub use records::write::RecordInput;
+pub use records::{Record, Viewer};
+pub use sb_query::{AuthInfo, RequestInfo};
+
+/// Restart-time options of the application layer.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Concurrent password hashes (each argon2id hash holds ~19 MiB); defaults to the CPU count.
+    pub hash_concurrency: usize,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            hash_concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        }
+    }
+}
+
+/// The application.
+pub struct App {
+    store: Arc<dyn Store>,
+    catalog: RwLock<Arc<Catalog>>,
+    /// Serialises schema changes (collection create/update/delete/import).
+    schema_lock: tokio::sync::Mutex<()>,
+    /// Bounds concurrent password hashing (CPU and memory heavy).
+    hash_permits: tokio::sync::Semaphore,
+    settings: RwLock<Arc<settings::Settings>>,
+}
+
+impl App {
+    /// Opens the application on a store: applies pending system migrations and loads the
+    /// catalog and settings.
+    pub async fn open(store: Arc<dyn Store>, config: AppConfig) -> CoreResult<Arc<App>> {
+        let mut tx = store.begin().await?;
+        match system::migrate(tx.as_mut()).await {
+            Ok(applied) => {
+                tx.commit().await?;
+                for name in applied {
+                    tracing::info!(migration = name, "applied system migration");
+                }
+            }
+            Err(e) => {
+                tx.rollback().await.ok();
+                return Err(e);
+            }
+        }
+        let catalog = Catalog::new(system::load_collections(store.as_ref()).await?);
+        let settings = settings::load(store.as_ref()).await?;
+        Ok(Arc::new(App {
+            store,
+            catalog: RwLock::new(Arc::new(catalog)),
+            schema_lock: tokio::sync::Mutex::new(()),
+            hash_permits: tokio::sync::Semaphore::new(config.hash_concurrency.max(1)),
+            settings: RwLock::new(Arc::new(settings)),
+        }))
+    }
+
+    /// The current catalog snapshot.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().clone()
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Re-reads every collection definition after a schema change.
+    async fn reload_catalog(&self) -> CoreResult<()> {
+        let catalog = Catalog::new(system::load_collections(self.store.as_ref()).await?);
+        *self.catalog.write() = Arc::new(catalog);
+        Ok(())
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> CoreResult<()> {
+        self.store.ping().await.map_err(CoreError::from)
+    }
+
+    /// Hashes a password on the blocking pool, at most `hash_concurrency` at a time.
+    async fn hash_password(&self, plain: String) -> CoreResult<String> {
+        let _permit = self.hash_permits.acquire().await.map_err(CoreError::internal)?;
+        tokio::task::spawn_blocking(move || sb_auth::password::hash_password(&plain))
+            .await
+            .map_err(CoreError::internal)
+    }
+
+    async fn verify_password(
+        &self,
+        plain: String,
+        hash: String,
+    ) -> CoreResult<sb_auth::password::Verification> {
+        let _permit = self.hash_permits.acquire().await.map_err(CoreError::internal)?;
+        tokio::task::spawn_blocking(move || sb_auth::password::verify_password(&plain, &hash))
+            .await
+            .map_err(CoreError::internal)
+    }
+}
+
+/// Pagination, filter and sort of a list request (spec §1.9).
+#[derive(Debug, Clone)]
+pub struct ListParams {
+    pub page: i64,
+    pub per_page: i64,
+    pub sort: Option<String>,
+    pub filter: Option<String>,
+    pub skip_total: bool,
+    pub expand: Option<String>,
+}
+
+impl Default for ListParams {
+    fn default() -> Self {
+        ListParams {
+            page: 1,
+            per_page: 30,
+            sort: None,
+            filter: None,
+            skip_total: false,
+            expand: None,
+        }
+    }
+}
+
+/// The list envelope (spec §1.9).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListResult {
+    pub page: i64,
+    pub per_page: i64,
+    /// -1 when the count was skipped.
+    pub total_items: i64,
+    pub total_pages: i64,
+    pub items: Vec<Json>,
+}
+
+impl ListResult {
+    fn new(items: Vec<Json>, params: &ListParams, total: Option<i64>) -> ListResult {
+        let per_page = params.per_page.max(1);
+        let (total_items, total_pages) = match total {
+            Some(t) => (t, (t + per_page - 1) / per_page),
+            None => (-1, -1),
+        };
+        ListResult { page: params.page.max(1), per_page, total_items, total_pages, items }
+    }
+}

@@ -1,1 +1,72 @@
-//! Scalebase: the composition root.
+//! Scalebase's composition root: turns configuration into a running server.
+//!
+//! This is the only place that names the storage backends. `run` takes an already bound
+//! listener and a shutdown future so tests can run the whole server in-process on port 0.
+
+pub mod config;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use sb_core::{App, AppConfig};
+use sb_store::Store;
+use tokio::net::TcpListener;
+
+use crate::config::{Database, ServeConfig, StorageConfig};
+
+/// Opens the configured database (the one place the backend is chosen).
+pub async fn open_store(config: &StorageConfig) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &config.database {
+        Database::Sqlite { path, synchronous_full, readers } => {
+            let mut c = sb_store_sqlite::SqliteConfig::new(path.clone());
+            c.synchronous = if *synchronous_full {
+                sb_store_sqlite::Synchronous::Full
+            } else {
+                sb_store_sqlite::Synchronous::Normal
+            };
+            if let Some(n) = readers {
+                c.readers = (*n).max(1);
+            }
+            c.query_timeout = config.query_timeout;
+            let store = sb_store_sqlite::open(c)
+                .await
+                .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
+            Arc::new(store)
+        }
+        Database::Postgres { url, pool_size } => {
+            let mut c = sb_store_postgres::PostgresConfig::new(url.clone());
+            c.pool_size = (*pool_size).max(1);
+            c.statement_timeout = config.query_timeout;
+            let store = sb_store_postgres::open(c).await.context("cannot connect to PostgreSQL")?;
+            Arc::new(store)
+        }
+    })
+}
+
+/// Opens the store and the application (running system migrations).
+pub async fn open_app(config: &StorageConfig) -> anyhow::Result<Arc<App>> {
+    let store = open_store(config).await?;
+    App::open(store, AppConfig::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the application: {e}"))
+}
+
+/// Serves the API on `listener` until `shutdown` resolves; then drains and closes the store.
+pub async fn run(
+    listener: TcpListener,
+    app: Arc<App>,
+    config: &ServeConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let router = sb_http::router(
+        app.clone(),
+        sb_http::HttpConfig {
+            body_limit: config.body_limit,
+            cors_origins: config.cors_origins.clone(),
+        },
+    );
+    sb_http::serve(listener, router, sb_http::ServeConfig::default(), shutdown).await?;
+    app.store().close().await;
+    Ok(())
+}

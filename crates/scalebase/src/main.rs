@@ -1,3 +1,145 @@
-//! The `scalebase` command.
+//! The `scalebase` command: `serve` and `superuser upsert|create|delete`.
 
-fn main() {}
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use scalebase::config::{FileConfig, ServeArgs, StorageArgs};
+
+#[derive(Parser)]
+#[command(name = "scalebase", version, about = "A PocketBase-compatible backend that scales out")]
+struct Cli {
+    /// TOML config file (default: ./scalebase.toml when present).
+    #[arg(long, global = true, env = "SCALEBASE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the HTTP server.
+    Serve(ServeArgs),
+    /// Manages superusers.
+    Superuser {
+        #[command(subcommand)]
+        action: SuperuserAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum SuperuserAction {
+    /// Creates the superuser or updates its password.
+    Upsert {
+        email: String,
+        password: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Creates a new superuser.
+    Create {
+        email: String,
+        password: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Deletes a superuser.
+    Delete {
+        email: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let file = FileConfig::load(cli.config.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve(args.resolve(&file)?).await,
+            Command::Superuser { action } => superuser(action, &file).await,
+        }
+    })
+}
+
+async fn serve(config: scalebase::config::ServeConfig) -> anyhow::Result<()> {
+    init_tracing(config.log_json, &config.log_level);
+    let app = scalebase::open_app(&config.storage).await?;
+    let listener = tokio::net::TcpListener::bind(config.http)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.http))?;
+    tracing::info!(address = %config.http, "Server started at http://{}", config.http);
+    scalebase::run(listener, app, &config, shutdown_signal()).await?;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+async fn superuser(action: SuperuserAction, file: &FileConfig) -> anyhow::Result<()> {
+    init_tracing(false, "warn");
+    let storage = match &action {
+        SuperuserAction::Upsert { storage, .. }
+        | SuperuserAction::Create { storage, .. }
+        | SuperuserAction::Delete { storage, .. } => storage.resolve(file)?,
+    };
+    let app = scalebase::open_app(&storage).await?;
+    let result = match &action {
+        SuperuserAction::Upsert { email, password, .. } => {
+            app.upsert_superuser(email, password).await
+        }
+        SuperuserAction::Create { email, password, .. } => {
+            app.create_superuser(email, password).await
+        }
+        SuperuserAction::Delete { email, .. } => app.delete_superuser(email).await,
+    };
+    app.store().close().await;
+    match result {
+        Ok(()) => {
+            let (verb, email) = match &action {
+                SuperuserAction::Upsert { email, .. } => ("upserted", email),
+                SuperuserAction::Create { email, .. } => ("created", email),
+                SuperuserAction::Delete { email, .. } => ("deleted", email),
+            };
+            println!("Successfully {verb} superuser {email:?}!");
+            Ok(())
+        }
+        Err(sb_core::CoreError::BadRequest { message, data }) => {
+            anyhow::bail!("{message} {}", data.to_json())
+        }
+        Err(e) => anyhow::bail!("{e}"),
+    }
+}
+
+fn init_tracing(json: bool, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; draining");
+}

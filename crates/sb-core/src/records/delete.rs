@@ -1,0 +1,251 @@
+//! Record delete with relation integrity (spec §3.11) and collection truncation.
+//!
+//! Everything happens in one transaction: references to the deleted record are removed from
+//! relation fields, referencing records are deleted when the relation has `cascadeDelete` and
+//! became empty, and the whole delete fails when a required relation would become empty.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use sb_query::RequestInfo;
+use sb_schema::{Collection, FieldKind};
+use sb_sql::{
+    Delete, Expr, FromItem, Join, JoinKind, JoinSource, Select, SelectItem, Stmt, Ty, Typed, Update,
+};
+use sb_store::Tx;
+use serde_json::Value as Json;
+
+use super::{compile_rule, is_superuser};
+use crate::catalog::Catalog;
+use crate::error::{CoreError, CoreResult};
+use crate::{App, storage};
+
+const ALIAS: &str = "t";
+const REQUIRED_REFERENCE: &str = "Failed to delete record. Make sure that the record is not part of a required relation reference.";
+
+impl App {
+    /// Deletes a record (and what cascades from it).
+    pub async fn delete_record(
+        &self,
+        req: &RequestInfo,
+        collection: &str,
+        id: &str,
+    ) -> CoreResult<()> {
+        let catalog = self.catalog();
+        let c = catalog
+            .get(collection)
+            .cloned()
+            .ok_or_else(|| CoreError::NotFound("Missing collection context.".into()))?;
+        if c.is_view() {
+            return Err(CoreError::bad_request("Unsupported collection type."));
+        }
+        let condition = if is_superuser(req) {
+            None
+        } else {
+            match c.delete_rule.as_deref() {
+                None => return Err(CoreError::superusers_only()),
+                Some("") => None,
+                Some(rule) => Some(compile_rule(&catalog, &c, rule, ALIAS, req)?),
+            }
+        };
+        let exists = match condition {
+            Some(cond) => self.exists_where(&c, id, cond).await?,
+            None => self.exists_where(&c, id, Expr::Int(1).eq_true()).await?,
+        };
+        if !exists {
+            return Err(CoreError::not_found());
+        }
+        let mut tx = self.store.begin().await?;
+        let mut visited = HashSet::new();
+        match delete_cascading(tx.as_mut(), &catalog, &c, id, &mut visited).await {
+            Ok(()) => tx.commit().await?,
+            Err(e) => {
+                tx.rollback().await.ok();
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes every record of a collection with the same integrity handling as single deletes.
+    pub(crate) async fn truncate_records(&self, c: &Arc<Collection>) -> CoreResult<()> {
+        let catalog = self.catalog();
+        let referenced = references_to(&catalog, &c.id).next().is_some();
+        let mut tx = self.store.begin().await?;
+        let result = async {
+            if referenced {
+                let rows = tx
+                    .query(&Stmt::Select(Select {
+                        columns: vec![SelectItem::Expr {
+                            expr: Expr::col(ALIAS, "id"),
+                            alias: None,
+                        }],
+                        from: Some(FromItem::Table {
+                            name: c.name.clone(),
+                            alias: Some(ALIAS.into()),
+                        }),
+                        ..Default::default()
+                    }))
+                    .await?;
+                let mut visited = HashSet::new();
+                for row in rows.rows {
+                    if let Some(id) = row.into_iter().next().and_then(sb_sql::Value::into_string)
+                        && !visited.contains(&(c.id.clone(), id.clone()))
+                    {
+                        delete_cascading(tx.as_mut(), &catalog, c, &id, &mut visited).await?;
+                    }
+                }
+            } else {
+                tx.execute(&Stmt::Delete(Delete { table: c.name.clone(), where_: None })).await?;
+            }
+            Ok::<_, CoreError>(())
+        }
+        .await;
+        match result {
+            Ok(()) => tx.commit().await.map_err(CoreError::from),
+            Err(e) => {
+                tx.rollback().await.ok();
+                Err(e)
+            }
+        }
+    }
+}
+
+trait EqTrue {
+    fn eq_true(self) -> Expr;
+}
+
+impl EqTrue for Expr {
+    /// `x = 1`: an always-true condition when `x` is the constant 1.
+    fn eq_true(self) -> Expr {
+        Expr::Cmp {
+            op: sb_sql::CmpOp::Eq,
+            lhs: Box::new(Typed::new(self, Ty::Number)),
+            rhs: Box::new(Typed::new(Expr::Int(1), Ty::Number)),
+        }
+    }
+}
+
+/// Relation fields (of non-view collections) that point to `collection_id`.
+fn references_to<'a>(
+    catalog: &'a Catalog,
+    collection_id: &'a str,
+) -> impl Iterator<Item = (&'a Arc<Collection>, &'a sb_schema::Field)> + 'a {
+    catalog.all().iter().filter(|c| !c.is_view()).flat_map(move |c| {
+        c.fields.iter().filter_map(move |f| match &f.kind {
+            FieldKind::Relation(o) if o.collection_id == collection_id => Some((c, f)),
+            _ => None,
+        })
+    })
+}
+
+fn delete_cascading<'a>(
+    tx: &'a mut dyn Tx,
+    catalog: &'a Catalog,
+    c: &'a Arc<Collection>,
+    id: &'a str,
+    visited: &'a mut HashSet<(String, String)>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = CoreResult<()>> + Send + 'a>> {
+    Box::pin(async move {
+        if !visited.insert((c.id.clone(), id.to_owned())) {
+            return Ok(());
+        }
+        let refs: Vec<(Arc<Collection>, sb_schema::Field)> =
+            references_to(catalog, &c.id).map(|(rc, f)| (rc.clone(), f.clone())).collect();
+        for (rc, field) in refs {
+            let multiple = field.kind.is_multiple();
+            let rows = tx
+                .query(&Stmt::Select(Select {
+                    columns: vec![
+                        SelectItem::Expr { expr: Expr::col(ALIAS, "id"), alias: None },
+                        SelectItem::Expr { expr: Expr::col(ALIAS, &field.name), alias: None },
+                    ],
+                    from: Some(FromItem::Table {
+                        name: rc.name.clone(),
+                        alias: Some(ALIAS.into()),
+                    }),
+                    where_: Some(references(&field.name, multiple, id)),
+                    ..Default::default()
+                }))
+                .await?;
+            for row in rows.rows {
+                let mut it = row.into_iter();
+                let Some(ref_id) = it.next().and_then(sb_sql::Value::into_string) else { continue };
+                if visited.contains(&(rc.id.clone(), ref_id.clone())) {
+                    continue;
+                }
+                let current = storage::from_sql(&field, it.next().unwrap_or(sb_sql::Value::Null));
+                let remaining: Json = match current {
+                    Json::Array(items) => {
+                        Json::Array(items.into_iter().filter(|v| v.as_str() != Some(id)).collect())
+                    }
+                    _ => Json::String(String::new()),
+                };
+                let empty = match &remaining {
+                    Json::Array(items) => items.is_empty(),
+                    _ => true,
+                };
+                let (cascade, required) = match &field.kind {
+                    FieldKind::Relation(o) => (o.cascade_delete, o.required),
+                    _ => (false, false),
+                };
+                if empty && cascade {
+                    delete_cascading(tx, catalog, &rc, &ref_id, visited).await?;
+                    continue;
+                }
+                if empty && required {
+                    return Err(CoreError::bad_request(REQUIRED_REFERENCE));
+                }
+                let mut set =
+                    vec![(field.name.clone(), Expr::Param(storage::to_sql(&field, &remaining)))];
+                let now = sb_schema::datetime::now_string();
+                for f in &rc.fields {
+                    if matches!(&f.kind, FieldKind::Autodate(o) if o.on_update) {
+                        set.push((f.name.clone(), Expr::param(now.as_str())));
+                    }
+                }
+                tx.execute(&Stmt::Update(Update {
+                    table: rc.name.clone(),
+                    set,
+                    where_: Some(Expr::eq(
+                        Expr::bare("id"),
+                        Expr::param(ref_id.as_str()),
+                        Ty::Text,
+                    )),
+                }))
+                .await?;
+            }
+        }
+        tx.execute(&Stmt::Delete(Delete {
+            table: c.name.clone(),
+            where_: Some(Expr::eq(Expr::bare("id"), Expr::param(id), Ty::Text)),
+        }))
+        .await?;
+        Ok(())
+    })
+}
+
+/// Rows of a referencing table whose relation `field` contains `id`.
+fn references(field: &str, multiple: bool, id: &str) -> Expr {
+    if !multiple {
+        return Expr::eq(Expr::col(ALIAS, field), Expr::param(id), Ty::Text);
+    }
+    Expr::Exists {
+        select: Box::new(Select {
+            columns: vec![SelectItem::Expr { expr: Expr::Int(1), alias: None }],
+            from: Some(FromItem::One { alias: "_a".into() }),
+            joins: vec![Join {
+                kind: JoinKind::Inner,
+                source: JoinSource::JsonEach(Box::new(Typed::new(
+                    Expr::col(ALIAS, field),
+                    Ty::JsonText,
+                ))),
+                alias: "_je".into(),
+                on: None,
+            }],
+            where_: Some(Expr::eq(Expr::col("_je", "value"), Expr::param(id), Ty::Text)),
+            ..Default::default()
+        }),
+        negated: false,
+    }
+}

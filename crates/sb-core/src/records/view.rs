@@ -1,0 +1,88 @@
+//! `GET /api/collections/COLL/records/RID` (spec §3.6) and record loading helpers.
+
+use std::sync::Arc;
+
+use sb_query::RequestInfo;
+use sb_schema::Collection;
+use sb_sql::{Expr, Stmt};
+use sb_store::Store;
+use serde_json::Value as Json;
+
+use super::{Record, Viewer, compile_rule, id_equals, is_superuser};
+use crate::catalog::Catalog;
+use crate::error::{CoreError, CoreResult};
+use crate::{App, storage};
+
+const ALIAS: &str = "t";
+
+/// Loads one record by id, optionally constrained by a compiled condition over alias `t`.
+pub(crate) async fn load_record(
+    store: &dyn Store,
+    c: &Arc<Collection>,
+    id: &str,
+    condition: Option<Expr>,
+) -> CoreResult<Option<Record>> {
+    let mut select = storage::select_record(c, ALIAS);
+    let mut conditions = vec![id_equals(ALIAS, id)];
+    conditions.extend(condition);
+    select.where_ = Some(Expr::And(conditions));
+    select.limit = Some(1);
+    let rows = store.query(&Stmt::Select(select)).await?;
+    Ok(Record::from_rows(c, rows).into_iter().next())
+}
+
+impl App {
+    /// Views one record as the requester may see it.
+    pub async fn view_record(
+        &self,
+        req: &RequestInfo,
+        collection: &str,
+        id: &str,
+        expand: Option<&str>,
+    ) -> CoreResult<Json> {
+        let catalog = self.catalog();
+        let c = catalog
+            .get(collection)
+            .cloned()
+            .ok_or_else(|| CoreError::NotFound("Missing collection context.".into()))?;
+        let record = self.fetch_viewable(&catalog, req, &c, id).await?;
+        let viewer = Viewer::from_request(req);
+        self.finish_record(&catalog, req, &viewer, record, expand).await
+    }
+
+    /// The record if it exists and the requester passes the view rule; 403/404 otherwise.
+    pub(crate) async fn fetch_viewable(
+        &self,
+        catalog: &Catalog,
+        req: &RequestInfo,
+        c: &Arc<Collection>,
+        id: &str,
+    ) -> CoreResult<Record> {
+        let condition = if is_superuser(req) {
+            None
+        } else {
+            match c.view_rule.as_deref() {
+                None => return Err(CoreError::superusers_only()),
+                Some("") => None,
+                Some(rule) => Some(compile_rule(catalog, c, rule, ALIAS, req)?),
+            }
+        };
+        load_record(self.store.as_ref(), c, id, condition).await?.ok_or_else(CoreError::not_found)
+    }
+
+    /// Expands (when asked) and serialises one record.
+    pub(crate) async fn finish_record(
+        &self,
+        catalog: &Catalog,
+        req: &RequestInfo,
+        viewer: &Viewer,
+        record: Record,
+        expand: Option<&str>,
+    ) -> CoreResult<Json> {
+        let mut records = vec![record];
+        if let Some(expand) = expand {
+            self.expand(catalog, req, viewer, &mut records, expand).await?;
+        }
+        Ok(records.pop().map(|r| r.to_json(viewer)).unwrap_or(Json::Null))
+    }
+}

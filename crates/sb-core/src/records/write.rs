@@ -1,0 +1,588 @@
+//! Record create and update (spec §3.7–3.9): body → field values (coercion, modifiers), rules,
+//! auth-collection form checks, validation, the write, unique-index errors.
+
+use std::sync::Arc;
+
+use sb_query::RequestInfo;
+use sb_schema::record;
+use sb_schema::{Collection, ErrorMap, FieldError, FieldKind};
+use sb_sql::{Expr, FromItem, Insert, Select, SelectItem, Stmt, Ty, Update};
+use sb_store::StoreError;
+use serde_json::{Map, Value as Json};
+
+use super::view::load_record;
+use super::{Record, Viewer, compile_rule, id_equals, is_superuser};
+use crate::catalog::Catalog;
+use crate::error::{CoreError, CoreResult};
+use crate::{App, storage};
+
+const ALIAS: &str = "t";
+const CREATE_FAILED: &str = "Failed to create record.";
+const UPDATE_FAILED: &str = "Failed to update record.";
+
+/// Keys of the request body that are never field values.
+const IGNORED_KEYS: &[&str] = &["collectionId", "collectionName", "expand"];
+
+/// A submitted record body: JSON object after multipart/urlencoded inference and
+/// `@jsonPayload` merging.
+#[derive(Debug, Clone, Default)]
+pub struct RecordInput {
+    pub data: Map<String, Json>,
+}
+
+/// The body applied to a record: the new values, what was submitted (for `@request.body`), and
+/// the auth-form extras.
+struct Applied {
+    data: Map<String, Json>,
+    submitted: Map<String, Json>,
+    password_confirm: Option<Json>,
+    old_password: Option<Json>,
+    /// New plaintext values of password fields, hashed just before the write.
+    new_passwords: Map<String, Json>,
+}
+
+impl Applied {
+    /// The new plaintext of an auth collection's `password` field.
+    fn new_password(&self) -> Option<&str> {
+        self.new_passwords.get("password").and_then(Json::as_str)
+    }
+}
+
+impl App {
+    /// Creates a record; answers with its JSON as the requester may see it.
+    pub async fn create_record(
+        &self,
+        req: &RequestInfo,
+        collection: &str,
+        input: RecordInput,
+        expand: Option<&str>,
+    ) -> CoreResult<Json> {
+        let catalog = self.catalog();
+        let c = catalog
+            .get(collection)
+            .cloned()
+            .ok_or_else(|| CoreError::NotFound("Missing or invalid collection context.".into()))?;
+        if c.is_view() {
+            return Err(CoreError::bad_request("Unsupported collection type."));
+        }
+        let superuser = is_superuser(req);
+        if !superuser && c.create_rule.is_none() {
+            return Err(CoreError::superusers_only());
+        }
+        let mut base = Map::with_capacity(c.fields.len());
+        for f in &c.fields {
+            base.insert(f.name.clone(), record::zero_value(&f.kind));
+        }
+        let mut applied = apply_input(&c, base, &input, superuser);
+        let now = sb_schema::datetime::now_string();
+        // System values: id, autodates, tokenKey.
+        if applied.data.get("id").and_then(Json::as_str).is_none_or(str::is_empty) {
+            let id = generate_id(&c)?;
+            applied.data.insert("id".into(), Json::String(id));
+        }
+        for f in &c.fields {
+            if let FieldKind::Autodate(o) = &f.kind
+                && o.on_create
+            {
+                applied.data.insert(f.name.clone(), Json::String(now.clone()));
+            }
+        }
+        let mut rule_req = req.clone();
+        rule_req.body = applied.submitted.clone();
+        if c.is_auth() {
+            applied.data.insert("tokenKey".into(), Json::String(sb_auth::random::alphanumeric(50)));
+            if c.name == crate::system::SUPERUSERS {
+                applied.data.insert("verified".into(), Json::Bool(true));
+            }
+        }
+        if !superuser
+            && let Some(rule) = c.create_rule.as_deref().filter(|r| !r.is_empty())
+            && !self.virtual_row_passes(&catalog, &c, &applied.data, rule, &rule_req).await?
+        {
+            return Err(CoreError::bad_request(CREATE_FAILED));
+        }
+        if c.is_auth() {
+            let manager =
+                superuser || self.manages_virtual(&catalog, &c, &applied.data, &rule_req).await?;
+            let form = auth_form_checks(&c, &applied, None, manager);
+            if !form.is_empty() {
+                return Err(CoreError::validation(CREATE_FAILED, form));
+            }
+        }
+        let errors = self.validate_record(&catalog, &c, &applied, None).await?;
+        if !errors.is_empty() {
+            return Err(CoreError::validation(CREATE_FAILED, errors));
+        }
+        self.hash_new_passwords(&mut applied).await?;
+        let insert = Stmt::Insert(Insert {
+            table: c.name.clone(),
+            columns: c.fields.iter().map(|f| f.name.clone()).collect(),
+            values: c
+                .fields
+                .iter()
+                .map(|f| {
+                    Expr::Param(storage::to_sql(
+                        f,
+                        applied.data.get(&f.name).unwrap_or(&Json::Null),
+                    ))
+                })
+                .collect(),
+        });
+        let mut tx = self.store.begin().await?;
+        if let Err(e) = tx.execute(&insert).await {
+            tx.rollback().await.ok();
+            return Err(write_error(&c, e, CREATE_FAILED));
+        }
+        tx.commit().await?;
+        let record = Record { collection: c.clone(), data: applied.data, expand: None };
+        let viewer = Viewer::from_request(req);
+        self.finish_record(&catalog, req, &viewer, record, expand).await
+    }
+
+    /// Updates a record (PATCH semantics).
+    pub async fn update_record(
+        &self,
+        req: &RequestInfo,
+        collection: &str,
+        id: &str,
+        input: RecordInput,
+        expand: Option<&str>,
+    ) -> CoreResult<Json> {
+        let catalog = self.catalog();
+        let c = catalog
+            .get(collection)
+            .cloned()
+            .ok_or_else(|| CoreError::NotFound("Missing or invalid collection context.".into()))?;
+        if c.is_view() {
+            return Err(CoreError::bad_request("Unsupported collection type."));
+        }
+        let superuser = is_superuser(req);
+        if !superuser && c.update_rule.is_none() {
+            return Err(CoreError::superusers_only());
+        }
+        let existing = load_record(self.store.as_ref(), &c, id, None)
+            .await?
+            .ok_or_else(CoreError::not_found)?;
+        let mut applied = apply_input(&c, existing.data.clone(), &input, superuser);
+        // Ids are immutable.
+        applied.data.insert("id".into(), Json::String(existing.id().to_owned()));
+        let mut rule_req = req.clone();
+        rule_req.body = applied.submitted.clone();
+        if !superuser && let Some(rule) = c.update_rule.as_deref().filter(|r| !r.is_empty()) {
+            let condition = compile_rule(&catalog, &c, rule, ALIAS, &rule_req)?;
+            if !self.exists_where(&c, id, condition).await? {
+                return Err(CoreError::not_found());
+            }
+        }
+        let now = sb_schema::datetime::now_string();
+        for f in &c.fields {
+            if let FieldKind::Autodate(o) = &f.kind
+                && o.on_update
+            {
+                applied.data.insert(f.name.clone(), Json::String(now.clone()));
+            }
+        }
+        if c.is_auth() {
+            let manager = superuser || self.manages_stored(&catalog, &c, id, &rule_req).await?;
+            let form = auth_form_checks(&c, &applied, Some(&existing), manager);
+            if !form.is_empty() {
+                return Err(CoreError::validation(UPDATE_FAILED, form));
+            }
+            if !manager && applied.new_password().is_some() {
+                let old = applied.old_password.as_ref().and_then(Json::as_str).unwrap_or("");
+                let hash = existing.data.get("password").and_then(Json::as_str).unwrap_or("");
+                if !self.verify_password(old.to_owned(), hash.to_owned()).await?.ok {
+                    let mut errors = ErrorMap::new();
+                    errors.insert(
+                        "oldPassword",
+                        FieldError::new(
+                            "validation_invalid_old_password",
+                            "Missing or invalid old password.",
+                        ),
+                    );
+                    return Err(CoreError::validation(UPDATE_FAILED, errors));
+                }
+            }
+            let email_changed = applied.data.get("email") != existing.data.get("email");
+            if applied.new_password().is_some() || email_changed {
+                applied
+                    .data
+                    .insert("tokenKey".into(), Json::String(sb_auth::random::alphanumeric(50)));
+            }
+        }
+        let errors = self.validate_record(&catalog, &c, &applied, Some(&existing)).await?;
+        if !errors.is_empty() {
+            return Err(CoreError::validation(UPDATE_FAILED, errors));
+        }
+        self.hash_new_passwords(&mut applied).await?;
+        let set: Vec<(String, Expr)> = c
+            .fields
+            .iter()
+            .filter(|f| f.name != "id" && applied.data.get(&f.name) != existing.data.get(&f.name))
+            .map(|f| {
+                (
+                    f.name.clone(),
+                    Expr::Param(storage::to_sql(
+                        f,
+                        applied.data.get(&f.name).unwrap_or(&Json::Null),
+                    )),
+                )
+            })
+            .collect();
+        if !set.is_empty() {
+            let update = Stmt::Update(Update {
+                table: c.name.clone(),
+                set,
+                where_: Some(Expr::eq(Expr::bare("id"), Expr::param(id), Ty::Text)),
+            });
+            let mut tx = self.store.begin().await?;
+            if let Err(e) = tx.execute(&update).await {
+                tx.rollback().await.ok();
+                return Err(write_error(&c, e, UPDATE_FAILED));
+            }
+            tx.commit().await?;
+        }
+        let record = Record { collection: c.clone(), data: applied.data, expand: None };
+        let viewer = Viewer::from_request(req);
+        self.finish_record(&catalog, req, &viewer, record, expand).await
+    }
+
+    async fn hash_new_passwords(&self, applied: &mut Applied) -> CoreResult<()> {
+        for (name, plain) in std::mem::take(&mut applied.new_passwords) {
+            let hash = self.hash_password(plain.as_str().unwrap_or_default().to_owned()).await?;
+            applied.data.insert(name, Json::String(hash));
+        }
+        Ok(())
+    }
+
+    /// True when the stored record `id` satisfies `condition` (over alias `t`).
+    pub(crate) async fn exists_where(
+        &self,
+        c: &Collection,
+        id: &str,
+        condition: Expr,
+    ) -> CoreResult<bool> {
+        let select = Select {
+            columns: vec![SelectItem::Expr { expr: Expr::Int(1), alias: None }],
+            from: Some(FromItem::Table { name: c.name.clone(), alias: Some(ALIAS.into()) }),
+            where_: Some(Expr::And(vec![id_equals(ALIAS, id), condition])),
+            limit: Some(1),
+            ..Default::default()
+        };
+        Ok(!self.store.query(&Stmt::Select(select)).await?.is_empty())
+    }
+
+    /// Evaluates a rule against a virtual row made of `data` (create rules, spec §5.3).
+    async fn virtual_row_passes(
+        &self,
+        catalog: &Catalog,
+        c: &Arc<Collection>,
+        data: &Map<String, Json>,
+        rule: &str,
+        req: &RequestInfo,
+    ) -> CoreResult<bool> {
+        let condition = compile_rule(catalog, c, rule, ALIAS, req)?;
+        let mut virtual_data = data.clone();
+        virtual_data.insert("verified".into(), Json::Bool(false));
+        let row = Select {
+            columns: c
+                .fields
+                .iter()
+                .map(|f| SelectItem::Expr {
+                    expr: Expr::Param(storage::to_sql(
+                        f,
+                        virtual_data.get(&f.name).unwrap_or(&Json::Null),
+                    )),
+                    alias: Some(f.name.clone()),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let select = Select {
+            columns: vec![SelectItem::Expr { expr: Expr::Int(1), alias: None }],
+            from: Some(FromItem::Subquery { select: Box::new(row), alias: ALIAS.into() }),
+            where_: Some(condition),
+            limit: Some(1),
+            ..Default::default()
+        };
+        Ok(!self.store.query(&Stmt::Select(select)).await?.is_empty())
+    }
+
+    /// Whether the requester satisfies the collection's manageRule for a record being created.
+    async fn manages_virtual(
+        &self,
+        catalog: &Catalog,
+        c: &Arc<Collection>,
+        data: &Map<String, Json>,
+        req: &RequestInfo,
+    ) -> CoreResult<bool> {
+        match c.auth.as_ref().and_then(|a| a.manage_rule.as_deref()) {
+            Some(rule) if !rule.is_empty() && req.auth.is_some() => {
+                self.virtual_row_passes(catalog, c, data, rule, req).await
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Whether the requester satisfies the collection's manageRule for a stored record.
+    pub(crate) async fn manages_stored(
+        &self,
+        catalog: &Catalog,
+        c: &Arc<Collection>,
+        id: &str,
+        req: &RequestInfo,
+    ) -> CoreResult<bool> {
+        match c.auth.as_ref().and_then(|a| a.manage_rule.as_deref()) {
+            Some(rule) if !rule.is_empty() && req.auth.is_some() => {
+                let condition = compile_rule(catalog, c, rule, ALIAS, req)?;
+                self.exists_where(c, id, condition).await
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Field validation, including the checks that need the database (relation ids exist).
+    async fn validate_record(
+        &self,
+        catalog: &Catalog,
+        c: &Collection,
+        applied: &Applied,
+        existing: Option<&Record>,
+    ) -> CoreResult<ErrorMap> {
+        let mut errors = ErrorMap::new();
+        for f in &c.fields {
+            let value = applied.data.get(&f.name).unwrap_or(&Json::Null);
+            match &f.kind {
+                FieldKind::Autodate(_) => continue,
+                FieldKind::Password(_) => {
+                    // A new plaintext is validated; stored values are hashes and are only
+                    // checked for presence when creating.
+                    let plain = match applied.new_passwords.get(&f.name) {
+                        Some(p) => p.clone(),
+                        None if existing.is_none() => Json::String(String::new()),
+                        None => continue,
+                    };
+                    if let Err(e) = record::validate_value(f, &plain) {
+                        errors.insert(f.name.clone(), e);
+                    }
+                    continue;
+                }
+                FieldKind::File(_) => {
+                    // Uploads are not handled yet; only the list length is checked.
+                }
+                _ => {}
+            }
+            if let Err(e) = record::validate_value(f, value) {
+                errors.insert(f.name.clone(), e);
+                continue;
+            }
+            if let FieldKind::Relation(o) = &f.kind {
+                let ids: Vec<String> = match value {
+                    Json::String(s) if !s.is_empty() => vec![s.clone()],
+                    Json::Array(items) => {
+                        items.iter().filter_map(Json::as_str).map(String::from).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                let unchanged = existing.is_some_and(|r| r.data.get(&f.name) == Some(value));
+                if ids.is_empty() || unchanged {
+                    continue;
+                }
+                let Some(target) = catalog.get(&o.collection_id) else {
+                    errors.insert(
+                        f.name.clone(),
+                        FieldError::new(
+                            "validation_missing_rel_collection",
+                            "Missing or invalid relation collection.",
+                        ),
+                    );
+                    continue;
+                };
+                if !self.all_exist(target, &ids).await? {
+                    errors.insert(
+                        f.name.clone(),
+                        FieldError::new(
+                            "validation_missing_rel_records",
+                            "Failed to find all relation records with the provided ids.",
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(errors)
+    }
+
+    async fn all_exist(&self, target: &Collection, ids: &[String]) -> CoreResult<bool> {
+        let select = Select {
+            columns: vec![SelectItem::Expr { expr: Expr::CountStar, alias: None }],
+            from: Some(FromItem::Table { name: target.name.clone(), alias: Some(ALIAS.into()) }),
+            where_: Some(Expr::InList {
+                expr: Box::new(Expr::col(ALIAS, "id")),
+                list: ids.iter().map(|id| Expr::param(id.as_str())).collect(),
+                negated: false,
+            }),
+            ..Default::default()
+        };
+        let rows = self.store.query(&Stmt::Select(select)).await?;
+        let count = rows.rows.first().and_then(|r| r.first()).and_then(|v| v.as_i64()).unwrap_or(0);
+        Ok(count as usize == ids.len())
+    }
+}
+
+/// Applies the submitted body to `data`: plain keys first, then modifiers, in order of
+/// increasing key length (spec §3.9).
+fn apply_input(
+    c: &Collection,
+    mut data: Map<String, Json>,
+    input: &RecordInput,
+    superuser: bool,
+) -> Applied {
+    let mut keys: Vec<&String> = input.data.keys().collect();
+    keys.sort_by_key(|k| k.len());
+    let mut submitted = Map::new();
+    let mut new_passwords = Map::new();
+    for key in keys {
+        let raw = &input.data[key.as_str()];
+        if IGNORED_KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        let (name, modifier) = record::parse_modifier_key(key);
+        let Some(field) = c.field(name) else {
+            if c.is_auth() && matches!(key.as_str(), "passwordConfirm" | "oldPassword") {
+                submitted.insert(key.clone(), raw.clone());
+            }
+            continue;
+        };
+        if matches!(field.kind, FieldKind::Autodate(_)) {
+            continue;
+        }
+        let is_auth_password = c.is_auth() && field.name == "password";
+        if field.hidden && !superuser && !is_auth_password {
+            continue;
+        }
+        // tokenKey is generated by the server.
+        if c.is_auth() && field.name == "tokenKey" {
+            continue;
+        }
+        let current = data.get(&field.name).cloned().unwrap_or(Json::Null);
+        let value = match modifier {
+            None => record::normalize(field, raw),
+            Some(m) => match record::apply_modifier(field, &current, m, raw) {
+                Some(v) => v,
+                None => continue,
+            },
+        };
+        submitted.insert(field.name.clone(), value.clone());
+        if matches!(field.kind, FieldKind::Password(_)) {
+            // The stored hash stays in `data` until the new one is computed.
+            if value.as_str().is_some_and(|p| !p.is_empty()) {
+                new_passwords.insert(field.name.clone(), value);
+            }
+            continue;
+        }
+        data.insert(field.name.clone(), value);
+    }
+    Applied {
+        password_confirm: input.data.get("passwordConfirm").cloned(),
+        old_password: input.data.get("oldPassword").cloned(),
+        data,
+        submitted,
+        new_passwords,
+    }
+}
+
+fn generate_id(c: &Collection) -> CoreResult<String> {
+    let pattern = c
+        .field("id")
+        .and_then(|f| match &f.kind {
+            FieldKind::Text(o) if !o.autogenerate_pattern.is_empty() => {
+                Some(o.autogenerate_pattern.clone())
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| "[a-z0-9]{15}".into());
+    sb_schema::ids::generate_from_pattern(&pattern).map_err(CoreError::internal)
+}
+
+/// Auth-collection form checks, which run before (and short-circuit) field validation
+/// (spec §3.7, §3.8).
+fn auth_form_checks(
+    c: &Collection,
+    applied: &Applied,
+    existing: Option<&Record>,
+    manager: bool,
+) -> ErrorMap {
+    let mut errors = ErrorMap::new();
+    let creating = existing.is_none();
+    if let Some(password) = applied.new_password() {
+        let confirm = applied.password_confirm.as_ref().and_then(Json::as_str).unwrap_or("");
+        if confirm.is_empty() {
+            errors.insert("passwordConfirm", FieldError::required());
+        } else if confirm != password {
+            errors.insert(
+                "passwordConfirm",
+                FieldError::new("validation_values_mismatch", "Values don't match."),
+            );
+        }
+        if !creating && !manager {
+            let old = applied.old_password.as_ref().and_then(Json::as_str).unwrap_or("");
+            if old.is_empty() {
+                errors.insert("oldPassword", FieldError::required());
+            }
+        }
+    }
+    if !manager {
+        let verified_now = applied.data.get("verified").and_then(Json::as_bool).unwrap_or(false);
+        let verified_before = existing
+            .map(|r| r.data.get("verified").and_then(Json::as_bool).unwrap_or(false))
+            .unwrap_or(false);
+        if verified_now != verified_before && c.name != crate::system::SUPERUSERS {
+            errors.insert(
+                "verified",
+                FieldError::new("validation_values_mismatch", "Values don't match."),
+            );
+        }
+        if let Some(r) = existing
+            && applied.data.get("email") != r.data.get("email")
+        {
+            errors.insert(
+                "email",
+                FieldError::new("validation_values_mismatch", "Values don't match."),
+            );
+        }
+    }
+    errors
+}
+
+/// Maps a failed write to the API error: unique violations become `validation_not_unique` on
+/// the indexed fields; anything else is internal.
+fn write_error(c: &Collection, err: StoreError, message: &str) -> CoreError {
+    let Some(unique) = err.unique.as_ref() else {
+        return CoreError::from(err);
+    };
+    let mut columns = unique.columns.clone();
+    if let Some(index) = &unique.index {
+        if let Ok(defs) = storage::index_defs(c)
+            && let Some(def) = defs.iter().find(|d| &d.name == index)
+        {
+            columns = def.columns.iter().map(|col| col.name.clone()).collect();
+        }
+        if index.ends_with("_pkey") {
+            columns = vec!["id".into()];
+        }
+    }
+    if columns.is_empty() {
+        return CoreError::from(err);
+    }
+    let mut errors = ErrorMap::new();
+    for column in columns {
+        if c.field(&column).is_some() {
+            errors
+                .insert(column, FieldError::new("validation_not_unique", "Value must be unique."));
+        }
+    }
+    if errors.is_empty() {
+        return CoreError::from(err);
+    }
+    CoreError::validation(message, errors)
+}

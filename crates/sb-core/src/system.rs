@@ -1,0 +1,213 @@
+//! System tables, built-in collections and the migrations that create them.
+//!
+//! Migrations are named steps applied once, in order, each inside the transaction that records
+//! it in `_migrations`; a new release appends steps and never edits applied ones.
+
+use sb_schema::Collection;
+use sb_sql::{
+    ColumnDef, ColumnType, CreateTable, Expr, FromItem, Insert, Select, SelectItem, Stmt, Value,
+};
+use sb_store::Tx;
+use serde_json::json;
+
+use crate::error::{CoreError, CoreResult};
+
+pub const COLLECTIONS_TABLE: &str = "_collections";
+pub const PARAMS_TABLE: &str = "_params";
+pub const MIGRATIONS_TABLE: &str = "_migrations";
+
+pub const SUPERUSERS: &str = "_superusers";
+pub const SUPERUSERS_ID: &str = "pbc_3142635823";
+
+fn col(name: &str, ty: ColumnType, primary_key: bool) -> ColumnDef {
+    let default = match ty {
+        ColumnType::Text if !primary_key => Some(Value::Text(String::new())),
+        ColumnType::Bool => Some(Value::Bool(false)),
+        ColumnType::Integer | ColumnType::Number => Some(Value::Int(0)),
+        _ => None,
+    };
+    ColumnDef { name: name.into(), ty, primary_key, not_null: ty != ColumnType::Json, default }
+}
+
+fn system_table(name: &str, columns: Vec<ColumnDef>) -> Stmt {
+    Stmt::CreateTable(CreateTable { name: name.into(), if_not_exists: true, rowid: false, columns })
+}
+
+/// One migration step.
+struct Migration {
+    name: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration { name: "0001_init" }];
+
+/// Applies pending migrations inside `tx`. Returns the names applied.
+pub async fn migrate(tx: &mut dyn Tx) -> CoreResult<Vec<&'static str>> {
+    tx.execute(&system_table(
+        MIGRATIONS_TABLE,
+        vec![col("file", ColumnType::Text, true), col("applied", ColumnType::Integer, false)],
+    ))
+    .await?;
+    let rows = tx
+        .query(&Stmt::Select(Select {
+            columns: vec![SelectItem::Expr { expr: Expr::bare("file"), alias: None }],
+            from: Some(FromItem::Table { name: MIGRATIONS_TABLE.into(), alias: None }),
+            ..Default::default()
+        }))
+        .await?;
+    let applied: Vec<String> =
+        rows.rows.into_iter().filter_map(|mut r| r.pop().and_then(Value::into_string)).collect();
+    let mut done = Vec::new();
+    for m in MIGRATIONS {
+        if applied.iter().any(|a| a == m.name) {
+            continue;
+        }
+        match m.name {
+            "0001_init" => init(tx).await?,
+            other => return Err(CoreError::internal(format!("unknown migration {other}"))),
+        }
+        tx.execute(&Stmt::Insert(Insert {
+            table: MIGRATIONS_TABLE.into(),
+            columns: vec!["file".into(), "applied".into()],
+            values: vec![Expr::param(m.name), Expr::param(chrono::Utc::now().timestamp_micros())],
+        }))
+        .await?;
+        done.push(m.name);
+    }
+    Ok(done)
+}
+
+async fn init(tx: &mut dyn Tx) -> CoreResult<()> {
+    tx.execute(&system_table(
+        COLLECTIONS_TABLE,
+        vec![
+            col("id", ColumnType::Text, true),
+            col("name", ColumnType::Text, false),
+            col("type", ColumnType::Text, false),
+            col("system", ColumnType::Bool, false),
+            col("definition", ColumnType::Json, false),
+            col("created", ColumnType::Text, false),
+            col("updated", ColumnType::Text, false),
+        ],
+    ))
+    .await?;
+    tx.execute(&system_table(
+        PARAMS_TABLE,
+        vec![
+            col("id", ColumnType::Text, true),
+            col("value", ColumnType::Json, false),
+            col("created", ColumnType::Text, false),
+            col("updated", ColumnType::Text, false),
+        ],
+    ))
+    .await?;
+    let mut created: Vec<Collection> = Vec::new();
+    for def in builtin_collections() {
+        let collection = crate::collections::create_in_tx(tx, def, &created).await?;
+        created.push(collection);
+    }
+    Ok(())
+}
+
+/// The collections of a fresh install (spec §2.6), in creation order.
+fn builtin_collections() -> Vec<serde_json::Value> {
+    let owner_rule = "@request.auth.id != '' && recordRef = @request.auth.id && collectionRef = @request.auth.collectionId";
+    let autodates = || {
+        vec![
+            json!({"name": "created", "type": "autodate", "onCreate": true, "onUpdate": false}),
+            json!({"name": "updated", "type": "autodate", "onCreate": true, "onUpdate": true}),
+        ]
+    };
+    let with_autodates = |mut fields: Vec<serde_json::Value>| {
+        fields.extend(autodates());
+        fields
+    };
+    vec![
+        json!({
+            "id": SUPERUSERS_ID, "name": SUPERUSERS, "type": "auth", "system": true,
+            "authRule": "", "authToken": {"duration": 86400},
+            "fields": with_autodates(vec![]),
+        }),
+        json!({
+            "id": "_pb_users_auth_", "name": "users", "type": "auth",
+            "listRule": "id = @request.auth.id", "viewRule": "id = @request.auth.id",
+            "createRule": "", "updateRule": "id = @request.auth.id", "deleteRule": "id = @request.auth.id",
+            "fields": with_autodates(vec![
+                json!({"name": "name", "type": "text", "max": 255}),
+                json!({"name": "avatar", "type": "file", "maxSelect": 1, "mimeTypes": ["image/jpeg", "image/png", "image/svg+xml", "image/gif", "image/webp"]}),
+            ]),
+            "oauth2": {"mappedFields": {"name": "name", "avatarURL": "avatar"}},
+        }),
+        json!({
+            "id": "pbc_2279338944", "name": "_mfas", "type": "base", "system": true,
+            "listRule": owner_rule, "viewRule": owner_rule,
+            "fields": with_autodates(vec![
+                json!({"name": "collectionRef", "type": "text", "system": true, "required": true}),
+                json!({"name": "recordRef", "type": "text", "system": true, "required": true}),
+                json!({"name": "method", "type": "text", "system": true, "required": true}),
+            ]),
+            "indexes": [
+                "CREATE INDEX `idx_mfas_collectionRef_recordRef` ON `_mfas` (collectionRef,recordRef)"
+            ],
+        }),
+        json!({
+            "id": "pbc_1638494021", "name": "_otps", "type": "base", "system": true,
+            "listRule": owner_rule, "viewRule": owner_rule,
+            "fields": with_autodates(vec![
+                json!({"name": "collectionRef", "type": "text", "system": true, "required": true}),
+                json!({"name": "recordRef", "type": "text", "system": true, "required": true}),
+                json!({"name": "password", "type": "password", "system": true, "hidden": true, "required": true, "cost": 8}),
+                json!({"name": "sentTo", "type": "text", "system": true, "hidden": true}),
+            ]),
+            "indexes": [
+                "CREATE INDEX `idx_otps_collectionRef_recordRef` ON `_otps` (collectionRef, recordRef)"
+            ],
+        }),
+        json!({
+            "id": "pbc_2281828961", "name": "_externalAuths", "type": "base", "system": true,
+            "listRule": owner_rule, "viewRule": owner_rule, "deleteRule": owner_rule,
+            "fields": with_autodates(vec![
+                json!({"name": "collectionRef", "type": "text", "system": true, "required": true}),
+                json!({"name": "recordRef", "type": "text", "system": true, "required": true}),
+                json!({"name": "provider", "type": "text", "system": true, "required": true}),
+                json!({"name": "providerId", "type": "text", "system": true, "required": true}),
+            ]),
+            "indexes": [
+                "CREATE UNIQUE INDEX `idx_externalAuths_record_provider` ON `_externalAuths` (collectionRef, recordRef, provider)",
+                "CREATE UNIQUE INDEX `idx_externalAuths_collection_provider` ON `_externalAuths` (collectionRef, provider, providerId)"
+            ],
+        }),
+        json!({
+            "id": "pbc_4275539003", "name": "_authOrigins", "type": "base", "system": true,
+            "listRule": owner_rule, "viewRule": owner_rule, "deleteRule": owner_rule,
+            "fields": with_autodates(vec![
+                json!({"name": "collectionRef", "type": "text", "system": true, "required": true}),
+                json!({"name": "recordRef", "type": "text", "system": true, "required": true}),
+                json!({"name": "fingerprint", "type": "text", "system": true, "required": true}),
+            ]),
+            "indexes": [
+                "CREATE UNIQUE INDEX `idx_authOrigins_unique_pairs` ON `_authOrigins` (collectionRef, recordRef, fingerprint)"
+            ],
+        }),
+    ]
+}
+
+/// Loads every stored collection definition.
+pub async fn load_collections(store: &dyn sb_store::Store) -> CoreResult<Vec<Collection>> {
+    let rows = store
+        .query(&Stmt::Select(Select {
+            columns: vec![SelectItem::Expr { expr: Expr::bare("definition"), alias: None }],
+            from: Some(FromItem::Table { name: COLLECTIONS_TABLE.into(), alias: None }),
+            ..Default::default()
+        }))
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows.rows {
+        let text = row.into_iter().next().and_then(Value::into_string).unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| CoreError::internal(format!("corrupt collection definition: {e}")))?;
+        let c = Collection::from_json(&json)
+            .map_err(|e| CoreError::internal(format!("corrupt collection definition: {e:?}")))?;
+        out.push(c);
+    }
+    Ok(out)
+}

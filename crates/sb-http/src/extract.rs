@@ -1,0 +1,266 @@
+//! Request parsing: the principal and `@request.*` data, query parameters, list parameters and
+//! bodies (JSON, multipart with `@jsonPayload`, urlencoded, with PocketBase's type inference).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use sb_core::{App, ListParams, RequestInfo};
+use serde_json::{Map, Value as Json};
+
+use crate::error::{ApiError, bad_request};
+
+/// The request as API rules see it (`@request.*`), with the authenticated principal.
+pub struct Req {
+    pub info: RequestInfo,
+    /// The raw `Authorization` token (without a `Bearer ` prefix), if any.
+    pub token: Option<String>,
+    pub query: Query,
+}
+
+impl FromRequestParts<Arc<App>> for Req {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
+        let query = Query::parse(parts.uri.query().unwrap_or(""));
+        let token = auth_token(&parts.headers);
+        let auth = match &token {
+            Some(t) => app.authenticate_token(t).await,
+            None => None,
+        };
+        let info = RequestInfo {
+            context: "default".into(),
+            method: parts.method.as_str().to_ascii_uppercase(),
+            headers: snake_headers(&parts.headers),
+            query: query.first_values(),
+            body: Map::new(),
+            auth,
+        };
+        Ok(Req { info, token, query })
+    }
+}
+
+/// The raw token of the `Authorization` header (a `Bearer ` prefix, any case, is stripped).
+fn auth_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let token = match value.get(..7) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => value[7..].trim(),
+        _ => value,
+    };
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
+/// Header values keyed by lower snake_case name (`X-Token` → `x_token`), first value only.
+fn snake_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (name, value) in headers {
+        let key = name.as_str().to_ascii_lowercase().replace('-', "_");
+        if let Ok(v) = value.to_str() {
+            out.entry(key).or_insert_with(|| v.to_owned());
+        }
+    }
+    out
+}
+
+/// Parsed query string (all values, in order).
+#[derive(Debug, Default, Clone)]
+pub struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    pub fn parse(raw: &str) -> Query {
+        Query { pairs: url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect() }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    fn first_values(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (k, v) in &self.pairs {
+            out.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        out
+    }
+
+    /// `expand`, when present and non-empty.
+    pub fn expand(&self) -> Option<&str> {
+        self.get("expand").filter(|s| !s.trim().is_empty())
+    }
+
+    /// Pagination, filter and sort (spec §1.9).
+    pub fn list_params(&self) -> Result<ListParams, ApiError> {
+        let int = |key: &str, default: i64| -> Result<i64, ApiError> {
+            match self.get(key).map(str::trim).filter(|s| !s.is_empty()) {
+                None => Ok(default),
+                Some(s) => s.parse::<i64>().map_err(|_| bad_request("")),
+            }
+        };
+        let page = int("page", 1)?;
+        let per_page = int("perPage", 30)?;
+        let skip_total = match self.get("skipTotal") {
+            None | Some("") => false,
+            Some(v) => parse_bool(v).ok_or_else(|| bad_request(""))?,
+        };
+        Ok(ListParams {
+            page: if page <= 0 { 1 } else { page },
+            per_page: if per_page <= 0 { 30 } else { per_page.min(1000) },
+            sort: self.get("sort").map(String::from),
+            filter: self.get("filter").map(String::from),
+            skip_total,
+            expand: self.expand().map(String::from),
+        })
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Reads a body up to `limit` bytes; larger bodies answer 413.
+pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            || e.to_string().contains("length limit");
+        if too_large { ApiError(sb_core::CoreError::TooLarge) } else { bad_request("") }
+    })
+}
+
+/// How a body could not be parsed.
+pub enum BodyError {
+    /// Not JSON / multipart / urlencoded.
+    UnsupportedType,
+    Malformed,
+}
+
+/// Parses a request body into a JSON object (spec §1.2). An empty body is an empty object.
+pub async fn parse_body(
+    headers: &HeaderMap,
+    bytes: bytes::Bytes,
+) -> Result<Map<String, Json>, BodyError> {
+    if bytes.is_empty() {
+        return Ok(Map::new());
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("application/json") {
+        // Only the first complete JSON value counts; trailing bytes are ignored.
+        let mut values = serde_json::Deserializer::from_slice(&bytes).into_iter::<Json>();
+        return match values.next() {
+            Some(Ok(Json::Object(m))) => Ok(m),
+            Some(Ok(Json::Null)) => Ok(Map::new()),
+            _ => Err(BodyError::Malformed),
+        };
+    }
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        let mut form = FormBuilder::default();
+        for (k, v) in url::form_urlencoded::parse(&bytes) {
+            form.push_text(&k, &v);
+        }
+        return Ok(form.finish());
+    }
+    if content_type.starts_with("multipart/form-data") {
+        let boundary = multer::parse_boundary(&content_type).map_err(|_| BodyError::Malformed)?;
+        let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(bytes) });
+        let constraints =
+            multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(u64::MAX));
+        let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
+        let mut form = FormBuilder::default();
+        while let Some(field) = multipart.next_field().await.map_err(|_| BodyError::Malformed)? {
+            let name = field.name().unwrap_or("").to_owned();
+            let is_file = field.file_name().is_some();
+            let data = field.bytes().await.map_err(|_| BodyError::Malformed)?;
+            if is_file {
+                // File uploads are handled by the files feature; they are ignored here.
+                continue;
+            }
+            let text = String::from_utf8_lossy(&data);
+            if name == "@jsonPayload" {
+                match serde_json::from_str::<Json>(&text) {
+                    Ok(Json::Object(m)) => form.payloads.push(m),
+                    _ => return Err(BodyError::Malformed),
+                }
+            } else {
+                form.push_text(&name, &text);
+            }
+        }
+        return Ok(form.finish());
+    }
+    Err(BodyError::UnsupportedType)
+}
+
+/// Collects form values with PocketBase's inference: a key sent once is a scalar, several
+/// times an array; `@jsonPayload` objects are merged over the plain values.
+#[derive(Default)]
+struct FormBuilder {
+    values: Vec<(String, Vec<Json>)>,
+    payloads: Vec<Map<String, Json>>,
+}
+
+impl FormBuilder {
+    fn push_text(&mut self, key: &str, value: &str) {
+        let v = infer(value);
+        match self.values.iter_mut().find(|(k, _)| k == key) {
+            Some((_, list)) => list.push(v),
+            None => self.values.push((key.to_owned(), vec![v])),
+        }
+    }
+
+    fn finish(self) -> Map<String, Json> {
+        let mut out = Map::new();
+        for (k, mut list) in self.values {
+            let v =
+                if list.len() == 1 { list.pop().unwrap_or(Json::Null) } else { Json::Array(list) };
+            out.insert(k, v);
+        }
+        for payload in self.payloads {
+            for (k, v) in payload {
+                out.insert(k, v);
+            }
+        }
+        out
+    }
+}
+
+/// Type inference of a multipart/urlencoded text value (spec §1.2).
+fn infer(value: &str) -> Json {
+    match value {
+        "" => Json::String(String::new()),
+        "true" => Json::Bool(true),
+        "false" => Json::Bool(false),
+        _ => match value.parse::<f64>() {
+            Ok(n) if n.is_finite() && format_go_float(n) == value => {
+                if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+                    Json::from(n as i64)
+                } else {
+                    serde_json::Number::from_f64(n)
+                        .map(Json::Number)
+                        .unwrap_or_else(|| Json::String(value.into()))
+                }
+            }
+            _ => Json::String(value.into()),
+        },
+    }
+}
+
+/// Go's `strconv.FormatFloat(n, 'f', -1, 64)`: shortest decimal without exponent.
+fn format_go_float(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e21 { format!("{}", n as i128) } else { format!("{n}") }
+}

@@ -1,0 +1,87 @@
+//! Auth routes of auth collections (spec §6).
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use sb_core::{App, CoreError};
+use serde_json::Value as Json;
+
+use super::body_error;
+use crate::HttpConfig;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Req, parse_body, read_body};
+use crate::respond;
+
+const LOAD_FAILED: &str = "An error occurred while loading the submitted data.";
+
+async fn form(config: &HttpConfig, headers: &HeaderMap, body: Body) -> ApiResult<Json> {
+    let bytes = read_body(body, config.body_limit).await?;
+    parse_body(headers, bytes).await.map(Json::Object).map_err(|e| body_error(e, LOAD_FAILED))
+}
+
+pub async fn with_password(
+    State(app): State<Arc<App>>,
+    Extension(config): Extension<Arc<HttpConfig>>,
+    Path(collection): Path<String>,
+    req: Req,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let body = form(&config, &headers, body).await?;
+    let response =
+        app.auth_with_password(&req.info, &collection, &body, req.query.expand()).await?;
+    respond::json(response.to_json(), &req.query)
+}
+
+pub async fn refresh(
+    State(app): State<Arc<App>>,
+    Path(collection): Path<String>,
+    req: Req,
+) -> ApiResult {
+    let token = req.token.clone().unwrap_or_default();
+    let response = app.auth_refresh(&req.info, &collection, &token, req.query.expand()).await?;
+    respond::json(response.to_json(), &req.query)
+}
+
+pub async fn methods(
+    State(app): State<Arc<App>>,
+    Path(collection): Path<String>,
+    req: Req,
+) -> ApiResult {
+    respond::json(app.auth_methods(&collection)?, &req.query)
+}
+
+pub async fn impersonate(
+    State(app): State<Arc<App>>,
+    Extension(config): Extension<Arc<HttpConfig>>,
+    Path((collection, id)): Path<(String, String)>,
+    req: Req,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    if req.info.auth.is_none() {
+        return Err(ApiError(CoreError::Unauthorized(
+            "The request requires valid record authorization token.".into(),
+        )));
+    }
+    let body = form(&config, &headers, body).await?;
+    let duration = body.get("duration").and_then(Json::as_i64).unwrap_or(0);
+    if duration < 0 {
+        let mut data = sb_schema::ErrorMap::new();
+        data.insert(
+            "duration",
+            sb_schema::FieldError::new(
+                "validation_min_greater_equal_than_required",
+                "Must be no less than 0.",
+            )
+            .with_param("threshold", 0),
+        );
+        return Err(ApiError(CoreError::validation(LOAD_FAILED, data)));
+    }
+    let response =
+        app.impersonate(&req.info, &collection, &id, duration, req.query.expand()).await?;
+    respond::json(response.to_json(), &req.query)
+}

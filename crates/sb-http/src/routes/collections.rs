@@ -1,0 +1,126 @@
+//! `/api/collections` (spec §2.2), superusers only.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use sb_core::App;
+use serde_json::{Value as Json, json};
+
+use super::{body_error, require_superuser};
+use crate::HttpConfig;
+use crate::error::ApiResult;
+use crate::extract::{Req, parse_body, read_body};
+use crate::respond;
+
+const LOAD_FAILED: &str = "An error occurred while loading the submitted data.";
+
+async fn body_json(config: &HttpConfig, headers: &HeaderMap, body: Body) -> ApiResult<Json> {
+    let bytes = read_body(body, config.body_limit).await?;
+    let map = parse_body(headers, bytes).await.map_err(|e| body_error(e, LOAD_FAILED))?;
+    Ok(Json::Object(map))
+}
+
+pub async fn list(State(app): State<Arc<App>>, req: Req) -> ApiResult {
+    require_superuser(&req)?;
+    let params = req.query.list_params()?;
+    respond::list(app.list_collections(&params).await?, &req.query)
+}
+
+pub async fn view(
+    State(app): State<Arc<App>>,
+    Path(collection): Path<String>,
+    req: Req,
+) -> ApiResult {
+    require_superuser(&req)?;
+    respond::json(app.view_collection(&collection)?, &req.query)
+}
+
+pub async fn create(
+    State(app): State<Arc<App>>,
+    Extension(config): Extension<Arc<HttpConfig>>,
+    req: Req,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    require_superuser(&req)?;
+    let input = body_json(&config, &headers, body).await?;
+    respond::json(app.create_collection(&input).await?, &req.query)
+}
+
+pub async fn update(
+    State(app): State<Arc<App>>,
+    Extension(config): Extension<Arc<HttpConfig>>,
+    Path(collection): Path<String>,
+    req: Req,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    require_superuser(&req)?;
+    let input = body_json(&config, &headers, body).await?;
+    respond::json(app.update_collection(&collection, &input).await?, &req.query)
+}
+
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    Path(collection): Path<String>,
+    req: Req,
+) -> ApiResult {
+    require_superuser(&req)?;
+    app.delete_collection(&collection).await?;
+    Ok(respond::no_content())
+}
+
+pub async fn truncate(
+    State(app): State<Arc<App>>,
+    Path(collection): Path<String>,
+    req: Req,
+) -> ApiResult {
+    require_superuser(&req)?;
+    app.truncate_collection(&collection).await?;
+    Ok(respond::no_content())
+}
+
+pub async fn import(
+    State(app): State<Arc<App>>,
+    Extension(config): Extension<Arc<HttpConfig>>,
+    req: Req,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    require_superuser(&req)?;
+    let input = body_json(&config, &headers, body).await?;
+    app.import_collections(&input).await?;
+    Ok(respond::no_content())
+}
+
+// A collection named `import` stays reachable for the other methods of its path.
+pub async fn view_import(state: State<Arc<App>>, req: Req) -> ApiResult {
+    view(state, Path("import".into()), req).await
+}
+
+pub async fn update_import(
+    state: State<Arc<App>>,
+    config: Extension<Arc<HttpConfig>>,
+    req: Req,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    update(state, config, Path("import".into()), req, headers, body).await
+}
+
+pub async fn delete_import(state: State<Arc<App>>, req: Req) -> ApiResult {
+    delete(state, Path("import".into()), req).await
+}
+
+pub async fn scaffolds(State(app): State<Arc<App>>, req: Req) -> ApiResult {
+    require_superuser(&req)?;
+    respond::json(app.scaffolds(), &req.query)
+}
+
+pub async fn oauth2_providers(req: Req) -> ApiResult {
+    require_superuser(&req)?;
+    respond::json(json!([]), &req.query)
+}

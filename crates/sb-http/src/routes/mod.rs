@@ -1,0 +1,91 @@
+//! The route table: one module per API area, one function per endpoint.
+
+mod auth;
+mod collections;
+mod records;
+mod settings;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::Method;
+use axum::response::Response;
+use axum::routing::{delete, get, post, put};
+use sb_core::{App, CoreError};
+use serde_json::json;
+
+use crate::HttpConfig;
+use crate::error::{ApiError, error_response};
+use crate::extract::{BodyError, Req};
+
+pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
+    let limits = axum::Extension(config);
+    Router::new()
+        .route("/api/health", get(health))
+        .route("/api/collections", get(collections::list).post(collections::create))
+        .route(
+            "/api/collections/import",
+            put(collections::import)
+                .get(collections::view_import)
+                .patch(collections::update_import)
+                .delete(collections::delete_import),
+        )
+        .route("/api/collections/meta/scaffolds", get(collections::scaffolds))
+        .route("/api/collections/meta/oauth2-providers", get(collections::oauth2_providers))
+        .route(
+            "/api/collections/{collection}",
+            get(collections::view).patch(collections::update).delete(collections::delete),
+        )
+        .route("/api/collections/{collection}/truncate", delete(collections::truncate))
+        .route("/api/collections/{collection}/records", get(records::list).post(records::create))
+        .route(
+            "/api/collections/{collection}/records/{id}",
+            get(records::view).patch(records::update).delete(records::delete),
+        )
+        .route("/api/collections/{collection}/auth-with-password", post(auth::with_password))
+        .route("/api/collections/{collection}/auth-refresh", post(auth::refresh))
+        .route("/api/collections/{collection}/auth-methods", get(auth::methods))
+        .route("/api/collections/{collection}/impersonate/{id}", post(auth::impersonate))
+        .route("/api/settings", get(settings::get).patch(settings::update))
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        .layer(limits)
+}
+
+/// `GET /api/health` (spec §8.4).
+async fn health(req: Req, method: Method) -> Response {
+    let _ = method;
+    let data = if sb_core::Viewer::from_request(&req.info).superuser {
+        json!({"canBackup": false, "realIP": "", "possibleProxyHeader": ""})
+    } else {
+        json!({})
+    };
+    crate::respond::raw_json(
+        axum::http::StatusCode::OK,
+        &json!({"message": "API is healthy.", "code": 200, "data": data}),
+    )
+}
+
+async fn not_found() -> Response {
+    error_response(404, "The requested resource wasn't found.", json!({}))
+}
+
+/// 401 for guests, 403 for non-superusers (spec §2.1).
+fn require_superuser(req: &Req) -> Result<(), ApiError> {
+    match &req.info.auth {
+        None => Err(ApiError(CoreError::Unauthorized(
+            "The request requires valid record authorization token.".into(),
+        ))),
+        Some(a) if !a.is_superuser() => Err(ApiError(CoreError::Forbidden(
+            "The authorized record is not allowed to perform this action.".into(),
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+fn body_error(err: BodyError, malformed_message: &str) -> ApiError {
+    match err {
+        BodyError::UnsupportedType => ApiError(CoreError::bad_request("Unsupported Content-Type.")),
+        BodyError::Malformed => ApiError(CoreError::bad_request(malformed_message)),
+    }
+}

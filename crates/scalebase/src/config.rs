@@ -1,0 +1,203 @@
+//! Restart-time configuration, layered: command-line flag > environment variable > TOML file >
+//! default. clap resolves flag and environment (each flag has a `SCALEBASE_*` twin); this module
+//! adds the file layer and the defaults, and hands plain structs to the lower crates.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// The `[serve]`-level keys of the TOML file. Every key mirrors a flag (dashes become
+/// underscores): `http = "127.0.0.1:8090"`, `dir = "./sb_data"`, `db = "postgres://..."`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub http: Option<String>,
+    pub dir: Option<PathBuf>,
+    pub db: Option<String>,
+    pub synchronous: Option<String>,
+    pub sqlite_readers: Option<usize>,
+    pub pg_pool_size: Option<usize>,
+    pub query_timeout_secs: Option<u64>,
+    pub body_limit: Option<usize>,
+    pub cors_origins: Option<Vec<String>>,
+    pub log_format: Option<String>,
+    pub log_level: Option<String>,
+}
+
+impl FileConfig {
+    /// Reads the file at `path`; a missing file is an error only when it was asked for
+    /// explicitly.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+        let (path, explicit) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from("scalebase.toml"), false),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text)
+                .with_context(|| format!("invalid config file {}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                Ok(FileConfig::default())
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot read config file {}", path.display())),
+        }
+    }
+}
+
+/// Values given on the command line or in the environment (None = not given).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SCALEBASE_HTTP", value_name = "ADDR")]
+    pub http: Option<String>,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Maximum request body in bytes (default 32 MiB).
+    #[arg(long, env = "SCALEBASE_BODY_LIMIT", value_name = "BYTES")]
+    pub body_limit: Option<usize>,
+    /// Allowed CORS origins, comma separated (default: any).
+    #[arg(long, env = "SCALEBASE_CORS_ORIGINS", value_delimiter = ',', value_name = "ORIGINS")]
+    pub cors_origins: Option<Vec<String>>,
+    /// Log format: `pretty` or `json`.
+    #[arg(long, env = "SCALEBASE_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Log level filter (tracing `EnvFilter` syntax), default `info`.
+    #[arg(long, env = "SCALEBASE_LOG_LEVEL", value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+/// Storage options shared by `serve` and the `superuser` commands.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct StorageArgs {
+    /// Data directory (SQLite database file, uploaded files).
+    #[arg(long, env = "SCALEBASE_DIR", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Database URL: `postgres://...` (multi-host allowed) or `sqlite://PATH`; default: SQLite in DIR.
+    #[arg(long, env = "SCALEBASE_DB", value_name = "URL")]
+    pub db: Option<String>,
+    /// SQLite durability: `full` (default; survives power loss) or `normal`.
+    #[arg(long, env = "SCALEBASE_SYNCHRONOUS", value_name = "MODE")]
+    pub synchronous: Option<String>,
+    /// SQLite reader connections (default: CPU count, at least 2).
+    #[arg(long, env = "SCALEBASE_SQLITE_READERS", value_name = "N")]
+    pub sqlite_readers: Option<usize>,
+    /// PostgreSQL pool size (default 16).
+    #[arg(long, env = "SCALEBASE_PG_POOL_SIZE", value_name = "N")]
+    pub pg_pool_size: Option<usize>,
+    /// Statement timeout in seconds (default 30).
+    #[arg(long, env = "SCALEBASE_QUERY_TIMEOUT", value_name = "SECS")]
+    pub query_timeout_secs: Option<u64>,
+}
+
+/// Which database to open.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Database {
+    Sqlite { path: PathBuf, synchronous_full: bool, readers: Option<usize> },
+    Postgres { url: String, pool_size: usize },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageConfig {
+    pub dir: PathBuf,
+    pub database: Database,
+    pub query_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub http: SocketAddr,
+    pub storage: StorageConfig,
+    pub body_limit: usize,
+    pub cors_origins: Vec<String>,
+    pub log_json: bool,
+    pub log_level: String,
+}
+
+impl StorageArgs {
+    /// Resolves storage settings: these args (flag/env) over the file over defaults.
+    pub fn resolve(&self, file: &FileConfig) -> anyhow::Result<StorageConfig> {
+        let dir = self
+            .dir
+            .clone()
+            .or_else(|| file.dir.clone())
+            .unwrap_or_else(|| PathBuf::from("./sb_data"));
+        let db = self.db.clone().or_else(|| file.db.clone());
+        let synchronous = self
+            .synchronous
+            .clone()
+            .or_else(|| file.synchronous.clone())
+            .unwrap_or_else(|| "full".into());
+        let synchronous_full = match synchronous.to_ascii_lowercase().as_str() {
+            "full" => true,
+            "normal" => false,
+            other => bail!("invalid synchronous mode {other:?} (expected full or normal)"),
+        };
+        let database = match db.as_deref() {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Database::Postgres {
+                    url: url.to_owned(),
+                    pool_size: self.pg_pool_size.or(file.pg_pool_size).unwrap_or(16),
+                }
+            }
+            Some(url) if url.starts_with("sqlite://") => Database::Sqlite {
+                path: PathBuf::from(&url["sqlite://".len()..]),
+                synchronous_full,
+                readers: self.sqlite_readers.or(file.sqlite_readers),
+            },
+            Some(other) => {
+                bail!("unsupported database URL {other:?} (expected postgres://… or sqlite://…)")
+            }
+            None => Database::Sqlite {
+                path: dir.join("data.db"),
+                synchronous_full,
+                readers: self.sqlite_readers.or(file.sqlite_readers),
+            },
+        };
+        let query_timeout = std::time::Duration::from_secs(
+            self.query_timeout_secs.or(file.query_timeout_secs).unwrap_or(30),
+        );
+        Ok(StorageConfig { dir, database, query_timeout })
+    }
+}
+
+impl ServeArgs {
+    pub fn resolve(&self, file: &FileConfig) -> anyhow::Result<ServeConfig> {
+        let http = self
+            .http
+            .clone()
+            .or_else(|| file.http.clone())
+            .unwrap_or_else(|| "127.0.0.1:8090".into());
+        let http: SocketAddr =
+            http.parse().with_context(|| format!("invalid --http address {http:?}"))?;
+        let log_format = self
+            .log_format
+            .clone()
+            .or_else(|| file.log_format.clone())
+            .unwrap_or_else(|| "pretty".into());
+        let log_json = match log_format.as_str() {
+            "json" => true,
+            "pretty" => false,
+            other => bail!("invalid log format {other:?} (expected pretty or json)"),
+        };
+        Ok(ServeConfig {
+            http,
+            storage: self.storage.resolve(file)?,
+            body_limit: self.body_limit.or(file.body_limit).unwrap_or(32 << 20),
+            cors_origins: self
+                .cors_origins
+                .clone()
+                .or_else(|| file.cors_origins.clone())
+                .unwrap_or_default(),
+            log_json,
+            log_level: self
+                .log_level
+                .clone()
+                .or_else(|| file.log_level.clone())
+                .unwrap_or_else(|| "info".into()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,76 @@
+use std::path::PathBuf;
+
+use super::*;
+
+fn file(text: &str) -> FileConfig {
+    toml::from_str(text).expect("valid test config")
+}
+
+#[test]
+fn defaults_apply_when_nothing_is_given() {
+    let c = ServeArgs::default().resolve(&FileConfig::default()).unwrap();
+    assert_eq!(c.http.to_string(), "127.0.0.1:8090");
+    assert_eq!(c.storage.dir, PathBuf::from("./sb_data"));
+    assert_eq!(
+        c.storage.database,
+        Database::Sqlite {
+            path: PathBuf::from("./sb_data/data.db"),
+            synchronous_full: true,
+            readers: None
+        }
+    );
+    assert_eq!(c.body_limit, 32 << 20);
+    assert!(!c.log_json);
+}
+
+#[test]
+fn file_overrides_defaults_and_args_override_file() {
+    let f = file(
+        "http = \"127.0.0.1:9000\"\ndir = \"/data\"\nsynchronous = \"normal\"\nbody_limit = 10\n",
+    );
+    let c = ServeArgs::default().resolve(&f).unwrap();
+    assert_eq!(c.http.to_string(), "127.0.0.1:9000");
+    assert_eq!(c.body_limit, 10);
+    assert_eq!(
+        c.storage.database,
+        Database::Sqlite {
+            path: PathBuf::from("/data/data.db"),
+            synchronous_full: false,
+            readers: None
+        }
+    );
+    let args = ServeArgs {
+        http: Some("127.0.0.1:9100".into()),
+        storage: StorageArgs {
+            db: Some("postgres://u@h/db".into()),
+            pg_pool_size: Some(4),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let c = args.resolve(&f).unwrap();
+    assert_eq!(c.http.to_string(), "127.0.0.1:9100");
+    assert_eq!(
+        c.storage.database,
+        Database::Postgres { url: "postgres://u@h/db".into(), pool_size: 4 }
+    );
+}
+
+#[test]
+fn bad_values_are_errors() {
+    assert!(
+        ServeArgs { http: Some("nope".into()), ..Default::default() }
+            .resolve(&FileConfig::default())
+            .is_err()
+    );
+    let bad_sync = StorageArgs { synchronous: Some("off".into()), ..Default::default() };
+    assert!(bad_sync.resolve(&FileConfig::default()).is_err());
+    let bad_db = StorageArgs { db: Some("mysql://x".into()), ..Default::default() };
+    assert!(bad_db.resolve(&FileConfig::default()).is_err());
+    assert!(toml::from_str::<FileConfig>("unknown_key = 1").is_err());
+}
+
+#[test]
+fn missing_default_file_is_fine_but_missing_explicit_file_is_not() {
+    assert!(FileConfig::load(Some(std::path::Path::new("/nonexistent/scalebase.toml"))).is_err());
+}
