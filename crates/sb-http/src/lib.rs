@@ -17,6 +17,7 @@ use axum::Router;
 use sb_core::App;
 
 pub use error::{ApiError, error_response};
+pub use extract::{BodyError, parse_body};
 pub use server::{ServeConfig, serve};
 
 /// Options of the HTTP layer.
