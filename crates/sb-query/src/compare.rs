@@ -135,18 +135,19 @@ fn convert(t: &mut Typed, affinity: Affinity, column_ty: Ty) {
 }
 
 /// `~` / `!~`: a parameter pattern is wrapped as a "contains" test unless it has its own
-/// unescaped `%`; another operand becomes `'%' || x || '%'`.
+/// unescaped `%`; another operand becomes `'%' || x || '%'`, typed as that operand (a bool
+/// column must turn into `1`/`0` in the pattern, as on SQLite).
 fn like(left: &Operand, right: &Operand, negated: bool) -> Expr {
     let pattern = if right.has_params() {
         let mut e = right.expr.clone();
         map_params(&mut e, &mut |v| Value::Text(wrap_like(&value_to_pattern_text(v))));
-        e
+        Typed::new(e, Ty::Text)
     } else {
-        Expr::ContainsPattern(Box::new(right.expr.clone()))
+        Typed::new(Expr::ContainsPattern(Box::new(right.expr.clone())), right.ty)
     };
     Expr::Like {
         expr: Box::new(Typed::new(left.expr.clone(), left.ty)),
-        pattern: Box::new(Typed::new(pattern, Ty::Text)),
+        pattern: Box::new(pattern),
         negated,
     }
 }

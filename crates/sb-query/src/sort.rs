@@ -9,9 +9,16 @@
 //! For client sorts PocketBase also applies the listRule of walked collections to the main
 //! query (a row whose related row is not visible disappears). Those conditions are registered
 //! on the main context, so `compile_query` returns them in its WHERE condition.
+//!
+//! Keys stored as JSON need a wrapper that tells the PostgreSQL rendering how to sort them
+//! (`json` has no ordering there, and a sub-query's value has no static type): a whole JSON
+//! column (multi-value, geoPoint) sorts by its stored text (`Expr::JsonText`), a JSON path by
+//! the extracted value (`Expr::JsonExtract`). For walks the wrapper goes around the sub-query,
+//! which then selects the raw column. The SQLite order does not change: `JsonText` renders as
+//! the bare column there, and extracting from the sub-query's value is extracting inside it.
 
 use sb_filter::SortItem;
-use sb_sql::{Expr, FromItem, OrderBy, Select, SelectItem};
+use sb_sql::{Expr, FromItem, JsonPathSeg, OrderBy, Select, SelectItem, Ty};
 
 use crate::context::{Ctx, err};
 use crate::operand::Shape;
@@ -49,8 +56,9 @@ fn key(ctx: &mut Ctx<'_, '_>, name: &str, access: Access) -> Result<Expr, QueryE
         let frame = ctx.base_frame(access);
         resolve_ident(ctx, &frame, name)?;
     }
+    let (value, json) = JsonKey::split(op.expr, op.ty);
     if !own.has_joins() {
-        return Ok(op.expr);
+        return Ok(json.wrap(value));
     }
     let conds = std::mem::take(&mut own.visibility);
     let where_ = match conds.len() {
@@ -60,7 +68,7 @@ fn key(ctx: &mut Ctx<'_, '_>, name: &str, access: Access) -> Result<Expr, QueryE
     };
     let anchor = own.fresh("_a");
     let select = Select {
-        columns: vec![SelectItem::Expr { expr: op.expr, alias: None }],
+        columns: vec![SelectItem::Expr { expr: value, alias: None }],
         from: Some(FromItem::One { alias: anchor }),
         joins: own.take_joins(),
         where_,
@@ -68,5 +76,34 @@ fn key(ctx: &mut Ctx<'_, '_>, name: &str, access: Access) -> Result<Expr, QueryE
         ..Select::default()
     };
     ctx.adopt_counter(&own);
-    Ok(Expr::Subquery(Box::new(select)))
+    Ok(json.wrap(Expr::Subquery(Box::new(select))))
+}
+
+/// How a key stored as JSON is sorted (see the module docs).
+enum JsonKey {
+    /// Not JSON.
+    No,
+    /// A whole JSON column: by its stored text.
+    Text,
+    /// A JSON path: by the extracted value.
+    Extract(Vec<JsonPathSeg>),
+}
+
+impl JsonKey {
+    /// Separates the JSON wrapper from the value it applies to.
+    fn split(expr: Expr, ty: Ty) -> (Expr, JsonKey) {
+        match expr {
+            Expr::JsonExtract { expr, path } => (*expr, JsonKey::Extract(path)),
+            other if ty == Ty::JsonText => (other, JsonKey::Text),
+            other => (other, JsonKey::No),
+        }
+    }
+
+    fn wrap(self, value: Expr) -> Expr {
+        match self {
+            JsonKey::No => value,
+            JsonKey::Text => Expr::JsonText(Box::new(value)),
+            JsonKey::Extract(path) => Expr::JsonExtract { expr: Box::new(value), path },
+        }
+    }
 }

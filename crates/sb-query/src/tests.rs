@@ -2,12 +2,16 @@
 //!
 //! * `units`: pure pieces (affinity, LIKE escaping, macros) and error cases.
 //! * `shape`: the structure of compiled trees (joins, EXISTS wrapping, multi-match).
-//! * `exec`: execution on SQLite and PostgreSQL against the shared `fixture`, with the
-//!   expected ids of `reference_cases` recorded from the reference PocketBase.
+//! * `exec`: execution on the real SQLite and PostgreSQL backends (`db`) against the shared
+//!   `fixture`, with the expected ids of `reference_cases` recorded from the reference
+//!   PocketBase.
+//! * `snapshots`: the SQL rendered for both dialects, side by side.
 
+mod db;
 mod exec;
 mod fixture;
 mod harness;
 mod reference_cases;
 mod shape;
+mod snapshots;
 mod units;

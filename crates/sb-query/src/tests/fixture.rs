@@ -15,6 +15,19 @@
 //! bob (member, team blue), carol (member, no team). authors ann, bob; posts first (ann),
 //! second (bob), third (no author); comments c1 (first, likes bob+ann), c2 (first, no likes),
 //! c3 (second, likes ann). members: alice in red, bob in blue; docs red, blue, green.
+//!
+//! `links` exists only here (not on the reference): JSON values reached through a relation
+//! walk, for the sort cases that check the backends against SQLite's semantics.
+//!
+//! ```text
+//!  link | data         | next | tags
+//!  la   | {s:"a b"}    | lb   | [b]
+//!  lb   | {s:"a"}      | lc   | [a,b]
+//!  lc   | {s:5}        | ld   | []
+//!  ld   | {s:true}     | le   | [c]
+//!  le   | {s:null}     | la   | [a]
+//!  lf   | null         |      | []
+//! ```
 
 use std::sync::Arc;
 
@@ -227,6 +240,16 @@ pub(crate) fn collections() -> Vec<Collection> {
         ),
         collection("members", Base, None, vec![relation("user", &id("users"), 1), text("team")]),
         collection("docs", Base, None, vec![text("team"), text("t")]),
+        collection(
+            "links",
+            Base,
+            Some(""),
+            vec![
+                field("data", FieldKind::Json(JsonOptions::default())),
+                relation("next", &id("links"), 1),
+                select("tags", &["a", "b", "c"], 3),
+            ],
+        ),
     ]
 }
 
@@ -345,6 +368,18 @@ pub(crate) fn rows() -> Vec<(&'static str, Vec<Row>)> {
             ("b", json!(b)),
         ]
     };
+    let link = |id: &str, data: Json, next: &str, tags: &[&str]| -> Row {
+        let next = if next.is_empty() { String::new() } else { rid(next) };
+        vec![("id", json!(rid(id))), ("data", data), ("next", json!(next)), ("tags", json!(tags))]
+    };
+    let links = vec![
+        link("la", json!({"s": "a b"}), "lb", &["b"]),
+        link("lb", json!({"s": "a"}), "lc", &["a", "b"]),
+        link("lc", json!({"s": 5}), "ld", &[]),
+        link("ld", json!({"s": true}), "le", &["c"]),
+        link("le", json!({"s": null}), "la", &["a"]),
+        link("lf", Json::Null, "", &[]),
+    ];
     vec![
         (
             "teams",
@@ -453,6 +488,7 @@ pub(crate) fn rows() -> Vec<(&'static str, Vec<Row>)> {
                 vec![("id", json!(rid("dgreen"))), ("team", json!("green")), ("t", json!("g"))],
             ],
         ),
+        ("links", links),
     ]
 }
 
