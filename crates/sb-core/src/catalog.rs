@@ -24,9 +24,13 @@ impl Catalog {
         Catalog { ordered, by_id, by_name }
     }
 
-    /// A collection by id or exact name (spec §1.1: both are accepted in paths).
+    /// A collection by id or name (spec §1.1: both are accepted in paths); names match
+    /// case-insensitively, as in PocketBase.
     pub fn get(&self, id_or_name: &str) -> Option<&Arc<Collection>> {
-        self.by_id.get(id_or_name).or_else(|| self.by_name.get(id_or_name))
+        self.by_id
+            .get(id_or_name)
+            .or_else(|| self.by_name.get(id_or_name))
+            .or_else(|| self.get_name_ci(id_or_name))
     }
 
     pub fn all(&self) -> &[Arc<Collection>] {

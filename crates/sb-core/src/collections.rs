@@ -1,22 +1,91 @@
-//! Collections API: create, update (with table migration), delete, truncate, import, list.
+//! Collections API: list, view, create, update (with table migration), delete, truncate,
+//! import, scaffolds, the view dry run and the OAuth2 provider list (spec §2.2).
 //!
-//! Every schema change runs in one write transaction: the DDL, the data conversions and the row
-//! in `_collections` commit together or not at all, on both backends (SQLite and PostgreSQL
-//! DDL are transactional). Schema changes are serialised by `App::schema_lock`.
-
-use std::collections::HashMap;
-use std::sync::Arc;
+//! Every schema change runs in one write transaction that first takes the schema lock
+//! ([`system::SCHEMA_LOCK`]) and re-reads the stored definitions, so it validates against the
+//! current state even when another node changed it. The DDL, the data conversions and the rows
+//! in `_collections` then commit together or not at all, on both backends (SQLite and
+//! PostgreSQL DDL are transactional): a change that fails half-way — an index that existing
+//! data violates, a dependent view that no longer works — leaves table, data and definition
+//! as they were. Within a process, schema changes are also serialised by `App::schema_lock`.
+//!
+//! Views are dropped before a table changes and re-created after it, in creation order; a
+//! renamed collection is renamed inside the queries of the views that read from it, and the
+//! fields of every dependent view are derived again.
 
 use sb_schema::{Collection, CollectionType, ErrorMap, FieldError, FieldKind};
 use sb_sql::{Delete, Expr, FromItem, Insert, Select, SelectItem, Stmt, Ty, Update, Value};
-use sb_store::Tx;
-use serde_json::Value as Json;
+use sb_store::{ErrorKind, StoreError, Tx};
+use serde_json::{Value as Json, json};
 
 use crate::catalog::Catalog;
 use crate::error::{CoreError, CoreResult};
-use crate::storage;
-use crate::system::COLLECTIONS_TABLE;
-use crate::{App, ListParams, ListResult};
+use crate::system::{COLLECTIONS_TABLE, SCHEMA_LOCK};
+use crate::{App, ListParams, ListResult, storage, views};
+
+mod import;
+
+use import::{import_failure, import_in_tx};
+
+const CREATE_FAILED: &str = "Failed to create collection.";
+const UPDATE_FAILED: &str = "Failed to update collection.";
+const DELETE_FAILED: &str = "Failed to delete collection.";
+const IMPORT_FAILED: &str = "Failed to import collections.";
+const LOAD_FAILED: &str = "An error occurred while loading the submitted data.";
+const VALIDATION_FAILED: &str = "An error occurred while validating the submitted data.";
+/// Longest query `dry-run-view` accepts.
+const MAX_DRY_RUN_QUERY: usize = 5000;
+/// Rows in the `sample` of a dry run.
+const DRY_RUN_SAMPLE: u64 = 10;
+
+/// The built-in OAuth2 providers (spec §6.8): name and display name, in PocketBase's order.
+pub(crate) const OAUTH2_PROVIDERS: [(&str, &str); 32] = [
+    ("apple", "Apple"),
+    ("google", "Google"),
+    ("microsoft", "Microsoft"),
+    ("yandex", "Yandex"),
+    ("facebook", "Facebook"),
+    ("instagram2", "Instagram"),
+    ("github", "GitHub"),
+    ("gitlab", "GitLab"),
+    ("bitbucket", "Bitbucket"),
+    ("gitee", "Gitee"),
+    ("gitea", "Gitea/Forgejo"),
+    ("discord", "Discord"),
+    ("twitter", "X/Twitter"),
+    ("kakao", "Kakao"),
+    ("vk", "ВКонтакте"),
+    ("linear", "Linear"),
+    ("notion", "Notion"),
+    ("monday", "monday.com"),
+    ("lark", "Lark"),
+    ("box", "Box"),
+    ("spotify", "Spotify"),
+    ("trakt", "Trakt"),
+    ("twitch", "Twitch"),
+    ("patreon", "Patreon"),
+    ("strava", "Strava"),
+    ("wakatime", "WakaTime"),
+    ("livechat", "LiveChat"),
+    ("mailcow", "mailcow"),
+    ("planningcenter", "Planning Center"),
+    ("oidc", "OIDC"),
+    ("oidc2", "OIDC"),
+    ("oidc3", "OIDC"),
+];
+
+/// A neutral logo for a provider: its initial on a disc (PocketBase ships brand artwork).
+fn provider_logo(display_name: &str) -> String {
+    let initial = match display_name.chars().next() {
+        Some(c) if c.is_alphanumeric() => c.to_uppercase().collect(),
+        _ => String::from("?"),
+    };
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"256\" height=\"256\" viewBox=\"0 0 256 256\">\
+<circle cx=\"128\" cy=\"128\" r=\"120\" fill=\"#5a6473\"/>\
+<text x=\"128\" y=\"128\" dy=\".35em\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"128\" fill=\"#fff\">{initial}</text></svg>"
+    )
+}
 
 /// A definition that could not be read: a formatting error, or (unknown `type`) a validation
 /// error with the operation's message.
@@ -26,6 +95,30 @@ fn load_error(e: sb_schema::errors::LoadError, validation_message: &str) -> Core
     } else {
         CoreError::bad_request(e.message())
     }
+}
+
+/// A database error met while changing the schema: the driver text becomes the "raw error"
+/// of a 400, except for an unreachable or overloaded database.
+fn db(e: StoreError) -> CoreError {
+    match e.kind {
+        ErrorKind::Unavailable | ErrorKind::Busy => CoreError::from(e),
+        _ => CoreError::Internal(e.message),
+    }
+}
+
+/// PocketBase's `"<message> Raw error: \n<cause>"` for unexpected failures of a schema change.
+fn raw_error(message: &str, err: CoreError) -> CoreError {
+    match err {
+        CoreError::Internal(cause) => {
+            CoreError::bad_request(format!("{message} Raw error: \n{}", with_period(&cause)))
+        }
+        other => other,
+    }
+}
+
+fn with_period(s: &str) -> String {
+    let s = s.trim_end();
+    if s.ends_with('.') { s.to_owned() } else { format!("{s}.") }
 }
 
 impl App {
@@ -68,94 +161,54 @@ impl App {
     /// `POST /api/collections`.
     pub async fn create_collection(&self, input: &Json) -> CoreResult<Json> {
         let _guard = self.schema_lock.lock().await;
-        let catalog = self.catalog();
-        let others: Vec<Collection> = catalog.all().iter().map(|c| (**c).clone()).collect();
-        let mut tx = self.store.begin().await?;
-        let created = match create_in_tx(tx.as_mut(), input.clone(), &others).await {
-            Ok(c) => c,
-            Err(e) => {
-                tx.rollback().await.ok();
-                return Err(e);
-            }
-        };
-        tx.commit().await?;
-        self.reload_catalog().await?;
+        let (mut tx, current) = self.begin_schema_change().await?;
+        let result = create_in_tx(tx.as_mut(), input.clone(), &current).await;
+        let created = self.end_schema_change(tx, result).await?;
         Ok(created.to_json())
     }
 
     /// `PATCH /api/collections/COLL`.
     pub async fn update_collection(&self, id_or_name: &str, patch: &Json) -> CoreResult<Json> {
         let _guard = self.schema_lock.lock().await;
-        let catalog = self.catalog();
-        let old = catalog.get(id_or_name).cloned().ok_or_else(CoreError::not_found)?;
-        let others: Vec<Collection> =
-            catalog.all().iter().filter(|c| c.id != old.id).map(|c| (**c).clone()).collect();
-        let mut new = Collection::merge_patch(&old, patch)
-            .map_err(|e| load_error(e, "Failed to update collection."))?;
-        new.updated = sb_schema::datetime::now_string();
-        let mut tx = self.store.begin().await?;
-        let result = update_in_tx(tx.as_mut(), &old, &mut new, &others, &catalog).await;
-        if let Err(e) = result {
-            tx.rollback().await.ok();
-            return Err(e);
-        }
-        tx.commit().await?;
-        self.reload_catalog().await?;
-        Ok(new.to_json())
-    }
-
-    /// `DELETE /api/collections/COLL`.
-    pub async fn delete_collection(&self, id_or_name: &str) -> CoreResult<()> {
-        let _guard = self.schema_lock.lock().await;
-        let catalog = self.catalog();
-        let c = catalog.get(id_or_name).cloned().ok_or_else(CoreError::not_found)?;
-        if c.system {
-            return Err(CoreError::bad_request("Failed to delete collection."));
-        }
-        let mut referencing: Vec<&str> = Vec::new();
-        for other in catalog.all() {
-            if other.id == c.id {
-                continue;
-            }
-            let refers = other
-                .fields
-                .iter()
-                .any(|f| matches!(&f.kind, FieldKind::Relation(o) if o.collection_id == c.id));
-            if refers || view_depends_on(other, &c) {
-                referencing.push(&other.name);
-            }
-        }
-        if !referencing.is_empty() {
-            return Err(CoreError::bad_request(format!(
-                "Failed to delete collection probably due to existing reference in {}.",
-                referencing.join(", ")
-            )));
-        }
-        let mut tx = self.store.begin().await?;
+        let (mut tx, current) = self.begin_schema_change().await?;
         let result = async {
-            let views = drop_views(tx.as_mut(), &catalog, Some(&c.id)).await?;
-            tx.execute(&if c.is_view() {
-                Stmt::DropView { name: c.name.clone(), if_exists: true }
-            } else {
-                Stmt::DropTable { name: c.name.clone(), if_exists: true }
-            })
-            .await?;
-            tx.execute(&Stmt::Delete(Delete {
-                table: COLLECTIONS_TABLE.into(),
-                where_: Some(Expr::eq(Expr::bare("id"), Expr::param(c.id.as_str()), Ty::Text)),
-            }))
-            .await?;
-            recreate_views(tx.as_mut(), &views).await
+            let old = find(&current, id_or_name).cloned().ok_or_else(CoreError::not_found)?;
+            let new = old.merge_patch(patch).map_err(|e| load_error(e, UPDATE_FAILED))?;
+            update_in_tx(tx.as_mut(), &old, new, &current).await
         }
         .await;
-        match result {
-            Ok(()) => tx.commit().await?,
-            Err(e) => {
-                tx.rollback().await.ok();
-                return Err(raw_error("Failed to delete collection.", e));
+        let updated = self.end_schema_change(tx, result).await?;
+        Ok(updated.to_json())
+    }
+
+    /// `DELETE /api/collections/COLL`: refused for system collections, collections that a
+    /// relation of another collection points to, and collections a view reads from.
+    pub async fn delete_collection(&self, id_or_name: &str) -> CoreResult<()> {
+        let _guard = self.schema_lock.lock().await;
+        let (mut tx, current) = self.begin_schema_change().await?;
+        let result = async {
+            let c = find(&current, id_or_name).ok_or_else(CoreError::not_found)?;
+            if c.system {
+                return Err(CoreError::bad_request(DELETE_FAILED));
             }
+            let referencing: Vec<&str> = current
+                .iter()
+                .filter(|o| o.id != c.id && relates_to(o, &c.id))
+                .map(|o| o.name.as_str())
+                .collect();
+            if !referencing.is_empty() {
+                return Err(CoreError::bad_request(format!(
+                    "Failed to delete collection probably due to existing reference in {}.",
+                    referencing.join(", ")
+                )));
+            }
+            if current.iter().any(|o| o.id != c.id && view_depends_on(o, &c.name)) {
+                return Err(CoreError::bad_request(DELETE_FAILED));
+            }
+            drop_storage(tx.as_mut(), c).await.map_err(|e| raw_error(DELETE_FAILED, e))
         }
-        self.reload_catalog().await
+        .await;
+        self.end_schema_change(tx, result).await
     }
 
     /// `DELETE /api/collections/COLL/truncate`.
@@ -170,45 +223,38 @@ impl App {
         self.truncate_records(&c).await
     }
 
-    /// `PUT /api/collections/import`.
+    /// `PUT /api/collections/import` (spec §2.2): upserts every listed collection in one
+    /// transaction (see [`import_in_tx`]).
     pub async fn import_collections(&self, input: &Json) -> CoreResult<()> {
-        let list = input.get("collections").and_then(Json::as_array).cloned().unwrap_or_default();
-        let delete_missing = input.get("deleteMissing").and_then(Json::as_bool).unwrap_or(false);
+        let list = match input.get("collections") {
+            None | Some(Json::Null) => Vec::new(),
+            Some(Json::Array(items)) => items.clone(),
+            Some(_) => return Err(CoreError::bad_request(LOAD_FAILED)),
+        };
+        let delete_missing = match input.get("deleteMissing") {
+            None | Some(Json::Null) => false,
+            Some(Json::Bool(b)) => *b,
+            Some(_) => return Err(CoreError::bad_request(LOAD_FAILED)),
+        };
+        if list.iter().any(|item| !item.is_object() && !item.is_null()) {
+            return Err(CoreError::bad_request(LOAD_FAILED));
+        }
         if list.is_empty() {
             let mut data = ErrorMap::new();
             data.insert("collections", FieldError::required());
-            return Err(CoreError::validation(
-                "An error occurred while validating the submitted data.",
-                data,
-            ));
+            return Err(CoreError::validation(VALIDATION_FAILED, data));
         }
         let _guard = self.schema_lock.lock().await;
-        let catalog = self.catalog();
-        let mut tx = self.store.begin().await?;
-        let result = import_in_tx(tx.as_mut(), &catalog, &list, delete_missing).await;
-        match result {
-            Ok(()) => tx.commit().await?,
-            Err(e) => {
-                tx.rollback().await.ok();
-                return Err(match e {
-                    CoreError::BadRequest { data, .. } if !data.is_empty() => {
-                        CoreError::validation("Failed to import collections.", data)
-                    }
-                    other => {
-                        let mut data = ErrorMap::new();
-                        data.insert(
-                            "collections",
-                            FieldError::new(
-                                "validation_collections_import_failure",
-                                format!("Failed to import the collections configuration. Raw error:\n{other}"),
-                            ),
-                        );
-                        CoreError::validation("Failed to import collections.", data)
-                    }
-                });
-            }
-        }
-        self.reload_catalog().await
+        let (mut tx, current) = self.begin_schema_change().await?;
+        let result = import_in_tx(tx.as_mut(), current, &list, delete_missing).await;
+        let result = result.map_err(|e| match e {
+            CoreError::Internal(cause) => import_failure(format!(
+                "Failed to import the collections configuration. Raw error:\n{}",
+                with_period(&cause)
+            )),
+            other => other,
+        });
+        self.end_schema_change(tx, result).await
     }
 
     /// `GET /api/collections/meta/scaffolds`.
@@ -219,13 +265,143 @@ impl App {
         }
         Json::Object(out)
     }
+
+    /// `GET /api/collections/meta/oauth2-providers`: `{name, displayName, logo}` per built-in
+    /// provider.
+    pub fn oauth2_providers(&self) -> Json {
+        Json::Array(
+            OAUTH2_PROVIDERS
+                .iter()
+                .map(|(name, display)| {
+                    json!({"name": name, "displayName": display, "logo": provider_logo(display)})
+                })
+                .collect(),
+        )
+    }
+
+    /// `POST /api/collections/meta/dry-run-view`: the fields a view with this query would have
+    /// and up to ten of its rows, without creating anything.
+    pub async fn dry_run_view(&self, input: &Json) -> CoreResult<Json> {
+        let query = match input.get("query") {
+            None | Some(Json::Null) => "",
+            Some(Json::String(q)) => q.as_str(),
+            Some(_) => return Err(CoreError::bad_request(LOAD_FAILED)),
+        };
+        let length = query.chars().count();
+        if query.is_empty() || length > MAX_DRY_RUN_QUERY {
+            let error = if query.is_empty() {
+                FieldError::required()
+            } else {
+                FieldError::new(
+                    "validation_length_too_long",
+                    format!("The length must be no more than {MAX_DRY_RUN_QUERY}."),
+                )
+                .with_param("max", MAX_DRY_RUN_QUERY)
+                .with_param("min", 0)
+            };
+            let mut data = ErrorMap::new();
+            data.insert("query", error);
+            return Err(CoreError::validation(VALIDATION_FAILED, data));
+        }
+        let catalog = self.catalog();
+        let others: Vec<Collection> = catalog.all().iter().map(|c| (**c).clone()).collect();
+        let mut tx = self.store.begin().await?;
+        let outcome = async {
+            let derived = views::derive_fields(tx.as_mut(), query, &others).await;
+            if let Some(e) = derived.error {
+                return Err(e);
+            }
+            let rows =
+                views::sample_rows(tx.as_mut(), query, &derived.fields, DRY_RUN_SAMPLE).await?;
+            Ok((derived.fields, rows))
+        }
+        .await;
+        tx.rollback().await.ok();
+        let (fields, rows) = outcome.map_err(|e| {
+            CoreError::bad_request(format!("Invalid view query. Raw error: \n{}", with_period(&e)))
+        })?;
+        let name =
+            format!("temp_view_{}", sb_schema::ids::random_string(5, sb_schema::ids::ALPHANUMERIC));
+        let id = sb_schema::ids::collection_id(CollectionType::View, &name);
+        let sample: Vec<Json> = rows
+            .into_iter()
+            .map(|row| {
+                let mut record = serde_json::Map::new();
+                record.insert("collectionId".into(), Json::String(id.clone()));
+                record.insert("collectionName".into(), Json::String(name.clone()));
+                for f in &fields {
+                    if matches!(f.kind, FieldKind::Password(_)) {
+                        continue;
+                    }
+                    if let Some(v) = row.get(&f.name) {
+                        record.insert(f.name.clone(), v.clone());
+                    }
+                }
+                Json::Object(record)
+            })
+            .collect();
+        let fields: Vec<Json> = fields.iter().map(sb_schema::Field::to_json).collect();
+        Ok(json!({"fields": fields, "sample": sample}))
+    }
+
+    /// Starts a schema change: a write transaction holding the schema lock, and the stored
+    /// collections as that transaction sees them.
+    async fn begin_schema_change(&self) -> CoreResult<(Box<dyn Tx>, Vec<Collection>)> {
+        let mut tx = self.store.begin().await?;
+        let loaded = async {
+            tx.lock(SCHEMA_LOCK).await?;
+            crate::system::load_collections_tx(tx.as_mut()).await
+        }
+        .await;
+        match loaded {
+            Ok(mut current) => {
+                sort_by_creation(&mut current);
+                Ok((tx, current))
+            }
+            Err(e) => {
+                tx.rollback().await.ok();
+                Err(e)
+            }
+        }
+    }
+
+    /// Commits a successful schema change (then reloads the catalog) or rolls it back.
+    async fn end_schema_change<T>(&self, tx: Box<dyn Tx>, result: CoreResult<T>) -> CoreResult<T> {
+        match result {
+            Ok(value) => {
+                tx.commit().await?;
+                self.reload_catalog().await?;
+                Ok(value)
+            }
+            Err(e) => {
+                tx.rollback().await.ok();
+                Err(e)
+            }
+        }
+    }
 }
 
-fn raw_error(message: &str, err: CoreError) -> CoreError {
-    match err {
-        CoreError::BadRequest { .. } => err,
-        other => CoreError::bad_request(format!("{message} Raw error: \n{other}")),
-    }
+/// A collection by id or name (names case-insensitively, as PocketBase looks them up).
+fn find<'a>(all: &'a [Collection], id_or_name: &str) -> Option<&'a Collection> {
+    all.iter()
+        .find(|c| c.id == id_or_name)
+        .or_else(|| all.iter().find(|c| c.name.eq_ignore_ascii_case(id_or_name)))
+}
+
+/// Creation order, the order views are re-created in.
+fn sort_by_creation(all: &mut [Collection]) {
+    all.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+}
+
+fn relates_to(c: &Collection, target_id: &str) -> bool {
+    c.fields
+        .iter()
+        .any(|f| matches!(&f.kind, FieldKind::Relation(o) if o.collection_id == target_id))
+}
+
+/// True when `view` is a view whose query may read from the table `table`.
+fn view_depends_on(view: &Collection, table: &str) -> bool {
+    view.is_view() && view.view_query.as_deref().is_some_and(|q| views::mentions_table(q, table))
 }
 
 /// The listable columns of `_collections` as a collection, so that `filter`/`sort` of
@@ -246,43 +422,128 @@ fn collections_table_schema() -> Collection {
     Collection::from_json(&json).unwrap_or_else(|_| Collection::scaffold(CollectionType::Base))
 }
 
-/// Creates a collection (table, indexes, definition row) inside `tx`. `others` are the
+// ---------------------------------------------------------------------------------------------
+// Create and update
+// ---------------------------------------------------------------------------------------------
+
+/// Creates a collection (table or view, indexes, definition row) inside `tx`. `others` are the
 /// collections that already exist.
 pub(crate) async fn create_in_tx(
     tx: &mut dyn Tx,
     input: Json,
     others: &[Collection],
 ) -> CoreResult<Collection> {
-    let mut c =
-        Collection::from_json(&input).map_err(|e| load_error(e, "Failed to create collection."))?;
-    let now = sb_schema::datetime::now_string();
-    c.created = now.clone();
-    c.updated = now;
-    let other_refs: Vec<&Collection> = others.iter().collect();
-    if c.is_view() {
-        c.fields = crate::views::derive_fields(tx, &c, others).await?;
-    }
-    sb_schema::validate::prepare(&mut c, None, &other_refs);
-    let errors = validate_full(&c, None, others);
-    if !errors.is_empty() {
-        return Err(CoreError::validation("Failed to create collection.", errors));
-    }
-    let result = async {
-        tx.execute(&storage::create_table(&c)).await?;
-        if !c.is_view() {
-            for def in storage::index_defs(&c).map_err(CoreError::bad_request)? {
-                tx.execute(&Stmt::CreateIndex(def)).await?;
-            }
-        }
-        write_definition(tx, &c, true).await
-    }
-    .await;
-    result.map_err(|e| raw_error("Failed to create collection.", e))?;
+    let mut c = Collection::from_json(&input).map_err(|e| load_error(e, CREATE_FAILED))?;
+    // Both timestamps are set by `prepare`, to the same instant.
+    c.created.clear();
+    check(tx, &mut c, None, others, CREATE_FAILED).await?;
+    create_storage(tx, &c, CREATE_FAILED).await.map_err(|e| raw_error(CREATE_FAILED, e))?;
+    write_definition(tx, &c, true).await.map_err(|e| raw_error(CREATE_FAILED, e))?;
     Ok(c)
 }
 
-/// Schema validation plus the checks that need other crates: rule expressions compile, index
-/// statements parse, relation targets exist.
+/// Applies a collection update inside `tx`: validates `new` (the stored `old` with the patch
+/// applied), migrates the table, re-creates the views, stores the definition. `current` is
+/// every stored collection, `old` included.
+async fn update_in_tx(
+    tx: &mut dyn Tx,
+    old: &Collection,
+    mut new: Collection,
+    current: &[Collection],
+) -> CoreResult<Collection> {
+    let others: Vec<Collection> = current.iter().filter(|c| c.id != old.id).cloned().collect();
+    check(tx, &mut new, Some(old), &others, UPDATE_FAILED).await?;
+    let applied = async {
+        let views = drop_views(tx, current, Some(&old.id)).await?;
+        if new.is_view() {
+            tx.execute(&Stmt::DropView { name: old.name.clone(), if_exists: true })
+                .await
+                .map_err(db)?;
+            tx.execute(&views::create_view(&new)).await.map_err(db)?;
+        } else {
+            migrate_table(tx, old, &new, UPDATE_FAILED).await?;
+        }
+        write_definition(tx, &new, false).await?;
+        let mut state: Vec<Collection> =
+            current.iter().map(|c| if c.id == new.id { new.clone() } else { c.clone() }).collect();
+        recreate_views(tx, &mut state, &views, Some((old.name.as_str(), new.name.as_str()))).await
+    }
+    .await;
+    applied.map_err(|e| raw_error(UPDATE_FAILED, e))?;
+    Ok(new)
+}
+
+/// Prepares `c` for saving (ids, system fields, timestamps, view fields, index table names,
+/// a new auth token secret when the auth rule changed) and validates it against `others`; a
+/// failure is a 400 with `message` and the error tree.
+async fn check(
+    tx: &mut dyn Tx,
+    c: &mut Collection,
+    old: Option<&Collection>,
+    others: &[Collection],
+    message: &str,
+) -> CoreResult<()> {
+    let errors = prepare(tx, c, old, others).await;
+    if errors.is_empty() { Ok(()) } else { Err(CoreError::validation(message, errors)) }
+}
+
+/// [`check`] without the error wrapping: the error tree (empty when `c` is valid).
+async fn prepare(
+    tx: &mut dyn Tx,
+    c: &mut Collection,
+    old: Option<&Collection>,
+    others: &[Collection],
+) -> ErrorMap {
+    let mut errors = ErrorMap::new();
+    if c.is_view() {
+        let query = c.view_query.clone().unwrap_or_default();
+        let derived = views::derive_fields(tx, &query, others).await;
+        c.fields = derived.fields;
+        if let Some(e) = derived.error {
+            errors.insert(
+                "viewQuery",
+                FieldError::new(
+                    "validation_invalid_view_query",
+                    with_period(&format!("Invalid query - {e}")),
+                ),
+            );
+        }
+    }
+    if let (Some(old_auth), Some(new_auth)) = (old.and_then(|o| o.auth.as_ref()), c.auth.as_mut())
+        && old_auth.auth_rule.as_deref().unwrap_or_default()
+            != new_auth.auth_rule.as_deref().unwrap_or_default()
+    {
+        // Tokens issued under the old rule stop working (spec §2.3).
+        new_auth.auth_token.secret = sb_schema::ids::random_secret();
+    }
+    let refs: Vec<&Collection> = others.iter().collect();
+    sb_schema::validate::prepare(c, old, &refs);
+    retarget_indexes(c);
+    errors.merge(validate_full(c, old, others));
+    if errors.is_empty() {
+        errors = index_column_errors(c);
+    }
+    errors
+}
+
+/// Points every index at the collection's table: an index naming another table is rewritten
+/// (in PocketBase's layout), as PocketBase does on save; others are kept verbatim.
+fn retarget_indexes(c: &mut Collection) {
+    if c.is_view() {
+        return;
+    }
+    for sql in &mut c.indexes {
+        if let Ok(mut def) = sb_sql::parse_index(sql)
+            && def.table != c.name
+        {
+            def.table = c.name.clone();
+            *sql = def.to_sqlite();
+        }
+    }
+}
+
+/// Schema validation plus the checks that need other crates or collections: rule expressions
+/// compile, index statements parse, relation targets exist.
 fn validate_full(c: &Collection, old: Option<&Collection>, others: &[Collection]) -> ErrorMap {
     let other_refs: Vec<&Collection> = others.iter().collect();
     // Rule errors come first: ErrorMap keeps the first error recorded per key.
@@ -328,64 +589,41 @@ fn validate_full(c: &Collection, old: Option<&Collection>, others: &[Collection]
     if !c.is_view() {
         let mut index_errors = ErrorMap::new();
         for (i, sql) in c.indexes.iter().enumerate() {
-            match sb_sql::parse_index(sql) {
-                Ok(def) => {
-                    for column in def.columns.iter().filter(|col| !col.is_expr) {
-                        if c.field(&column.name).is_none() {
-                            index_errors.insert(
-                                i.to_string(),
-                                FieldError::new(
-                                    "validation_invalid_index_expression",
-                                    "Invalid CREATE INDEX expression.",
-                                ),
-                            );
-                        }
-                    }
-                }
-                Err(_) => index_errors.insert(
+            if sb_sql::parse_index(sql).is_err() {
+                index_errors.insert(
                     i.to_string(),
                     FieldError::new(
                         "validation_invalid_index_expression",
                         "Invalid CREATE INDEX expression.",
                     ),
-                ),
+                );
             }
         }
         errors.insert_nested("indexes", index_errors);
     }
     let mut field_errors = ErrorMap::new();
     for (i, field) in c.fields.iter().enumerate() {
-        if let FieldKind::Relation(o) = &field.kind {
-            let target = if o.collection_id == c.id {
-                Some(c)
-            } else {
-                others.iter().find(|x| x.id == o.collection_id)
-            };
-            match target {
-                None if !o.collection_id.is_empty() => {
-                    let mut e = ErrorMap::new();
-                    e.insert(
-                        "collectionId",
-                        FieldError::new(
-                            "validation_field_relation_missing_collection",
-                            "The relation collection doesn't exist.",
-                        ),
-                    );
-                    field_errors.insert_nested(i.to_string(), e);
-                }
-                Some(t) if t.is_view() && !c.is_view() => {
-                    let mut e = ErrorMap::new();
-                    e.insert(
-                        "collectionId",
-                        FieldError::new(
-                            "validation_relation_field_non_view_base_collection",
-                            "Non view collections are not allowed to have a view relation.",
-                        ),
-                    );
-                    field_errors.insert_nested(i.to_string(), e);
-                }
-                _ => {}
-            }
+        let FieldKind::Relation(o) = &field.kind else { continue };
+        let target = if o.collection_id == c.id {
+            Some(c)
+        } else {
+            others.iter().find(|x| x.id == o.collection_id)
+        };
+        let error = match target {
+            None if !o.collection_id.is_empty() => Some(FieldError::new(
+                "validation_field_relation_missing_collection",
+                "The relation collection doesn't exist.",
+            )),
+            Some(t) if t.is_view() && !c.is_view() => Some(FieldError::new(
+                "validation_relation_field_non_view_base_collection",
+                "Non view collections are not allowed to have a view relation.",
+            )),
+            _ => None,
+        };
+        if let Some(error) = error {
+            let mut e = ErrorMap::new();
+            e.insert("collectionId", error);
+            field_errors.insert_nested(i.to_string(), e);
         }
     }
     errors.insert_nested("fields", field_errors);
@@ -393,10 +631,92 @@ fn validate_full(c: &Collection, old: Option<&Collection>, others: &[Collection]
     errors
 }
 
+/// Indexes over columns the collection does not have. Checked once everything else is valid,
+/// as PocketBase only meets these when it creates the indexes.
+fn index_column_errors(c: &Collection) -> ErrorMap {
+    let mut index_errors = ErrorMap::new();
+    if c.is_view() {
+        return index_errors;
+    }
+    for (i, sql) in c.indexes.iter().enumerate() {
+        let Ok(def) = sb_sql::parse_index(sql) else { continue };
+        let missing = def.columns.iter().find(|col| {
+            !col.is_expr && !c.fields.iter().any(|f| f.name.eq_ignore_ascii_case(&col.name))
+        });
+        if let Some(col) = missing {
+            index_errors.insert(
+                i.to_string(),
+                FieldError::new(
+                    "validation_invalid_index_expression",
+                    format!("Failed to create index {} - no such column: {}.", def.name, col.name),
+                ),
+            );
+        }
+    }
+    let mut errors = ErrorMap::new();
+    errors.insert_nested("indexes", index_errors);
+    errors
+}
+
+/// Creates the table (with its indexes) or the view of a new collection.
+async fn create_storage(tx: &mut dyn Tx, c: &Collection, message: &str) -> CoreResult<()> {
+    if c.is_view() {
+        tx.execute(&views::create_view(c)).await.map_err(db)?;
+        return Ok(());
+    }
+    tx.execute(&storage::create_table(c)).await.map_err(db)?;
+    create_indexes(tx, c, message).await
+}
+
+/// Creates the indexes of `c`. One that the database refuses (typically a UNIQUE index that
+/// existing rows violate) is reported as PocketBase does: `indexes.<i>` with the driver text.
+async fn create_indexes(tx: &mut dyn Tx, c: &Collection, message: &str) -> CoreResult<()> {
+    for (i, sql) in c.indexes.iter().enumerate() {
+        let mut def = sb_sql::parse_index(sql).map_err(CoreError::Internal)?;
+        def.table = c.name.clone();
+        let name = def.name.clone();
+        if let Err(e) = tx.execute(&Stmt::CreateIndex(def)).await {
+            if matches!(e.kind, ErrorKind::Unavailable | ErrorKind::Busy) {
+                return Err(e.into());
+            }
+            let mut index_errors = ErrorMap::new();
+            index_errors.insert(
+                i.to_string(),
+                FieldError::new(
+                    "validation_invalid_index_expression",
+                    with_period(&format!("Failed to create index {name} - {}", e.message)),
+                ),
+            );
+            let mut data = ErrorMap::new();
+            data.insert_nested("indexes", index_errors);
+            return Err(CoreError::validation(message, data));
+        }
+    }
+    Ok(())
+}
+
+/// Drops the table or view of `c` and its definition row.
+async fn drop_storage(tx: &mut dyn Tx, c: &Collection) -> CoreResult<()> {
+    tx.execute(&if c.is_view() {
+        Stmt::DropView { name: c.name.clone(), if_exists: true }
+    } else {
+        Stmt::DropTable { name: c.name.clone(), if_exists: true }
+    })
+    .await
+    .map_err(db)?;
+    tx.execute(&Stmt::Delete(Delete {
+        table: COLLECTIONS_TABLE.into(),
+        where_: Some(Expr::eq(Expr::bare("id"), Expr::param(c.id.as_str()), Ty::Text)),
+    }))
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
 async fn write_definition(tx: &mut dyn Tx, c: &Collection, insert: bool) -> CoreResult<()> {
     let definition = Value::Json(c.to_storage_json().to_string());
-    if insert {
-        tx.execute(&Stmt::Insert(Insert {
+    let stmt = if insert {
+        Stmt::Insert(Insert {
             table: COLLECTIONS_TABLE.into(),
             columns: ["id", "name", "type", "system", "definition", "created", "updated"]
                 .map(String::from)
@@ -410,10 +730,9 @@ async fn write_definition(tx: &mut dyn Tx, c: &Collection, insert: bool) -> Core
                 Expr::param(c.created.as_str()),
                 Expr::param(c.updated.as_str()),
             ],
-        }))
-        .await?;
+        })
     } else {
-        tx.execute(&Stmt::Update(Update {
+        Stmt::Update(Update {
             table: COLLECTIONS_TABLE.into(),
             set: vec![
                 ("name".into(), Expr::param(c.name.as_str())),
@@ -422,67 +741,38 @@ async fn write_definition(tx: &mut dyn Tx, c: &Collection, insert: bool) -> Core
                 ("updated".into(), Expr::param(c.updated.as_str())),
             ],
             where_: Some(Expr::eq(Expr::bare("id"), Expr::param(c.id.as_str()), Ty::Text)),
-        }))
-        .await?;
-    }
+        })
+    };
+    tx.execute(&stmt).await.map_err(db)?;
     Ok(())
-}
-
-/// Applies a collection update inside `tx`: validates, migrates the table, rewrites views that
-/// may depend on it, stores the definition.
-async fn update_in_tx(
-    tx: &mut dyn Tx,
-    old: &Collection,
-    new: &mut Collection,
-    others: &[Collection],
-    catalog: &Catalog,
-) -> CoreResult<()> {
-    let other_refs: Vec<&Collection> = others.iter().collect();
-    if new.is_view()
-        && let Some(query) = &new.view_query
-    {
-        if Some(query) != old.view_query.as_ref() || new.fields.is_empty() {
-            new.fields = crate::views::derive_fields(tx, new, others).await?;
-        } else {
-            new.fields = old.fields.clone();
-        }
-    }
-    sb_schema::validate::prepare(new, Some(old), &other_refs);
-    let errors = validate_full(new, Some(old), others);
-    if !errors.is_empty() {
-        return Err(CoreError::validation("Failed to update collection.", errors));
-    }
-    let result = async {
-        let views = drop_views(tx, catalog, Some(&old.id)).await?;
-        if new.is_view() {
-            tx.execute(&Stmt::DropView { name: old.name.clone(), if_exists: true }).await?;
-            tx.execute(&storage::create_table(new)).await?;
-        } else {
-            migrate_table(tx, old, new).await?;
-        }
-        write_definition(tx, new, false).await?;
-        // Views see the new definitions of the collections they read from.
-        recreate_views(tx, &views).await
-    }
-    .await;
-    result.map_err(|e| raw_error("Failed to update collection.", e))
 }
 
 /// Migrates the table of `old` to the shape of `new` without losing data: indexes are dropped
 /// and recreated, fields matched by id are renamed, removed ones dropped, added ones added, and
 /// fields that switched between single and multiple values are converted row by row.
-async fn migrate_table(tx: &mut dyn Tx, old: &Collection, new: &Collection) -> CoreResult<()> {
-    for def in storage::index_defs(old).unwrap_or_default() {
-        tx.execute(&Stmt::DropIndex { name: def.name, if_exists: true }).await?;
+async fn migrate_table(
+    tx: &mut dyn Tx,
+    old: &Collection,
+    new: &Collection,
+    message: &str,
+) -> CoreResult<()> {
+    for sql in &old.indexes {
+        if let Ok(def) = sb_sql::parse_index(sql) {
+            tx.execute(&Stmt::DropIndex { name: def.name, if_exists: true }).await.map_err(db)?;
+        }
     }
     if old.name != new.name {
-        tx.execute(&Stmt::RenameTable { from: old.name.clone(), to: new.name.clone() }).await?;
+        tx.execute(&Stmt::RenameTable { from: old.name.clone(), to: new.name.clone() })
+            .await
+            .map_err(db)?;
     }
     let table = new.name.clone();
     // Drop removed fields first so that a new field may reuse a removed field's name.
     for f in &old.fields {
         if new.field_by_id(&f.id).is_none() {
-            tx.execute(&Stmt::DropColumn { table: table.clone(), column: f.name.clone() }).await?;
+            tx.execute(&Stmt::DropColumn { table: table.clone(), column: f.name.clone() })
+                .await
+                .map_err(db)?;
         }
     }
     // Renames go through temporary names so that swaps (a→b, b→a) work.
@@ -492,57 +782,52 @@ async fn migrate_table(tx: &mut dyn Tx, old: &Collection, new: &Collection) -> C
         .filter_map(|f| new.field_by_id(&f.id).map(|n| (f, n)))
         .filter(|(f, n)| f.name != n.name)
         .collect();
-    for (f, _) in &renamed {
-        tx.execute(&Stmt::RenameColumn {
+    for (i, (f, _)) in renamed.iter().enumerate() {
+        let stmt = Stmt::RenameColumn {
             table: table.clone(),
             from: f.name.clone(),
-            to: format!("_tmp_{}", f.id),
-        })
-        .await?;
+            to: format!("_sb_tmp_{i}"),
+        };
+        tx.execute(&stmt).await.map_err(db)?;
     }
-    for (f, n) in &renamed {
-        tx.execute(&Stmt::RenameColumn {
+    for (i, (_, n)) in renamed.iter().enumerate() {
+        let stmt = Stmt::RenameColumn {
             table: table.clone(),
-            from: format!("_tmp_{}", f.id),
+            from: format!("_sb_tmp_{i}"),
             to: n.name.clone(),
-        })
-        .await?;
+        };
+        tx.execute(&stmt).await.map_err(db)?;
     }
     for f in &new.fields {
         match old.field_by_id(&f.id) {
             None => {
-                tx.execute(&Stmt::AddColumn {
-                    table: table.clone(),
-                    column: storage::column_def(f),
-                })
-                .await?;
+                let stmt = Stmt::AddColumn { table: table.clone(), column: storage::column_def(f) };
+                tx.execute(&stmt).await.map_err(db)?;
             }
-            Some(o) if storage::column_type(o) != storage::column_type(f) => {
+            Some(o)
+                if storage::column_type(o) != storage::column_type(f)
+                    || o.kind.is_multiple() != f.kind.is_multiple() =>
+            {
                 convert_column(tx, &table, o, f).await?;
             }
             Some(_) => {}
         }
     }
-    for def in storage::index_defs(new).map_err(CoreError::bad_request)? {
-        tx.execute(&Stmt::CreateIndex(def)).await?;
-    }
-    Ok(())
+    create_indexes(tx, new, message).await
 }
 
 /// Converts a column whose storage changed (single ↔ multiple select/relation/file): adds a
-/// column of the new type, copies each row's converted value, swaps the columns.
+/// column of the new type, copies each row's converted value (a single value becomes a
+/// one-element list, a list keeps its last element, as PocketBase does), swaps the columns.
 async fn convert_column(
     tx: &mut dyn Tx,
     table: &str,
     old: &sb_schema::Field,
     new: &sb_schema::Field,
 ) -> CoreResult<()> {
-    let tmp = format!("_conv_{}", new.id);
-    tx.execute(&Stmt::AddColumn {
-        table: table.into(),
-        column: sb_sql::ColumnDef { name: tmp.clone(), ..storage::column_def(new) },
-    })
-    .await?;
+    let tmp = String::from("_sb_conv");
+    let column = sb_sql::ColumnDef { name: tmp.clone(), ..storage::column_def(new) };
+    tx.execute(&Stmt::AddColumn { table: table.into(), column }).await.map_err(db)?;
     let rows = tx
         .query(&Stmt::Select(Select {
             columns: vec![
@@ -552,7 +837,8 @@ async fn convert_column(
             from: Some(FromItem::Table { name: table.into(), alias: None }),
             ..Default::default()
         }))
-        .await?;
+        .await
+        .map_err(db)?;
     for row in rows.rows {
         let mut it = row.into_iter();
         let id = it.next().unwrap_or(Value::Null);
@@ -563,141 +849,85 @@ async fn convert_column(
             set: vec![(tmp.clone(), Expr::Param(storage::to_sql(new, &converted)))],
             where_: Some(Expr::eq(Expr::bare("id"), Expr::Param(id), Ty::Text)),
         }))
-        .await?;
+        .await
+        .map_err(db)?;
     }
-    tx.execute(&Stmt::DropColumn { table: table.into(), column: new.name.clone() }).await?;
+    tx.execute(&Stmt::DropColumn { table: table.into(), column: new.name.clone() })
+        .await
+        .map_err(db)?;
     tx.execute(&Stmt::RenameColumn { table: table.into(), from: tmp, to: new.name.clone() })
-        .await?;
+        .await
+        .map_err(db)?;
     Ok(())
 }
 
-/// True when a view's query mentions the collection's table name (a conservative check).
-fn view_depends_on(view: &Collection, c: &Collection) -> bool {
-    view.is_view()
-        && view.view_query.as_deref().is_some_and(|q| crate::views::mentions_table(q, &c.name))
-}
+// ---------------------------------------------------------------------------------------------
+// Views of a changing schema
+// ---------------------------------------------------------------------------------------------
 
-/// Drops every view collection (except `skip`), returning them so they can be recreated after a
-/// change to the tables they read from.
+/// Drops every view of `all` (except `skip`), in reverse creation order, returning their ids in
+/// creation order so that [`recreate_views`] can bring them back.
 async fn drop_views(
     tx: &mut dyn Tx,
-    catalog: &Catalog,
+    all: &[Collection],
     skip: Option<&str>,
-) -> CoreResult<Vec<Arc<Collection>>> {
-    let views: Vec<Arc<Collection>> = catalog
-        .all()
-        .iter()
-        .filter(|c| c.is_view() && Some(c.id.as_str()) != skip)
-        .cloned()
-        .collect();
+) -> CoreResult<Vec<String>> {
+    let views: Vec<&Collection> =
+        all.iter().filter(|c| c.is_view() && Some(c.id.as_str()) != skip).collect();
     for v in views.iter().rev() {
-        tx.execute(&Stmt::DropView { name: v.name.clone(), if_exists: true }).await?;
+        tx.execute(&Stmt::DropView { name: v.name.clone(), if_exists: true }).await.map_err(db)?;
     }
-    Ok(views)
+    Ok(views.iter().map(|v| v.id.clone()).collect())
 }
 
-async fn recreate_views(tx: &mut dyn Tx, views: &[Arc<Collection>]) -> CoreResult<()> {
-    for v in views {
-        tx.execute(&storage::create_table(v)).await?;
-    }
-    Ok(())
-}
-
-async fn import_in_tx(
+/// Re-creates the views `ids` (in order) from their definitions in `state`, after a change to
+/// the collections they read from. `changed` names the changed collection (old and new name;
+/// `None`: anything may have changed): the views that may read from it get a renamed table
+/// renamed in their queries and their fields derived again, their definitions rewritten when
+/// that changed them. A view that no longer works fails the whole change.
+async fn recreate_views(
     tx: &mut dyn Tx,
-    catalog: &Catalog,
-    list: &[Json],
-    delete_missing: bool,
+    state: &mut [Collection],
+    ids: &[String],
+    changed: Option<(&str, &str)>,
 ) -> CoreResult<()> {
-    let mut current: HashMap<String, Collection> =
-        catalog.all().iter().map(|c| (c.id.clone(), (**c).clone())).collect();
-    let mut errors = ErrorMap::new();
-    let mut seen: Vec<String> = Vec::new();
-    for (i, item) in list.iter().enumerate() {
-        let existing = item
-            .get("id")
-            .and_then(Json::as_str)
-            .filter(|id| !id.is_empty())
-            .and_then(|id| current.get(id))
-            .or_else(|| {
-                let name = item.get("name").and_then(Json::as_str)?;
-                current.values().find(|c| c.name == name)
-            })
-            .cloned();
-        let others: Vec<Collection> = current
-            .values()
-            .filter(|c| existing.as_ref().is_none_or(|e| e.id != c.id))
-            .cloned()
-            .collect();
-        let outcome = match &existing {
-            Some(old) => {
-                let mut patch = item.clone();
-                if !delete_missing {
-                    keep_missing_fields(&mut patch, old);
-                }
-                let mut new = Collection::merge_patch(old, &patch)
-                    .map_err(|e| load_error(e, "Failed to update collection."))?;
-                new.updated = sb_schema::datetime::now_string();
-                let snapshot = Catalog::new(current.values().cloned().collect());
-                update_in_tx(tx, old, &mut new, &others, &snapshot).await.map(|()| new)
+    for id in ids {
+        let Some(mut view) = state.iter().find(|c| c.id == *id).cloned() else { continue };
+        let stored = view.view_query.clone().unwrap_or_default();
+        let affected = changed.is_none_or(|(from, to)| {
+            views::mentions_table(&stored, from) || views::mentions_table(&stored, to)
+        });
+        if affected {
+            let query = match changed {
+                Some((from, to)) if from != to => views::rename_table(&stored, from, to),
+                _ => stored.clone(),
+            };
+            let others: Vec<Collection> = state.iter().filter(|c| c.id != *id).cloned().collect();
+            let derived = views::derive_fields(tx, &query, &others).await;
+            if let Some(e) = derived.error {
+                return Err(CoreError::Internal(format!(
+                    "the view collection {:?} reads from it and would fail: {e}",
+                    view.name
+                )));
             }
-            None => create_in_tx(tx, item.clone(), &others).await,
-        };
-        match outcome {
-            Ok(c) => {
-                seen.push(c.id.clone());
-                current.insert(c.id.clone(), c);
+            if query != stored || view.fields != derived.fields {
+                view.view_query = Some(query);
+                view.fields = derived.fields;
+                view.updated = sb_schema::datetime::now_string();
+                write_definition(tx, &view, false).await?;
             }
-            Err(CoreError::BadRequest { data, message }) if !data.is_empty() => {
-                let _ = message;
-                errors.insert_nested(i.to_string(), data);
-            }
-            Err(e) => return Err(e),
         }
-    }
-    if !errors.is_empty() {
-        let mut data = ErrorMap::new();
-        data.insert_nested("collections", errors);
-        return Err(CoreError::validation("Failed to import collections.", data));
-    }
-    if delete_missing {
-        let doomed: Vec<Collection> =
-            current.values().filter(|c| !c.system && !seen.contains(&c.id)).cloned().collect();
-        for c in doomed {
-            tx.execute(&if c.is_view() {
-                Stmt::DropView { name: c.name.clone(), if_exists: true }
-            } else {
-                Stmt::DropTable { name: c.name.clone(), if_exists: true }
-            })
-            .await?;
-            tx.execute(&Stmt::Delete(Delete {
-                table: COLLECTIONS_TABLE.into(),
-                where_: Some(Expr::eq(Expr::bare("id"), Expr::param(c.id.as_str()), Ty::Text)),
-            }))
-            .await?;
-        }
+        tx.execute(&views::create_view(&view)).await.map_err(db)?;
+        upsert_slice(state, view);
     }
     Ok(())
 }
 
-/// For imports without `deleteMissing`: stored fields missing from the imported definition are
-/// kept (spec §2.2).
-fn keep_missing_fields(patch: &mut Json, old: &Collection) {
-    let Some(fields) = patch.get_mut("fields").and_then(Json::as_array_mut) else { return };
-    for f in &old.fields {
-        let present = fields.iter().any(|x| {
-            x.get("id").and_then(Json::as_str) == Some(f.id.as_str())
-                || x.get("name").and_then(Json::as_str) == Some(f.name.as_str())
-        });
-        if !present
-            && let Some(json) =
-                old.to_json().get("fields").and_then(Json::as_array).and_then(|all| {
-                    all.iter()
-                        .find(|x| x.get("id").and_then(Json::as_str) == Some(f.id.as_str()))
-                        .cloned()
-                })
-        {
-            fields.push(json);
-        }
+fn upsert_slice(state: &mut [Collection], c: Collection) {
+    if let Some(slot) = state.iter_mut().find(|x| x.id == c.id) {
+        *slot = c;
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -70,6 +70,12 @@ impl From<sb_store::StoreError> for CoreError {
             sb_store::ErrorKind::Unavailable | sb_store::ErrorKind::Busy => {
                 CoreError::Unavailable(err.message)
             }
+            // A statement that ran past the query timeout (typically a costly client filter):
+            // PocketBase answers such failed queries with its generic 400.
+            sb_store::ErrorKind::Timeout => {
+                tracing::warn!(cause = %err.message, "statement timed out");
+                CoreError::bad_request("Something went wrong while processing your request.")
+            }
             _ => CoreError::Internal(err.to_string()),
         }
     }
@@ -92,3 +98,6 @@ impl std::fmt::Display for CoreError {
 }
 
 impl std::error::Error for CoreError {}
+
+#[cfg(test)]
+mod tests;

@@ -49,8 +49,8 @@ pub struct App {
     catalog: RwLock<Arc<Catalog>>,
     /// Serialises schema changes (collection create/update/delete/import).
     schema_lock: tokio::sync::Mutex<()>,
-    /// Bounds concurrent password hashing (CPU and memory heavy).
-    hash_permits: tokio::sync::Semaphore,
+    /// The threads that hash passwords (CPU and memory heavy), `hash_concurrency` of them.
+    hasher: auth::HashPool,
     settings: RwLock<Arc<settings::Settings>>,
 }
 
@@ -77,7 +77,7 @@ impl App {
             store,
             catalog: RwLock::new(Arc::new(catalog)),
             schema_lock: tokio::sync::Mutex::new(()),
-            hash_permits: tokio::sync::Semaphore::new(config.hash_concurrency.max(1)),
+            hasher: auth::HashPool::new(config.hash_concurrency),
             settings: RwLock::new(Arc::new(settings)),
         }))
     }
@@ -103,12 +103,9 @@ impl App {
         self.store.ping().await.map_err(CoreError::from)
     }
 
-    /// Hashes a password on the blocking pool, at most `hash_concurrency` at a time.
+    /// Hashes a password on the hashing threads, at most `hash_concurrency` at a time.
     async fn hash_password(&self, plain: String) -> CoreResult<String> {
-        let _permit = self.hash_permits.acquire().await.map_err(CoreError::internal)?;
-        tokio::task::spawn_blocking(move || sb_auth::password::hash_password(&plain))
-            .await
-            .map_err(CoreError::internal)
+        self.hasher.run(move || sb_auth::password::hash_password(&plain)).await
     }
 
     async fn verify_password(
@@ -116,10 +113,7 @@ impl App {
         plain: String,
         hash: String,
     ) -> CoreResult<sb_auth::password::Verification> {
-        let _permit = self.hash_permits.acquire().await.map_err(CoreError::internal)?;
-        tokio::task::spawn_blocking(move || sb_auth::password::verify_password(&plain, &hash))
-            .await
-            .map_err(CoreError::internal)
+        self.hasher.run(move || sb_auth::password::verify_password(&plain, &hash)).await
     }
 }
 

@@ -2,6 +2,10 @@
 //!
 //! Migrations are named steps applied once, in order, each inside the transaction that records
 //! it in `_migrations`; a new release appends steps and never edits applied ones.
+//!
+//! Nodes sharing one PostgreSQL database may start together: the migration transaction first
+//! takes the schema lock ([`SCHEMA_LOCK`], a transaction-scoped advisory lock), so the second
+//! node waits, then finds the steps applied. Collection changes take the same lock.
 
 use sb_schema::Collection;
 use sb_sql::{
@@ -15,6 +19,9 @@ use crate::error::{CoreError, CoreResult};
 pub const COLLECTIONS_TABLE: &str = "_collections";
 pub const PARAMS_TABLE: &str = "_params";
 pub const MIGRATIONS_TABLE: &str = "_migrations";
+
+/// Key of the lock that serialises migrations and collection changes across processes.
+pub const SCHEMA_LOCK: i64 = 0x5CA1_5C4E;
 
 pub const SUPERUSERS: &str = "_superusers";
 pub const SUPERUSERS_ID: &str = "pbc_3142635823";
@@ -30,7 +37,10 @@ fn col(name: &str, ty: ColumnType, primary_key: bool) -> ColumnDef {
 }
 
 fn system_table(name: &str, columns: Vec<ColumnDef>) -> Stmt {
-    Stmt::CreateTable(CreateTable { name: name.into(), if_not_exists: true, rowid: false, columns })
+    // `_collections` is listed like a collection (in insertion order), so it has the insertion
+    // order key of collection tables.
+    let rowid = name == COLLECTIONS_TABLE;
+    Stmt::CreateTable(CreateTable { name: name.into(), if_not_exists: true, rowid, columns })
 }
 
 /// One migration step.
@@ -42,6 +52,7 @@ const MIGRATIONS: &[Migration] = &[Migration { name: "0001_init" }];
 
 /// Applies pending migrations inside `tx`. Returns the names applied.
 pub async fn migrate(tx: &mut dyn Tx) -> CoreResult<Vec<&'static str>> {
+    tx.lock(SCHEMA_LOCK).await?;
     tx.execute(&system_table(
         MIGRATIONS_TABLE,
         vec![col("file", ColumnType::Text, true), col("applied", ColumnType::Integer, false)],
@@ -108,43 +119,42 @@ async fn init(tx: &mut dyn Tx) -> CoreResult<()> {
     Ok(())
 }
 
-/// The collections of a fresh install (spec §2.6), in creation order.
+/// The collections of a fresh install (spec §2.6), in PocketBase's creation order (which is
+/// also the default listing order).
 fn builtin_collections() -> Vec<serde_json::Value> {
     let owner_rule = "@request.auth.id != '' && recordRef = @request.auth.id && collectionRef = @request.auth.collectionId";
-    let autodates = || {
+    // `created`/`updated` are system fields of the system collections only.
+    let autodates = |system: bool| {
         vec![
-            json!({"name": "created", "type": "autodate", "onCreate": true, "onUpdate": false}),
-            json!({"name": "updated", "type": "autodate", "onCreate": true, "onUpdate": true}),
+            json!({"name": "created", "type": "autodate", "system": system, "onCreate": true, "onUpdate": false}),
+            json!({"name": "updated", "type": "autodate", "system": system, "onCreate": true, "onUpdate": true}),
         ]
     };
-    let with_autodates = |mut fields: Vec<serde_json::Value>| {
-        fields.extend(autodates());
+    // Auth collections list their system fields first, as PocketBase's auth factory does.
+    let auth_fields = |custom: Vec<serde_json::Value>, system: bool| {
+        let mut fields: Vec<serde_json::Value> = std::iter::once(sb_schema::Field::id_field())
+            .chain(sb_schema::auth_system_fields())
+            .map(|f| f.to_json())
+            .collect();
+        fields.extend(custom);
+        fields.extend(autodates(system));
         fields
+    };
+    let system_fields = |custom: Vec<serde_json::Value>| {
+        let mut fields = custom;
+        fields.extend(autodates(true));
+        fields
+    };
+    let text = |name: &str| json!({"name": name, "type": "text", "system": true, "required": true});
+    let auth_indexes = |id: &str, table: &str| {
+        [sb_schema::names::TOKEN_KEY, sb_schema::names::EMAIL]
+            .map(|f| sb_schema::system_unique_index(f, id, table))
     };
     vec![
         json!({
-            "id": SUPERUSERS_ID, "name": SUPERUSERS, "type": "auth", "system": true,
-            "authRule": "", "authToken": {"duration": 86400},
-            "fields": with_autodates(vec![]),
-        }),
-        json!({
-            "id": "_pb_users_auth_", "name": "users", "type": "auth",
-            "listRule": "id = @request.auth.id", "viewRule": "id = @request.auth.id",
-            "createRule": "", "updateRule": "id = @request.auth.id", "deleteRule": "id = @request.auth.id",
-            "fields": with_autodates(vec![
-                json!({"name": "name", "type": "text", "max": 255}),
-                json!({"name": "avatar", "type": "file", "maxSelect": 1, "mimeTypes": ["image/jpeg", "image/png", "image/svg+xml", "image/gif", "image/webp"]}),
-            ]),
-            "oauth2": {"mappedFields": {"name": "name", "avatarURL": "avatar"}},
-        }),
-        json!({
             "id": "pbc_2279338944", "name": "_mfas", "type": "base", "system": true,
             "listRule": owner_rule, "viewRule": owner_rule,
-            "fields": with_autodates(vec![
-                json!({"name": "collectionRef", "type": "text", "system": true, "required": true}),
-                json!({"name": "recordRef", "type": "text", "system": true, "required": true}),
-                json!({"name": "method", "type": "text", "system": true, "required": true}),
-            ]),
+            "fields": system_fields(vec![text("collectionRef"), text("recordRef"), text("method")]),
             "indexes": [
                 "CREATE INDEX `idx_mfas_collectionRef_recordRef` ON `_mfas` (collectionRef,recordRef)"
             ],
@@ -152,9 +162,9 @@ fn builtin_collections() -> Vec<serde_json::Value> {
         json!({
             "id": "pbc_1638494021", "name": "_otps", "type": "base", "system": true,
             "listRule": owner_rule, "viewRule": owner_rule,
-            "fields": with_autodates(vec![
-                json!({"name": "collectionRef", "type": "text", "system": true, "required": true}),
-                json!({"name": "recordRef", "type": "text", "system": true, "required": true}),
+            "fields": system_fields(vec![
+                text("collectionRef"),
+                text("recordRef"),
                 json!({"name": "password", "type": "password", "system": true, "hidden": true, "required": true, "cost": 8}),
                 json!({"name": "sentTo", "type": "text", "system": true, "hidden": true}),
             ]),
@@ -165,11 +175,11 @@ fn builtin_collections() -> Vec<serde_json::Value> {
         json!({
             "id": "pbc_2281828961", "name": "_externalAuths", "type": "base", "system": true,
             "listRule": owner_rule, "viewRule": owner_rule, "deleteRule": owner_rule,
-            "fields": with_autodates(vec![
-                json!({"name": "collectionRef", "type": "text", "system": true, "required": true}),
-                json!({"name": "recordRef", "type": "text", "system": true, "required": true}),
-                json!({"name": "provider", "type": "text", "system": true, "required": true}),
-                json!({"name": "providerId", "type": "text", "system": true, "required": true}),
+            "fields": system_fields(vec![
+                text("collectionRef"),
+                text("recordRef"),
+                text("provider"),
+                text("providerId"),
             ]),
             "indexes": [
                 "CREATE UNIQUE INDEX `idx_externalAuths_record_provider` ON `_externalAuths` (collectionRef, recordRef, provider)",
@@ -179,27 +189,40 @@ fn builtin_collections() -> Vec<serde_json::Value> {
         json!({
             "id": "pbc_4275539003", "name": "_authOrigins", "type": "base", "system": true,
             "listRule": owner_rule, "viewRule": owner_rule, "deleteRule": owner_rule,
-            "fields": with_autodates(vec![
-                json!({"name": "collectionRef", "type": "text", "system": true, "required": true}),
-                json!({"name": "recordRef", "type": "text", "system": true, "required": true}),
-                json!({"name": "fingerprint", "type": "text", "system": true, "required": true}),
-            ]),
+            "fields": system_fields(vec![text("collectionRef"), text("recordRef"), text("fingerprint")]),
             "indexes": [
                 "CREATE UNIQUE INDEX `idx_authOrigins_unique_pairs` ON `_authOrigins` (collectionRef, recordRef, fingerprint)"
             ],
         }),
+        json!({
+            "id": SUPERUSERS_ID, "name": SUPERUSERS, "type": "auth", "system": true,
+            "authRule": "", "authToken": {"duration": 86400},
+            "fields": auth_fields(vec![], true),
+            "indexes": auth_indexes(SUPERUSERS_ID, SUPERUSERS),
+        }),
+        json!({
+            "id": "_pb_users_auth_", "name": "users", "type": "auth",
+            "listRule": "id = @request.auth.id", "viewRule": "id = @request.auth.id",
+            "createRule": "", "updateRule": "id = @request.auth.id", "deleteRule": "id = @request.auth.id",
+            "fields": auth_fields(vec![
+                json!({"name": "name", "type": "text", "max": 255}),
+                json!({"name": "avatar", "type": "file", "maxSelect": 1, "mimeTypes": ["image/jpeg", "image/png", "image/svg+xml", "image/gif", "image/webp"]}),
+            ], false),
+            "indexes": auth_indexes("_pb_users_auth_", "users"),
+            "oauth2": {"mappedFields": {"name": "name", "avatarURL": "avatar"}},
+        }),
     ]
 }
 
-/// Loads every stored collection definition.
-pub async fn load_collections(store: &dyn sb_store::Store) -> CoreResult<Vec<Collection>> {
-    let rows = store
-        .query(&Stmt::Select(Select {
-            columns: vec![SelectItem::Expr { expr: Expr::bare("definition"), alias: None }],
-            from: Some(FromItem::Table { name: COLLECTIONS_TABLE.into(), alias: None }),
-            ..Default::default()
-        }))
-        .await?;
+fn select_definitions() -> Stmt {
+    Stmt::Select(Select {
+        columns: vec![SelectItem::Expr { expr: Expr::bare("definition"), alias: None }],
+        from: Some(FromItem::Table { name: COLLECTIONS_TABLE.into(), alias: None }),
+        ..Default::default()
+    })
+}
+
+fn parse_definitions(rows: sb_store::Rows) -> CoreResult<Vec<Collection>> {
     let mut out = Vec::with_capacity(rows.len());
     for row in rows.rows {
         let text = row.into_iter().next().and_then(Value::into_string).unwrap_or_default();
@@ -210,4 +233,15 @@ pub async fn load_collections(store: &dyn sb_store::Store) -> CoreResult<Vec<Col
         out.push(c);
     }
     Ok(out)
+}
+
+/// Loads every stored collection definition.
+pub async fn load_collections(store: &dyn sb_store::Store) -> CoreResult<Vec<Collection>> {
+    parse_definitions(store.query(&select_definitions()).await?)
+}
+
+/// Loads every collection definition as `tx` sees it (after taking [`SCHEMA_LOCK`], the
+/// current state even when another process changed it).
+pub async fn load_collections_tx(tx: &mut dyn Tx) -> CoreResult<Vec<Collection>> {
+    parse_definitions(tx.query(&select_definitions()).await?)
 }

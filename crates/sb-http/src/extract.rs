@@ -96,23 +96,24 @@ impl Query {
         self.get("expand").filter(|s| !s.trim().is_empty())
     }
 
-    /// Pagination, filter and sort (spec §1.9).
+    /// Pagination, filter and sort (spec §1.9). Numbers are parsed like Go's `strconv.Atoi`
+    /// (no surrounding spaces); an empty value means the default.
     pub fn list_params(&self) -> Result<ListParams, ApiError> {
         let int = |key: &str, default: i64| -> Result<i64, ApiError> {
-            match self.get(key).map(str::trim).filter(|s| !s.is_empty()) {
+            match self.get(key).filter(|s| !s.is_empty()) {
                 None => Ok(default),
                 Some(s) => s.parse::<i64>().map_err(|_| bad_request("")),
             }
         };
         let page = int("page", 1)?;
-        let per_page = int("perPage", 30)?;
+        let per_page = int("perPage", DEFAULT_PER_PAGE)?;
         let skip_total = match self.get("skipTotal") {
             None | Some("") => false,
             Some(v) => parse_bool(v).ok_or_else(|| bad_request(""))?,
         };
         Ok(ListParams {
             page: if page <= 0 { 1 } else { page },
-            per_page: if per_page <= 0 { 30 } else { per_page.min(1000) },
+            per_page: if per_page <= 0 { DEFAULT_PER_PAGE } else { per_page.min(MAX_PER_PAGE) },
             sort: self.get("sort").map(String::from),
             filter: self.get("filter").map(String::from),
             skip_total,
@@ -120,6 +121,11 @@ impl Query {
         })
     }
 }
+
+/// `perPage` when absent or not positive.
+const DEFAULT_PER_PAGE: i64 = 30;
+/// Larger `perPage` values are clamped to this.
+const MAX_PER_PAGE: i64 = 1000;
 
 /// Go's `strconv.ParseBool`.
 pub fn parse_bool(s: &str) -> Option<bool> {
@@ -141,6 +147,7 @@ pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiErro
 }
 
 /// How a body could not be parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyError {
     /// Not JSON / multipart / urlencoded.
     UnsupportedType,
@@ -148,41 +155,63 @@ pub enum BodyError {
 }
 
 /// Parses a request body into a JSON object (spec §1.2). An empty body is an empty object.
+/// Multipart and urlencoded text values are type-inferred as PocketBase does.
+///
+/// Rejected as malformed, besides syntax errors: JSON objects that repeat a key (PocketBase's
+/// JSON decoder refuses them too, and a silent "last one wins" invites parser-differential
+/// tricks), and NUL characters anywhere in keys or values (PostgreSQL cannot store them in
+/// text, so accepting them on one backend only would make the backends disagree).
 pub async fn parse_body(
     headers: &HeaderMap,
     bytes: bytes::Bytes,
 ) -> Result<Map<String, Json>, BodyError> {
+    parse(headers, bytes, true).await
+}
+
+/// Like [`parse_body`], but multipart and urlencoded values stay strings, as PocketBase binds
+/// them into its fixed forms (auth forms: an identity `123` is the text "123").
+pub async fn parse_form_body(
+    headers: &HeaderMap,
+    bytes: bytes::Bytes,
+) -> Result<Map<String, Json>, BodyError> {
+    parse(headers, bytes, false).await
+}
+
+async fn parse(
+    headers: &HeaderMap,
+    bytes: bytes::Bytes,
+    infer_types: bool,
+) -> Result<Map<String, Json>, BodyError> {
     if bytes.is_empty() {
         return Ok(Map::new());
     }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    // The media type is matched case-insensitively; the multipart boundary is case-sensitive.
+    let raw_content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = raw_content_type.to_ascii_lowercase();
+    let mut form = FormBuilder { infer_types, ..FormBuilder::default() };
     if content_type.starts_with("application/json") {
         // Only the first complete JSON value counts; trailing bytes are ignored.
-        let mut values = serde_json::Deserializer::from_slice(&bytes).into_iter::<Json>();
+        let mut values = serde_json::Deserializer::from_slice(&bytes).into_iter::<StrictJson>();
         return match values.next() {
-            Some(Ok(Json::Object(m))) => Ok(m),
-            Some(Ok(Json::Null)) => Ok(Map::new()),
+            Some(Ok(StrictJson(Json::Object(m)))) => Ok(m),
+            Some(Ok(StrictJson(Json::Null))) => Ok(Map::new()),
             _ => Err(BodyError::Malformed),
         };
     }
     if content_type.starts_with("application/x-www-form-urlencoded") {
-        let mut form = FormBuilder::default();
         for (k, v) in url::form_urlencoded::parse(&bytes) {
-            form.push_text(&k, &v);
+            form.push_text(&k, &v)?;
         }
         return Ok(form.finish());
     }
     if content_type.starts_with("multipart/form-data") {
-        let boundary = multer::parse_boundary(&content_type).map_err(|_| BodyError::Malformed)?;
+        let boundary =
+            multer::parse_boundary(raw_content_type).map_err(|_| BodyError::Malformed)?;
         let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(bytes) });
         let constraints =
             multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(u64::MAX));
         let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
-        let mut form = FormBuilder::default();
         while let Some(field) = multipart.next_field().await.map_err(|_| BodyError::Malformed)? {
             let name = field.name().unwrap_or("").to_owned();
             let is_file = field.file_name().is_some();
@@ -193,12 +222,12 @@ pub async fn parse_body(
             }
             let text = String::from_utf8_lossy(&data);
             if name == "@jsonPayload" {
-                match serde_json::from_str::<Json>(&text) {
-                    Ok(Json::Object(m)) => form.payloads.push(m),
+                match serde_json::from_str::<StrictJson>(&text) {
+                    Ok(StrictJson(Json::Object(m))) => form.payloads.push(m),
                     _ => return Err(BodyError::Malformed),
                 }
             } else {
-                form.push_text(&name, &text);
+                form.push_text(&name, &text)?;
             }
         }
         return Ok(form.finish());
@@ -206,21 +235,100 @@ pub async fn parse_body(
     Err(BodyError::UnsupportedType)
 }
 
+/// A JSON value decoded with two extra refusals: an object repeating a key, and a NUL
+/// character in any string or key (see [`parse_body`]).
+struct StrictJson(Json);
+
+impl<'de> serde::Deserialize<'de> for StrictJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictJson)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
+        Ok(Json::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
+        Ok(Json::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
+        Ok(Json::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
+        Ok(Json::from(v))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Json, E> {
+        no_nul(v)?;
+        Ok(Json::String(v.to_owned()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Json, E> {
+        no_nul(&v)?;
+        Ok(Json::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictJson(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            no_nul(&key)?;
+            let StrictJson(value) = map.next_value()?;
+            if out.insert(key, value).is_some() {
+                return Err(serde::de::Error::custom("duplicate object key"));
+            }
+        }
+        Ok(Json::Object(out))
+    }
+}
+
+fn no_nul<E: serde::de::Error>(s: &str) -> Result<(), E> {
+    if s.contains('\0') { Err(E::custom("NUL character")) } else { Ok(()) }
+}
+
 /// Collects form values with PocketBase's inference: a key sent once is a scalar, several
 /// times an array; `@jsonPayload` objects are merged over the plain values.
 #[derive(Default)]
 struct FormBuilder {
+    infer_types: bool,
     values: Vec<(String, Vec<Json>)>,
     payloads: Vec<Map<String, Json>>,
 }
 
 impl FormBuilder {
-    fn push_text(&mut self, key: &str, value: &str) {
-        let v = infer(value);
+    fn push_text(&mut self, key: &str, value: &str) -> Result<(), BodyError> {
+        if key.contains('\0') || value.contains('\0') {
+            return Err(BodyError::Malformed);
+        }
+        let v = if self.infer_types { infer(value) } else { Json::String(value.to_owned()) };
         match self.values.iter_mut().find(|(k, _)| k == key) {
             Some((_, list)) => list.push(v),
             None => self.values.push((key.to_owned(), vec![v])),
         }
+        Ok(())
     }
 
     fn finish(self) -> Map<String, Json> {
@@ -264,3 +372,6 @@ fn infer(value: &str) -> Json {
 fn format_go_float(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e21 { format!("{}", n as i128) } else { format!("{n}") }
 }
+
+#[cfg(test)]
+mod tests;

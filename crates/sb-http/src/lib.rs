@@ -17,7 +17,7 @@ use axum::Router;
 use sb_core::App;
 
 pub use error::{ApiError, error_response};
-pub use extract::{BodyError, parse_body};
+pub use extract::{BodyError, parse_body, parse_form_body};
 pub use server::{ServeConfig, serve};
 
 /// Options of the HTTP layer.
@@ -37,11 +37,18 @@ impl Default for HttpConfig {
 }
 
 /// Builds the router for the PocketBase API.
+///
+/// The routes sit behind an outer router whose only service is the route table, so the
+/// middleware runs for every request, matched or not, outermost first: CORS (answers
+/// preflights itself, as PocketBase does before anything else), security headers (so even a
+/// contained panic carries them), panic containment, the NUL guard.
 pub fn router(app: Arc<App>, config: HttpConfig) -> Router {
     let config = Arc::new(config);
-    routes::api(config.clone())
-        .with_state(app)
+    let api = routes::api(config.clone()).with_state(app);
+    Router::new()
+        .fallback_service(api)
+        .layer(axum::middleware::from_fn(middleware::reject_nul))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(axum::middleware::from_fn_with_state(config, middleware::cors))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
 }

@@ -24,8 +24,27 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
-/// PocketBase's CORS behaviour: any origin by default (or an allow-list), preflights answered
-/// with 204 and the requested headers echoed, `Vary: Origin` on every response.
+/// Refuses requests whose path or query decodes to a NUL character (`%00`): no id, name or
+/// parameter legitimately contains one, and PostgreSQL cannot bind it as text. Paths answer
+/// 404 (nothing can be found there), queries 400 (a malformed parameter).
+pub async fn reject_nul(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    if has_encoded_nul(uri.path()) {
+        return error_response(404, "", json!({}));
+    }
+    if uri.query().is_some_and(has_encoded_nul) {
+        return error_response(400, "", json!({}));
+    }
+    next.run(request).await
+}
+
+fn has_encoded_nul(raw: &str) -> bool {
+    raw.as_bytes().windows(3).any(|w| w == b"%00")
+}
+
+/// PocketBase's CORS behaviour: any origin by default (or an allow-list); an `OPTIONS` request
+/// with an `Origin` is answered as a preflight (204, methods listed, requested headers echoed),
+/// one without only with `Vary: Origin`; `Vary: Origin` on every response.
 pub async fn cors(State(config): State<Arc<HttpConfig>>, request: Request, next: Next) -> Response {
     let origin = request.headers().get(header::ORIGIN).cloned();
     let allow_origin = origin.as_ref().and_then(|o| allowed_origin(&config, o));
@@ -33,8 +52,7 @@ pub async fn cors(State(config): State<Arc<HttpConfig>>, request: Request, next:
         let mut response = StatusCode::NO_CONTENT.into_response();
         let headers = response.headers_mut();
         headers.append(header::VARY, HeaderValue::from_static("Origin"));
-        let preflight = request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-        if let (Some(allow), true) = (allow_origin, preflight) {
+        if let Some(allow) = allow_origin {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
             headers.insert(
                 header::ACCESS_CONTROL_ALLOW_METHODS,

@@ -44,6 +44,12 @@ pub fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// Checks the `fields` parameter before a write, so a bad picker answers 400 without writing
+/// anything (PocketBase writes first and then fails to answer).
+pub fn check_fields(query: &Query) -> Result<(), ApiError> {
+    picker(query).map(|_| ())
+}
+
 fn picker(query: &Query) -> Result<Option<sb_filter::fields::FieldsPicker>, ApiError> {
     match query.get("fields").filter(|f| !f.trim().is_empty()) {
         None => Ok(None),

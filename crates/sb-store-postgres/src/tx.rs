@@ -144,6 +144,15 @@ impl Tx for PgTx {
         }
     }
 
+    /// A transaction-scoped advisory lock: released by `COMMIT`/`ROLLBACK`.
+    async fn lock(&mut self, key: i64) -> Result<()> {
+        let stmt = Stmt::Raw {
+            sql: "SELECT pg_advisory_xact_lock(?)".into(),
+            params: vec![sb_store::Value::Int(key)],
+        };
+        self.run(&stmt, Mode::Execute).await.map(drop)
+    }
+
     async fn commit(mut self: Box<Self>) -> Result<()> {
         match self.state {
             State::Fresh => {

@@ -114,6 +114,14 @@ pub trait Tx: Send {
     /// Runs a statement and returns the number of rows it changed.
     async fn execute(&mut self, stmt: &Stmt) -> Result<u64>;
 
+    /// Holds the lock named `key` until this transaction ends, first waiting for any other
+    /// transaction (of any process on the same database) that holds it. Backends whose write
+    /// transactions are serialized anyway (SQLite's single writer) keep this default no-op.
+    async fn lock(&mut self, key: i64) -> Result<()> {
+        let _ = key;
+        Ok(())
+    }
+
     /// Commits; returns once the commit is durable.
     async fn commit(self: Box<Self>) -> Result<()>;
 

@@ -1,8 +1,10 @@
 //! Record delete with relation integrity (spec §3.11) and collection truncation.
 //!
-//! Everything happens in one transaction: references to the deleted record are removed from
+//! Everything happens in one transaction: the record's own DELETE (carrying the delete rule, so
+//! the check is atomic with the write) comes first, then references to it are removed from
 //! relation fields, referencing records are deleted when the relation has `cascadeDelete` and
-//! became empty, and the whole delete fails when a required relation would become empty.
+//! became empty, and the whole delete fails (rolled back) when a required relation would become
+//! empty. Deleting first makes self-references and cascade cycles end by themselves.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use sb_sql::{
 use sb_store::Tx;
 use serde_json::Value as Json;
 
-use super::{compile_rule, is_superuser};
+use super::{is_superuser, target_condition};
 use crate::catalog::Catalog;
 use crate::error::{CoreError, CoreResult};
 use crate::{App, storage};
@@ -25,6 +27,10 @@ const REQUIRED_REFERENCE: &str = "Failed to delete record. Make sure that the re
 
 impl App {
     /// Deletes a record (and what cascades from it).
+    ///
+    /// The record's own DELETE runs first and carries the delete rule in its WHERE clause, so
+    /// the rule check is atomic with the write (0 rows: missing or not allowed, 404); the
+    /// references to it are handled afterwards in the same transaction.
     pub async fn delete_record(
         &self,
         req: &RequestInfo,
@@ -39,25 +45,28 @@ impl App {
         if c.is_view() {
             return Err(CoreError::bad_request("Unsupported collection type."));
         }
-        let condition = if is_superuser(req) {
+        let rule = if is_superuser(req) {
             None
         } else {
             match c.delete_rule.as_deref() {
                 None => return Err(CoreError::superusers_only()),
-                Some("") => None,
-                Some(rule) => Some(compile_rule(&catalog, &c, rule, ALIAS, req)?),
+                Some(rule) => Some(rule),
             }
         };
-        let exists = match condition {
-            Some(cond) => self.exists_where(&c, id, cond).await?,
-            None => self.exists_where(&c, id, Expr::Int(1).eq_true()).await?,
-        };
-        if !exists {
-            return Err(CoreError::not_found());
-        }
+        let target = target_condition(&catalog, &c, id, rule, req)?;
         let mut tx = self.store.begin().await?;
-        let mut visited = HashSet::new();
-        match delete_cascading(tx.as_mut(), &catalog, &c, id, &mut visited).await {
+        let result = async {
+            let deleted = tx
+                .execute(&Stmt::Delete(Delete { table: c.name.clone(), where_: Some(target) }))
+                .await?;
+            if deleted == 0 {
+                return Err(CoreError::not_found());
+            }
+            let mut visited = HashSet::from([(c.id.clone(), id.to_owned())]);
+            release_references(tx.as_mut(), &catalog, &c, id, &mut visited).await
+        }
+        .await;
+        match result {
             Ok(()) => tx.commit().await?,
             Err(e) => {
                 tx.rollback().await.ok();
@@ -111,21 +120,6 @@ impl App {
     }
 }
 
-trait EqTrue {
-    fn eq_true(self) -> Expr;
-}
-
-impl EqTrue for Expr {
-    /// `x = 1`: an always-true condition when `x` is the constant 1.
-    fn eq_true(self) -> Expr {
-        Expr::Cmp {
-            op: sb_sql::CmpOp::Eq,
-            lhs: Box::new(Typed::new(self, Ty::Number)),
-            rhs: Box::new(Typed::new(Expr::Int(1), Ty::Number)),
-        }
-    }
-}
-
 /// Relation fields (of non-view collections) that point to `collection_id`.
 fn references_to<'a>(
     catalog: &'a Catalog,
@@ -139,21 +133,43 @@ fn references_to<'a>(
     })
 }
 
+/// Deletes record `id` of `c` (reached by a cascade) and then what references it.
 fn delete_cascading<'a>(
     tx: &'a mut dyn Tx,
     catalog: &'a Catalog,
     c: &'a Arc<Collection>,
     id: &'a str,
     visited: &'a mut HashSet<(String, String)>,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = CoreResult<()>> + Send + 'a>> {
+) -> BoxFuture<'a, CoreResult<()>> {
     Box::pin(async move {
         if !visited.insert((c.id.clone(), id.to_owned())) {
             return Ok(());
         }
+        tx.execute(&Stmt::Delete(Delete {
+            table: c.name.clone(),
+            where_: Some(Expr::eq(Expr::bare("id"), Expr::param(id), Ty::Text)),
+        }))
+        .await?;
+        release_references(tx, catalog, c, id, visited).await
+    })
+}
+
+/// Handles every reference to the deleted record `id` of `c` (spec §3.11): the id is removed
+/// from the referencing relation; a referencing record whose `cascadeDelete` relation became
+/// empty is deleted in turn; a `required` relation that would become empty fails the delete.
+/// The deleted rows are gone already, so self-references and cycles end by themselves;
+/// `visited` keeps a cascade from deleting a record twice.
+fn release_references<'a>(
+    tx: &'a mut dyn Tx,
+    catalog: &'a Catalog,
+    c: &'a Arc<Collection>,
+    id: &'a str,
+    visited: &'a mut HashSet<(String, String)>,
+) -> BoxFuture<'a, CoreResult<()>> {
+    Box::pin(async move {
         let refs: Vec<(Arc<Collection>, sb_schema::Field)> =
             references_to(catalog, &c.id).map(|(rc, f)| (rc.clone(), f.clone())).collect();
         for (rc, field) in refs {
-            let multiple = field.kind.is_multiple();
             let rows = tx
                 .query(&Stmt::Select(Select {
                     columns: vec![
@@ -164,7 +180,7 @@ fn delete_cascading<'a>(
                         name: rc.name.clone(),
                         alias: Some(ALIAS.into()),
                     }),
-                    where_: Some(references(&field.name, multiple, id)),
+                    where_: Some(references(&field.name, field.kind.is_multiple(), id)),
                     ..Default::default()
                 }))
                 .await?;
@@ -216,14 +232,11 @@ fn delete_cascading<'a>(
                 .await?;
             }
         }
-        tx.execute(&Stmt::Delete(Delete {
-            table: c.name.clone(),
-            where_: Some(Expr::eq(Expr::bare("id"), Expr::param(id), Ty::Text)),
-        }))
-        .await?;
         Ok(())
     })
 }
+
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// Rows of a referencing table whose relation `field` contains `id`.
 fn references(field: &str, multiple: bool, id: &str) -> Expr {

@@ -2,6 +2,12 @@
 //!
 //! One query per relation and level for a whole page of records (never one per record); every
 //! expanded record must pass its collection's view rule with `@request.context = "expand"`.
+//!
+//! Paths succeed or fail as a whole, as in PocketBase: a segment that is not a relation (or a
+//! target whose view rule is `null` for the requester) voids every path through it, and
+//! nothing of a void path is attached. A record gets its `expand` object (possibly `{}`) as
+//! soon as one path through its level succeeds. Segments are checked only where records are
+//! reached: a path below an empty relation succeeds without looking further.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -62,9 +68,11 @@ impl App {
         let mut expand_req = req.clone();
         expand_req.context = "expand".into();
         let tree = Tree::from_paths(&paths);
-        self.expand_level(catalog, &expand_req, viewer, records, &tree).await
+        self.expand_level(catalog, &expand_req, viewer, records, &tree).await.map(|_| ())
     }
 
+    /// Expands every path of `tree` on `records` (all of one collection). True when at least
+    /// one path succeeded (or there is nothing to expand).
     fn expand_level<'a>(
         &'a self,
         catalog: &'a Catalog,
@@ -72,62 +80,86 @@ impl App {
         viewer: &'a Viewer,
         records: &'a mut [Record],
         tree: &'a Tree,
-    ) -> futures_like::BoxFuture<'a, CoreResult<()>> {
+    ) -> futures_like::BoxFuture<'a, CoreResult<bool>> {
         Box::pin(async move {
-            let Some(first) = records.first() else { return Ok(()) };
-            let collection = first.collection.clone();
-            for (name, sub) in &tree.0 {
-                let Some(relation) = resolve(catalog, &collection, name) else { continue };
-                for r in records.iter_mut() {
-                    r.expand.get_or_insert_with(Map::new);
-                }
-                let target = match &relation {
-                    Relation::Forward { target, .. } => target.clone(),
-                    Relation::Back { source, .. } => source.clone(),
-                };
-                let rule = if is_superuser(req) {
-                    None
-                } else {
-                    match target.view_rule.as_deref() {
-                        None => continue,
-                        Some("") => None,
-                        Some(rule) => Some(compile_rule(catalog, &target, rule, ALIAS, req)?),
-                    }
-                };
-                let mut related = match &relation {
-                    Relation::Forward { field, .. } => {
-                        let mut ids: Vec<String> = Vec::new();
-                        for r in records.iter() {
-                            for id in relation_ids(r.data.get(field)) {
-                                if !ids.contains(&id) {
-                                    ids.push(id);
-                                }
-                            }
-                        }
-                        self.load_where(&target, &ids, rule, |ids| Expr::InList {
-                            expr: Box::new(Expr::col(ALIAS, "id")),
-                            list: ids,
-                            negated: false,
-                        })
-                        .await?
-                    }
-                    Relation::Back { field, multiple_field, .. } => {
-                        let ids: Vec<String> = records.iter().map(|r| r.id().to_owned()).collect();
-                        let multiple = *multiple_field;
-                        let field = field.clone();
-                        self.load_where(&target, &ids, rule, move |ids| {
-                            back_condition(&field, multiple, ids)
-                        })
-                        .await?
-                    }
-                };
-                if !sub.0.is_empty() && !related.is_empty() {
-                    self.expand_level(catalog, req, viewer, &mut related, sub).await?;
-                }
-                attach(records, &relation, name, &related, viewer);
+            if records.is_empty() {
+                return Ok(true);
             }
-            Ok(())
+            let mut any = false;
+            for (name, sub) in &tree.0 {
+                any |= self.expand_one(catalog, req, viewer, records, name, sub).await?;
+            }
+            Ok(any)
         })
+    }
+
+    /// Expands relation `name` (and the paths of `sub` below it) on `records`; false when
+    /// every path through it is void.
+    async fn expand_one(
+        &self,
+        catalog: &Catalog,
+        req: &RequestInfo,
+        viewer: &Viewer,
+        records: &mut [Record],
+        name: &str,
+        sub: &Tree,
+    ) -> CoreResult<bool> {
+        let Some(collection) = records.first().map(|r| r.collection.clone()) else {
+            return Ok(true);
+        };
+        let Some(relation) = resolve(catalog, &collection, name) else { return Ok(false) };
+        let target = match &relation {
+            Relation::Forward { target, .. } => target.clone(),
+            Relation::Back { source, .. } => source.clone(),
+        };
+        let rule = if is_superuser(req) {
+            None
+        } else {
+            match target.view_rule.as_deref() {
+                None => return Ok(false),
+                Some("") => None,
+                Some(rule) => match compile_rule(catalog, &target, rule, ALIAS, req) {
+                    Ok(condition) => Some(condition),
+                    Err(_) => return Ok(false),
+                },
+            }
+        };
+        let mut related = match &relation {
+            Relation::Forward { field, .. } => {
+                let mut ids: Vec<String> = Vec::new();
+                for r in records.iter() {
+                    for id in relation_ids(r.data.get(field)) {
+                        if !ids.contains(&id) {
+                            ids.push(id);
+                        }
+                    }
+                }
+                self.load_where(&target, &ids, rule, |ids| Expr::InList {
+                    expr: Box::new(Expr::col(ALIAS, "id")),
+                    list: ids,
+                    negated: false,
+                })
+                .await?
+            }
+            Relation::Back { field, multiple_field, .. } => {
+                let ids: Vec<String> = records.iter().map(|r| r.id().to_owned()).collect();
+                let multiple = *multiple_field;
+                let field = field.clone();
+                self.load_where(&target, &ids, rule, move |ids| {
+                    back_condition(&field, multiple, ids)
+                })
+                .await?
+            }
+        };
+        if !sub.0.is_empty() && !self.expand_level(catalog, req, viewer, &mut related, sub).await? {
+            return Ok(false);
+        }
+        self.mark_managed(catalog, req, viewer, &mut related).await?;
+        for r in records.iter_mut() {
+            r.expand.get_or_insert_with(Map::new);
+        }
+        attach(records, &relation, name, &related, viewer);
+        Ok(true)
     }
 
     /// Loads records of `c` matching `condition(ids)` (ids chunked) and the rule.
@@ -175,7 +207,7 @@ fn resolve(catalog: &Catalog, c: &Collection, name: &str) -> Option<Relation> {
         }
         return None;
     }
-    let (source_name, field_name) = name.split_once("_via_")?;
+    let (source_name, field_name) = sb_filter::parse_back_relation(name)?;
     let source = catalog.get(source_name)?.clone();
     let field = source.field(field_name)?;
     let FieldKind::Relation(o) = &field.kind else { return None };

@@ -152,6 +152,7 @@ impl App {
         if let Some(expand) = params.expand.as_deref() {
             self.expand(&catalog, req, &viewer, &mut records, expand).await?;
         }
+        self.mark_managed(&catalog, req, &viewer, &mut records).await?;
         let items = records.iter().map(|r| r.to_json(&viewer)).collect();
         Ok(ListResult::new(items, params, total))
     }

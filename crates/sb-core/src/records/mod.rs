@@ -17,7 +17,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::catalog::Catalog;
 use crate::error::{CoreError, CoreResult};
-use crate::storage;
+use crate::{App, storage};
 
 /// A record as read from the database: every field (hidden ones included) in its JSON form,
 /// plus the expanded relations once computed.
@@ -27,6 +27,9 @@ pub struct Record {
     pub data: Map<String, Json>,
     /// Serialised expanded records, keyed by relation field (or back-relation) name.
     pub expand: Option<Map<String, Json>>,
+    /// The requester satisfies the auth collection's manageRule for this record (and so sees
+    /// its e-mail); set by [`App::mark_managed`].
+    pub managed: bool,
 }
 
 impl Record {
@@ -43,7 +46,7 @@ impl Record {
                 for (field, value) in collection.fields.iter().zip(row) {
                     data.insert(field.name.clone(), storage::from_sql(field, value));
                 }
-                Record { collection: collection.clone(), data, expand: None }
+                Record { collection: collection.clone(), data, expand: None, managed: false }
             })
             .collect()
     }
@@ -67,6 +70,9 @@ impl Record {
                 }
             }
             if matches!(field.kind, FieldKind::Password(_)) {
+                // The stored hash never leaves the server; PocketBase shows the (always empty)
+                // plain value instead.
+                out.insert(field.name.clone(), Json::String(String::new()));
                 continue;
             }
             if let Some(v) = self.data.get(&field.name) {
@@ -102,8 +108,62 @@ impl Viewer {
     fn sees_email(&self, r: &Record) -> bool {
         self.superuser
             || self.force_email
+            || r.managed
             || r.data.get("emailVisibility").and_then(Json::as_bool).unwrap_or(false)
             || self.auth.as_ref().is_some_and(|(cid, id)| *cid == r.collection.id && id == r.id())
+    }
+}
+
+impl App {
+    /// Marks the auth records (all of one collection) whose collection's manageRule the
+    /// requester satisfies, so that they are shown with their e-mail. One query for the
+    /// records whose e-mail would otherwise be hidden; nothing for other collections.
+    pub(crate) async fn mark_managed(
+        &self,
+        catalog: &Catalog,
+        req: &RequestInfo,
+        viewer: &Viewer,
+        records: &mut [Record],
+    ) -> CoreResult<()> {
+        const CHUNK: usize = 500;
+        let Some(c) = records.first().map(|r| r.collection.clone()) else { return Ok(()) };
+        let rule = c.auth.as_ref().and_then(|a| a.manage_rule.as_deref()).unwrap_or("");
+        if viewer.superuser || req.auth.is_none() || rule.is_empty() {
+            return Ok(());
+        }
+        let hidden: Vec<String> =
+            records.iter().filter(|r| !viewer.sees_email(r)).map(|r| r.id().to_owned()).collect();
+        if hidden.is_empty() {
+            return Ok(());
+        }
+        let Ok(condition) = compile_rule(catalog, &c, rule, "t", req) else { return Ok(()) };
+        let mut managed = std::collections::HashSet::new();
+        for chunk in hidden.chunks(CHUNK) {
+            let select = sb_sql::Select {
+                columns: vec![sb_sql::SelectItem::Expr { expr: Expr::col("t", "id"), alias: None }],
+                from: Some(sb_sql::FromItem::Table {
+                    name: c.name.clone(),
+                    alias: Some("t".into()),
+                }),
+                where_: Some(Expr::And(vec![
+                    Expr::InList {
+                        expr: Box::new(Expr::col("t", "id")),
+                        list: chunk.iter().map(|id| Expr::param(id.as_str())).collect(),
+                        negated: false,
+                    },
+                    condition.clone(),
+                ])),
+                ..Default::default()
+            };
+            let rows = self.store.query(&Stmt::Select(select)).await?;
+            managed.extend(
+                rows.rows.into_iter().filter_map(|row| row.into_iter().next()?.into_string()),
+            );
+        }
+        for r in records.iter_mut() {
+            r.managed = managed.contains(r.id());
+        }
+        Ok(())
     }
 }
 
@@ -144,6 +204,49 @@ pub(crate) fn generic_bad_request() -> CoreError {
 /// `alias.id = ?`
 pub(crate) fn id_equals(alias: &str, id: &str) -> Expr {
     Expr::eq(Expr::col(alias, "id"), Expr::param(id), Ty::Text)
+}
+
+/// The WHERE condition of an UPDATE or DELETE of record `id` that must also satisfy `rule`
+/// (`None` or `""`: no rule). Putting the rule into the writing statement makes the check atomic
+/// with the write: a concurrent change that makes the rule false turns the write into a no-op
+/// (0 rows), never into a write the rule forbids.
+///
+/// UPDATE and DELETE statements see the table under its own name, so the rule is compiled over
+/// that name. A collection named like the aliases `sb-query` generates (`_j0`, `_m1`, `_a2`)
+/// could clash with them; its rule goes through `id IN (SELECT t.id ... WHERE rule)` instead.
+pub(crate) fn target_condition(
+    catalog: &Catalog,
+    c: &Collection,
+    id: &str,
+    rule: Option<&str>,
+    req: &RequestInfo,
+) -> CoreResult<Expr> {
+    let by_id = id_equals(&c.name, id);
+    let Some(rule) = rule.filter(|r| !r.is_empty()) else { return Ok(by_id) };
+    if !looks_generated_alias(&c.name) {
+        let condition = compile_rule(catalog, c, rule, &c.name, req)?;
+        return Ok(Expr::And(vec![by_id, condition]));
+    }
+    const INNER: &str = "t";
+    let condition = compile_rule(catalog, c, rule, INNER, req)?;
+    Ok(Expr::InSelect {
+        expr: Box::new(Expr::col(&c.name, "id")),
+        select: Box::new(sb_sql::Select {
+            columns: vec![sb_sql::SelectItem::Expr { expr: Expr::col(INNER, "id"), alias: None }],
+            from: Some(sb_sql::FromItem::Table { name: c.name.clone(), alias: Some(INNER.into()) }),
+            where_: Some(Expr::And(vec![id_equals(INNER, id), condition])),
+            ..Default::default()
+        }),
+        negated: false,
+    })
+}
+
+/// `_j0`, `_m12`, `_a3`: the shape of the aliases `sb-query` generates.
+fn looks_generated_alias(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next() == Some('_')
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.as_str().chars().all(|c| c.is_ascii_digit())
 }
 
 /// Debug helper for logs: the SQLite rendering of a statement.

@@ -83,6 +83,7 @@ impl App {
         if let Some(expand) = expand {
             self.expand(catalog, req, viewer, &mut records, expand).await?;
         }
+        self.mark_managed(catalog, req, viewer, &mut records).await?;
         Ok(records.pop().map(|r| r.to_json(viewer)).unwrap_or(Json::Null))
     }
 }

@@ -1,17 +1,23 @@
 //! Record create and update (spec §3.7–3.9): body → field values (coercion, modifiers), rules,
 //! auth-collection form checks, validation, the write, unique-index errors.
+//!
+//! Write transactions are short: everything that reads (rules, relation existence) or waits
+//! (password hashing on the hashing threads) happens before `begin`, and the transaction holds
+//! a single INSERT or UPDATE. An update's rule checks are repeated inside that UPDATE's WHERE
+//! clause, so they hold at the moment of the write; uniqueness is left to the database's
+//! indexes (a violation becomes `validation_not_unique`).
 
 use std::sync::Arc;
 
 use sb_query::RequestInfo;
 use sb_schema::record;
-use sb_schema::{Collection, ErrorMap, FieldError, FieldKind};
+use sb_schema::{Collection, ErrorMap, Field, FieldError, FieldKind};
 use sb_sql::{Expr, FromItem, Insert, Select, SelectItem, Stmt, Ty, Update};
 use sb_store::StoreError;
 use serde_json::{Map, Value as Json};
 
 use super::view::load_record;
-use super::{Record, Viewer, compile_rule, id_equals, is_superuser};
+use super::{Record, Viewer, compile_rule, id_equals, is_superuser, target_condition};
 use crate::catalog::Catalog;
 use crate::error::{CoreError, CoreResult};
 use crate::{App, storage};
@@ -75,10 +81,15 @@ impl App {
         }
         let mut applied = apply_input(&c, base, &input, superuser);
         let now = sb_schema::datetime::now_string();
-        // System values: id, autodates, tokenKey.
-        if applied.data.get("id").and_then(Json::as_str).is_none_or(str::is_empty) {
-            let id = generate_id(&c)?;
-            applied.data.insert("id".into(), Json::String(id));
+        // Server-set values: empty text fields with an autogenerate pattern (the id among
+        // them), autodates, tokenKey.
+        for f in &c.fields {
+            let empty = applied.data.get(&f.name).and_then(Json::as_str).is_none_or(str::is_empty);
+            if empty && let Some(pattern) = autogenerate_pattern(f) {
+                let value =
+                    sb_schema::ids::generate_from_pattern(pattern).map_err(CoreError::internal)?;
+                applied.data.insert(f.name.clone(), Json::String(value));
+            }
         }
         for f in &c.fields {
             if let FieldKind::Autodate(o) = &f.kind
@@ -105,8 +116,8 @@ impl App {
             let manager =
                 superuser || self.manages_virtual(&catalog, &c, &applied.data, &rule_req).await?;
             let form = auth_form_checks(&c, &applied, None, manager);
-            if !form.is_empty() {
-                return Err(CoreError::validation(CREATE_FAILED, form));
+            if !form.errors.is_empty() {
+                return Err(CoreError::validation(CREATE_FAILED, form.errors));
             }
         }
         let errors = self.validate_record(&catalog, &c, &applied, None).await?;
@@ -134,12 +145,18 @@ impl App {
             return Err(write_error(&c, e, CREATE_FAILED));
         }
         tx.commit().await?;
-        let record = Record { collection: c.clone(), data: applied.data, expand: None };
+        let record =
+            Record { collection: c.clone(), data: applied.data, expand: None, managed: false };
         let viewer = Viewer::from_request(req);
         self.finish_record(&catalog, req, &viewer, record, expand).await
     }
 
     /// Updates a record (PATCH semantics).
+    ///
+    /// Everything that may wait (password hashing and verification, relation checks) happens
+    /// before the write transaction; the UPDATE itself carries the update rule (and, when they
+    /// were relied on, the manage rule and the verified old password hash) in its WHERE clause,
+    /// so a concurrent change that invalidates a check makes it a no-op answered with 404.
     pub async fn update_record(
         &self,
         req: &RequestInfo,
@@ -164,11 +181,11 @@ impl App {
             .await?
             .ok_or_else(CoreError::not_found)?;
         let mut applied = apply_input(&c, existing.data.clone(), &input, superuser);
-        // Ids are immutable.
-        applied.data.insert("id".into(), Json::String(existing.id().to_owned()));
         let mut rule_req = req.clone();
         rule_req.body = applied.submitted.clone();
-        if !superuser && let Some(rule) = c.update_rule.as_deref().filter(|r| !r.is_empty()) {
+        let rule =
+            if superuser { None } else { c.update_rule.as_deref().filter(|r| !r.is_empty()) };
+        if let Some(rule) = rule {
             let condition = compile_rule(&catalog, &c, rule, ALIAS, &rule_req)?;
             if !self.exists_where(&c, id, condition).await? {
                 return Err(CoreError::not_found());
@@ -182,26 +199,42 @@ impl App {
                 applied.data.insert(f.name.clone(), Json::String(now.clone()));
             }
         }
+        let mut target = target_condition(&catalog, &c, id, rule, &rule_req)?;
         if c.is_auth() {
             let manager = superuser || self.manages_stored(&catalog, &c, id, &rule_req).await?;
-            let form = auth_form_checks(&c, &applied, Some(&existing), manager);
-            if !form.is_empty() {
-                return Err(CoreError::validation(UPDATE_FAILED, form));
-            }
-            if !manager && applied.new_password().is_some() {
-                let old = applied.old_password.as_ref().and_then(Json::as_str).unwrap_or("");
+            let mut form = auth_form_checks(&c, &applied, Some(&existing), manager);
+            if let Some(old) = form.old_password_to_verify.take() {
                 let hash = existing.data.get("password").and_then(Json::as_str).unwrap_or("");
-                if !self.verify_password(old.to_owned(), hash.to_owned()).await?.ok {
-                    let mut errors = ErrorMap::new();
-                    errors.insert(
+                if self.verify_password(old, hash.to_owned()).await?.ok {
+                    // The old password was checked against this hash: it must not change
+                    // before the write.
+                    target = Expr::And(vec![
+                        target,
+                        Expr::eq(Expr::col(&c.name, "password"), Expr::param(hash), Ty::Text),
+                    ]);
+                } else {
+                    form.errors.insert(
                         "oldPassword",
                         FieldError::new(
                             "validation_invalid_old_password",
                             "Missing or invalid old password.",
                         ),
                     );
-                    return Err(CoreError::validation(UPDATE_FAILED, errors));
                 }
+            }
+            if !form.errors.is_empty() {
+                return Err(CoreError::validation(UPDATE_FAILED, form.errors));
+            }
+            if !superuser
+                && manager
+                && !auth_form_checks(&c, &applied, Some(&existing), false).errors.is_empty()
+            {
+                // The change needs the manager's rights: they must still hold at the write.
+                let manage_rule = c.auth.as_ref().and_then(|a| a.manage_rule.as_deref());
+                target = Expr::And(vec![
+                    target,
+                    target_condition(&catalog, &c, id, manage_rule, &rule_req)?,
+                ]);
             }
             let email_changed = applied.data.get("email") != existing.data.get("email");
             if applied.new_password().is_some() || email_changed {
@@ -230,19 +263,22 @@ impl App {
             })
             .collect();
         if !set.is_empty() {
-            let update = Stmt::Update(Update {
-                table: c.name.clone(),
-                set,
-                where_: Some(Expr::eq(Expr::bare("id"), Expr::param(id), Ty::Text)),
-            });
+            let update = Stmt::Update(Update { table: c.name.clone(), set, where_: Some(target) });
             let mut tx = self.store.begin().await?;
-            if let Err(e) = tx.execute(&update).await {
-                tx.rollback().await.ok();
-                return Err(write_error(&c, e, UPDATE_FAILED));
+            match tx.execute(&update).await {
+                Ok(0) => {
+                    tx.rollback().await.ok();
+                    return Err(CoreError::not_found());
+                }
+                Ok(_) => tx.commit().await?,
+                Err(e) => {
+                    tx.rollback().await.ok();
+                    return Err(write_error(&c, e, UPDATE_FAILED));
+                }
             }
-            tx.commit().await?;
         }
-        let record = Record { collection: c.clone(), data: applied.data, expand: None };
+        let record =
+            Record { collection: c.clone(), data: applied.data, expand: None, managed: false };
         let viewer = Viewer::from_request(req);
         self.finish_record(&catalog, req, &viewer, record, expand).await
     }
@@ -354,23 +390,69 @@ impl App {
             let value = applied.data.get(&f.name).unwrap_or(&Json::Null);
             match &f.kind {
                 FieldKind::Autodate(_) => continue,
-                FieldKind::Password(_) => {
-                    // A new plaintext is validated; stored values are hashes and are only
-                    // checked for presence when creating.
-                    let plain = match applied.new_passwords.get(&f.name) {
-                        Some(p) => p.clone(),
-                        None if existing.is_none() => Json::String(String::new()),
-                        None => continue,
-                    };
-                    if let Err(e) = record::validate_value(f, &plain) {
-                        errors.insert(f.name.clone(), e);
+                FieldKind::Password(o) => {
+                    // A new plaintext is validated; otherwise only the presence of a hash
+                    // matters (`value` is the stored hash, empty when new or cleared).
+                    match applied.new_passwords.get(&f.name) {
+                        Some(plain) => {
+                            if let Err(e) = record::validate_value(f, plain) {
+                                errors.insert(f.name.clone(), e);
+                            }
+                        }
+                        None if o.required && value.as_str().is_none_or(str::is_empty) => {
+                            errors.insert(f.name.clone(), FieldError::required());
+                        }
+                        None => {}
                     }
                     continue;
                 }
                 FieldKind::File(_) => {
-                    // Uploads are not handled yet; only the list length is checked.
+                    // Uploads are not handled yet: a name is valid only when the record already
+                    // has that file.
+                    let before = existing
+                        .map(|r| {
+                            record::to_unique_strings(r.data.get(&f.name).unwrap_or(&Json::Null))
+                        })
+                        .unwrap_or_default();
+                    let invalid: Vec<String> = record::to_unique_strings(value)
+                        .into_iter()
+                        .filter(|name| !before.contains(name))
+                        .collect();
+                    if !invalid.is_empty() {
+                        errors.insert(
+                            f.name.clone(),
+                            FieldError::new(
+                                "validation_invalid_file",
+                                format!("Invalid new files: [{}].", invalid.join(" ")),
+                            )
+                            .with_param("invalidFiles", invalid),
+                        );
+                        continue;
+                    }
                 }
                 _ => {}
+            }
+            if let FieldKind::Text(o) = &f.kind
+                && o.primary_key
+            {
+                let id = value.as_str().unwrap_or_default();
+                if let Some(r) = existing {
+                    // Stored ids are not re-validated (they may predate the current pattern).
+                    if id != r.id() {
+                        errors.insert(
+                            f.name.clone(),
+                            FieldError::new(
+                                "validation_pk_change",
+                                "The record primary key cannot be changed.",
+                            ),
+                        );
+                    }
+                    continue;
+                }
+                if let Some(e) = self.check_new_id(c, &o.pattern, id).await? {
+                    errors.insert(f.name.clone(), e);
+                    continue;
+                }
             }
             if let Err(e) = record::validate_value(f, value) {
                 errors.insert(f.name.clone(), e);
@@ -410,6 +492,46 @@ impl App {
             }
         }
         Ok(errors)
+    }
+
+    /// The checks of a new record id that come before its text validation: no path
+    /// separators, and (for ids with a custom pattern) no case-insensitive duplicate.
+    async fn check_new_id(
+        &self,
+        c: &Collection,
+        pattern: &str,
+        id: &str,
+    ) -> CoreResult<Option<FieldError>> {
+        if let Some(forbidden) = ["/", "\\"].into_iter().find(|ch| id.contains(ch)) {
+            return Ok(Some(
+                FieldError::new(
+                    "validation_pk_forbidden",
+                    "The record primary key contains forbidden characters.",
+                )
+                .with_param("forbidden", forbidden),
+            ));
+        }
+        if pattern == DEFAULT_ID_PATTERN || id.is_empty() {
+            return Ok(None);
+        }
+        let select = Select {
+            columns: vec![SelectItem::Expr { expr: Expr::Int(1), alias: None }],
+            from: Some(FromItem::Table { name: c.name.clone(), alias: Some(ALIAS.into()) }),
+            where_: Some(Expr::eq(
+                Expr::Lower(Box::new(Expr::col(ALIAS, "id"))),
+                Expr::Lower(Box::new(Expr::param(id))),
+                Ty::Text,
+            )),
+            limit: Some(1),
+            ..Default::default()
+        };
+        if self.store.query(&Stmt::Select(select)).await?.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(FieldError::new(
+            "validation_pk_invalid",
+            "The record primary key is invalid or already exists.",
+        )))
     }
 
     async fn all_exist(&self, target: &Collection, ids: &[String]) -> CoreResult<bool> {
@@ -474,9 +596,12 @@ fn apply_input(
         };
         submitted.insert(field.name.clone(), value.clone());
         if matches!(field.kind, FieldKind::Password(_)) {
-            // The stored hash stays in `data` until the new one is computed.
+            // A new plaintext is hashed just before the write (the stored hash stays in `data`
+            // until then); an empty value clears the password, as in PocketBase.
             if value.as_str().is_some_and(|p| !p.is_empty()) {
                 new_passwords.insert(field.name.clone(), value);
+            } else {
+                data.insert(field.name.clone(), Json::String(String::new()));
             }
             continue;
         }
@@ -491,67 +616,78 @@ fn apply_input(
     }
 }
 
-fn generate_id(c: &Collection) -> CoreResult<String> {
-    let pattern = c
-        .field("id")
-        .and_then(|f| match &f.kind {
-            FieldKind::Text(o) if !o.autogenerate_pattern.is_empty() => {
-                Some(o.autogenerate_pattern.clone())
-            }
-            _ => None,
-        })
-        .unwrap_or_else(|| "[a-z0-9]{15}".into());
-    sb_schema::ids::generate_from_pattern(&pattern).map_err(CoreError::internal)
+/// The pattern a text field's empty value is generated from on create; the id falls back to
+/// the default id pattern when its own is empty.
+fn autogenerate_pattern(f: &Field) -> Option<&str> {
+    match &f.kind {
+        FieldKind::Text(o) if !o.autogenerate_pattern.is_empty() => Some(&o.autogenerate_pattern),
+        FieldKind::Text(o) if o.primary_key => Some(DEFAULT_ID_GENERATOR),
+        _ => None,
+    }
+}
+
+/// The default `autogeneratePattern` of record ids.
+const DEFAULT_ID_GENERATOR: &str = "[a-z0-9]{15}";
+/// The default `pattern` of record ids; ids of other shapes are checked for case-insensitive
+/// duplicates (spec §1.8).
+const DEFAULT_ID_PATTERN: &str = "^[a-z0-9]+$";
+
+/// The outcome of the auth-collection form checks.
+struct FormChecks {
+    errors: ErrorMap,
+    /// The submitted old password, when it must match the stored hash (an update that sets a
+    /// new password without manager rights). Checking it needs the hashing threads, so the
+    /// caller does it and adds `validation_invalid_old_password` to `errors` on a mismatch.
+    old_password_to_verify: Option<String>,
 }
 
 /// Auth-collection form checks, which run before (and short-circuit) field validation
-/// (spec §3.7, §3.8).
+/// (spec §3.7, §3.8): e-mail and `verified` changes need manager rights; `password`,
+/// `passwordConfirm` and `oldPassword` require each other as PocketBase's form does.
 fn auth_form_checks(
     c: &Collection,
     applied: &Applied,
     existing: Option<&Record>,
     manager: bool,
-) -> ErrorMap {
+) -> FormChecks {
     let mut errors = ErrorMap::new();
     let creating = existing.is_none();
-    if let Some(password) = applied.new_password() {
-        let confirm = applied.password_confirm.as_ref().and_then(Json::as_str).unwrap_or("");
-        if confirm.is_empty() {
-            errors.insert("passwordConfirm", FieldError::required());
-        } else if confirm != password {
-            errors.insert(
-                "passwordConfirm",
-                FieldError::new("validation_values_mismatch", "Values don't match."),
-            );
-        }
-        if !creating && !manager {
-            let old = applied.old_password.as_ref().and_then(Json::as_str).unwrap_or("");
-            if old.is_empty() {
-                errors.insert("oldPassword", FieldError::required());
-            }
-        }
-    }
+    let text = |v: &Option<Json>| v.as_ref().map(record::to_go_string).unwrap_or_default();
+    let password = applied.new_password().unwrap_or("");
+    let confirm = text(&applied.password_confirm);
+    let old = text(&applied.old_password);
+    let mismatch = || FieldError::new("validation_values_mismatch", "Values don't match.");
     if !manager {
-        let verified_now = applied.data.get("verified").and_then(Json::as_bool).unwrap_or(false);
-        let verified_before = existing
-            .map(|r| r.data.get("verified").and_then(Json::as_bool).unwrap_or(false))
-            .unwrap_or(false);
-        if verified_now != verified_before && c.name != crate::system::SUPERUSERS {
-            errors.insert(
-                "verified",
-                FieldError::new("validation_values_mismatch", "Values don't match."),
-            );
-        }
         if let Some(r) = existing
             && applied.data.get("email") != r.data.get("email")
         {
-            errors.insert(
-                "email",
-                FieldError::new("validation_values_mismatch", "Values don't match."),
-            );
+            errors.insert("email", mismatch());
+        }
+        let verified = |data: &Map<String, Json>| {
+            data.get("verified").and_then(Json::as_bool).unwrap_or(false)
+        };
+        let verified_before = existing.is_some_and(|r| verified(&r.data));
+        if verified(&applied.data) != verified_before && c.name != crate::system::SUPERUSERS {
+            errors.insert("verified", mismatch());
         }
     }
-    errors
+    if password.is_empty() && (creating || !confirm.is_empty() || !old.is_empty()) {
+        errors.insert("password", FieldError::required());
+    }
+    if confirm.is_empty() && (creating || !password.is_empty() || !old.is_empty()) {
+        errors.insert("passwordConfirm", FieldError::required());
+    } else if confirm != password {
+        errors.insert("passwordConfirm", mismatch());
+    }
+    let mut old_password_to_verify = None;
+    if !creating && !manager && (!password.is_empty() || !confirm.is_empty()) {
+        if old.is_empty() {
+            errors.insert("oldPassword", FieldError::required());
+        } else {
+            old_password_to_verify = Some(old);
+        }
+    }
+    FormChecks { errors, old_password_to_verify }
 }
 
 /// Maps a failed write to the API error: unique violations become `validation_not_unique` on

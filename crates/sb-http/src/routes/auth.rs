@@ -12,14 +12,21 @@ use serde_json::Value as Json;
 use super::body_error;
 use crate::HttpConfig;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Req, parse_body, read_body};
+use crate::extract::{Req, parse_body, parse_form_body, read_body};
 use crate::respond;
 
 const LOAD_FAILED: &str = "An error occurred while loading the submitted data.";
+const VALIDATION_FAILED: &str = "An error occurred while validating the submitted data.";
 
 async fn form(config: &HttpConfig, headers: &HeaderMap, body: Body) -> ApiResult<Json> {
     let bytes = read_body(body, config.body_limit).await?;
     parse_body(headers, bytes).await.map(Json::Object).map_err(|e| body_error(e, LOAD_FAILED))
+}
+
+/// A text-only form: multipart/urlencoded values are not type-inferred.
+async fn text_form(config: &HttpConfig, headers: &HeaderMap, body: Body) -> ApiResult<Json> {
+    let bytes = read_body(body, config.body_limit).await?;
+    parse_form_body(headers, bytes).await.map(Json::Object).map_err(|e| body_error(e, LOAD_FAILED))
 }
 
 pub async fn with_password(
@@ -30,7 +37,7 @@ pub async fn with_password(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    let body = form(&config, &headers, body).await?;
+    let body = text_form(&config, &headers, body).await?;
     let response =
         app.auth_with_password(&req.info, &collection, &body, req.query.expand()).await?;
     respond::json(response.to_json(), &req.query)
@@ -68,7 +75,10 @@ pub async fn impersonate(
         )));
     }
     let body = form(&config, &headers, body).await?;
-    let duration = body.get("duration").and_then(Json::as_i64).unwrap_or(0);
+    let duration = match body.get("duration") {
+        None | Some(Json::Null) => 0,
+        Some(v) => v.as_i64().ok_or_else(|| ApiError(CoreError::bad_request(LOAD_FAILED)))?,
+    };
     if duration < 0 {
         let mut data = sb_schema::ErrorMap::new();
         data.insert(
@@ -79,7 +89,7 @@ pub async fn impersonate(
             )
             .with_param("threshold", 0),
         );
-        return Err(ApiError(CoreError::validation(LOAD_FAILED, data)));
+        return Err(ApiError(CoreError::validation(VALIDATION_FAILED, data)));
     }
     let response =
         app.impersonate(&req.info, &collection, &id, duration, req.query.expand()).await?;

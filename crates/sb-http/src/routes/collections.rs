@@ -7,19 +7,45 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use sb_core::App;
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
 use super::{body_error, require_superuser};
 use crate::HttpConfig;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{Req, parse_body, read_body};
 use crate::respond;
 
 const LOAD_FAILED: &str = "An error occurred while loading the submitted data.";
+const INVALID_FORMAT: &str = "Failed to load the submitted data due to invalid formatting.";
+const INVALID_TYPE_DATA: &str =
+    "Failed to load the collection type data due to invalid formatting.";
 
-async fn body_json(config: &HttpConfig, headers: &HeaderMap, body: Body) -> ApiResult<Json> {
+/// Reads a body into a JSON object. PocketBase words the failures per endpoint: `syntax` for
+/// JSON that does not parse, `shape` for JSON that is not an object (and for other malformed
+/// bodies).
+async fn body_json(
+    config: &HttpConfig,
+    headers: &HeaderMap,
+    body: Body,
+    syntax: &str,
+    shape: &str,
+) -> ApiResult<Json> {
     let bytes = read_body(body, config.body_limit).await?;
-    let map = parse_body(headers, bytes).await.map_err(|e| body_error(e, LOAD_FAILED))?;
+    let is_json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
+    if is_json && !bytes.is_empty() {
+        // Only the first complete JSON value counts; trailing bytes are ignored.
+        let mut values = serde_json::Deserializer::from_slice(&bytes).into_iter::<Json>();
+        return match values.next() {
+            Some(Ok(Json::Object(m))) => Ok(Json::Object(m)),
+            Some(Ok(Json::Null)) => Ok(Json::Object(Default::default())),
+            Some(Ok(_)) => Err(ApiError(sb_core::CoreError::bad_request(shape))),
+            _ => Err(ApiError(sb_core::CoreError::bad_request(syntax))),
+        };
+    }
+    let map = parse_body(headers, bytes).await.map_err(|e| body_error(e, shape))?;
     Ok(Json::Object(map))
 }
 
@@ -46,7 +72,7 @@ pub async fn create(
     body: Body,
 ) -> ApiResult {
     require_superuser(&req)?;
-    let input = body_json(&config, &headers, body).await?;
+    let input = body_json(&config, &headers, body, INVALID_TYPE_DATA, INVALID_TYPE_DATA).await?;
     respond::json(app.create_collection(&input).await?, &req.query)
 }
 
@@ -59,7 +85,7 @@ pub async fn update(
     body: Body,
 ) -> ApiResult {
     require_superuser(&req)?;
-    let input = body_json(&config, &headers, body).await?;
+    let input = body_json(&config, &headers, body, INVALID_FORMAT, LOAD_FAILED).await?;
     respond::json(app.update_collection(&collection, &input).await?, &req.query)
 }
 
@@ -91,7 +117,7 @@ pub async fn import(
     body: Body,
 ) -> ApiResult {
     require_superuser(&req)?;
-    let input = body_json(&config, &headers, body).await?;
+    let input = body_json(&config, &headers, body, INVALID_FORMAT, LOAD_FAILED).await?;
     app.import_collections(&input).await?;
     Ok(respond::no_content())
 }
@@ -120,7 +146,20 @@ pub async fn scaffolds(State(app): State<Arc<App>>, req: Req) -> ApiResult {
     respond::json(app.scaffolds(), &req.query)
 }
 
-pub async fn oauth2_providers(req: Req) -> ApiResult {
+pub async fn oauth2_providers(State(app): State<Arc<App>>, req: Req) -> ApiResult {
     require_superuser(&req)?;
-    respond::json(json!([]), &req.query)
+    respond::json(app.oauth2_providers(), &req.query)
+}
+
+/// `POST /api/collections/meta/dry-run-view`.
+pub async fn dry_run_view(
+    State(app): State<Arc<App>>,
+    Extension(config): Extension<Arc<HttpConfig>>,
+    req: Req,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    require_superuser(&req)?;
+    let input = body_json(&config, &headers, body, LOAD_FAILED, LOAD_FAILED).await?;
+    respond::json(app.dry_run_view(&input).await?, &req.query)
 }

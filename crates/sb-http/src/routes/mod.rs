@@ -5,17 +5,18 @@ mod collections;
 mod records;
 mod settings;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
-use axum::http::Method;
+use axum::extract::ConnectInfo;
 use axum::response::Response;
 use axum::routing::{delete, get, post, put};
+use axum::{Extension, Router};
 use sb_core::{App, CoreError};
 use serde_json::json;
 
 use crate::HttpConfig;
-use crate::error::{ApiError, error_response};
+use crate::error::{ApiError, ApiResult, error_response};
 use crate::extract::{BodyError, Req};
 
 pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
@@ -32,6 +33,7 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
         )
         .route("/api/collections/meta/scaffolds", get(collections::scaffolds))
         .route("/api/collections/meta/oauth2-providers", get(collections::oauth2_providers))
+        .route("/api/collections/meta/dry-run-view", post(collections::dry_run_view))
         .route(
             "/api/collections/{collection}",
             get(collections::view).patch(collections::update).delete(collections::delete),
@@ -52,17 +54,18 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
         .layer(limits)
 }
 
-/// `GET /api/health` (spec §8.4).
-async fn health(req: Req, method: Method) -> Response {
-    let _ = method;
+/// `GET /api/health` (spec §8.4). Superusers also see the client's IP (the TCP peer; proxy
+/// headers are not trusted yet).
+async fn health(req: Req, peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> ApiResult {
     let data = if sb_core::Viewer::from_request(&req.info).superuser {
-        json!({"canBackup": false, "realIP": "", "possibleProxyHeader": ""})
+        let ip = peer.map(|Extension(ConnectInfo(addr))| addr.ip().to_string()).unwrap_or_default();
+        json!({"canBackup": false, "realIP": ip, "possibleProxyHeader": ""})
     } else {
         json!({})
     };
-    crate::respond::raw_json(
-        axum::http::StatusCode::OK,
-        &json!({"message": "API is healthy.", "code": 200, "data": data}),
+    crate::respond::json(
+        json!({"message": "API is healthy.", "code": 200, "data": data}),
+        &req.query,
     )
 }
 

@@ -87,6 +87,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
+    respond::check_fields(&req.query)?;
     let input = record_input(&app, &config, &collection, &headers, body).await?;
     let record = app.create_record(&req.info, &collection, input, req.query.expand()).await?;
     respond::json(record, &req.query)
@@ -100,6 +101,7 @@ pub async fn update(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
+    respond::check_fields(&req.query)?;
     let input = record_input(&app, &config, &collection, &headers, body).await?;
     let record = app.update_record(&req.info, &collection, &id, input, req.query.expand()).await?;
     respond::json(record, &req.query)
