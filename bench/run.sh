@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: the reference PocketBase and Scalebase (SQLite) with the same
+# collections and data, each scenario run against both in turn, and a markdown report of
+# requests/s, p99 latency and the Scalebase/PocketBase ratio. See bench/README.md.
+#
+# Usage: bench/run.sh [--quick]
+#   --quick   2 s per scenario on 1 000 records, report kept out of bench/results (CI smoke).
+# Environment (defaults in brackets; quick-mode defaults second):
+#   BENCH_DURATION [10|2]  BENCH_WARMUP [2|1]  BENCH_RECORDS [10000|1000]  BENCH_CONNECTIONS [64]
+#   BENCH_ROUNDS [1]: runs per scenario and server, alternating servers; the summary shows the
+#     median. Scenarios run in the given order; put write scenarios (create) last.
+#   BENCH_SCENARIOS ["view list create"]   BENCH_NORMAL_SCENARIOS ["create"]: also run these
+#     against a third server, Scalebase with --synchronous normal (PocketBase's own setting)
+#   BENCH_PORT_BASE [28090]: the servers listen on this port and the next two (loopback)
+#   BENCH_PIN [1]: pin server and driver to different cores with taskset when there are ≥ 2
+#   BENCH_SERVER_CPUS [1]  BENCH_DRIVER_CPUS [0]: the taskset CPU lists
+#   BENCH_PAUSE [1]: seconds of rest between runs
+#   BENCH_OUT [bench/results]: where the report goes (with --quick it is only printed unless set)
+#   SCALEBASE_SHARED [../shared]: the team's shared folder (for tools/pocketbase-ref)
+#   CARGO_TARGET_DIR [target]: where cargo builds
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+
+quick=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+if [[ $quick == 1 ]]; then
+  duration=${BENCH_DURATION:-2} warmup=${BENCH_WARMUP:-1} records=${BENCH_RECORDS:-1000}
+else
+  duration=${BENCH_DURATION:-10} warmup=${BENCH_WARMUP:-2} records=${BENCH_RECORDS:-10000}
+fi
+connections=${BENCH_CONNECTIONS:-64}
+rounds=${BENCH_ROUNDS:-1}
+scenarios=${BENCH_SCENARIOS:-view list create}
+normal_scenarios=${BENCH_NORMAL_SCENARIOS:-create}
+port_base=${BENCH_PORT_BASE:-28090}
+pause=${BENCH_PAUSE:-1}
+shared=${SCALEBASE_SHARED:-../shared}
+target_dir=${CARGO_TARGET_DIR:-$repo/target}
+email=bench@example.com
+password=bench-password-1
+
+log() { printf '== %s\n' "$*" >&2; }
+
+# Every server this script starts is stopped on exit, whatever the exit path.
+work=$(mktemp -d "${TMPDIR:-/tmp}/sb-bench.XXXXXX")
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "building release binaries"
+cargo build --release -p scalebase -p sb-bench
+scalebase="$target_dir/release/scalebase"
+sbb="$target_dir/release/sb-bench"
+pocketbase=$("$shared/tools/pocketbase-ref")
+
+server_pin=()
+driver_pin=()
+pinning="none"
+if [[ ${BENCH_PIN:-1} == 1 ]] && command -v taskset >/dev/null && (( $(nproc) >= 2 )); then
+  server_pin=(taskset -c "${BENCH_SERVER_CPUS:-1}")
+  driver_pin=(taskset -c "${BENCH_DRIVER_CPUS:-0}")
+  pinning="server on CPU ${BENCH_SERVER_CPUS:-1}, driver on CPU ${BENCH_DRIVER_CPUS:-0} (taskset)"
+fi
+
+# Servers: label, port, command. Each gets a fresh data directory and a superuser.
+labels=(pocketbase scalebase)
+[[ -n "$normal_scenarios" ]] && labels+=(scalebase-normal)
+declare -A port
+i=0
+for label in "${labels[@]}"; do
+  port[$label]=$((port_base + i)); i=$((i + 1))
+  if (exec 3<>"/dev/tcp/127.0.0.1/${port[$label]}") 2>/dev/null; then
+    echo "port ${port[$label]} is in use; set BENCH_PORT_BASE" >&2; exit 1
+  fi
+done
+
+start() {
+  local label=$1 dir="$work/$1"
+  local addr="127.0.0.1:${port[$label]}"
+  mkdir -p "$dir"
+  case "$label" in
+    pocketbase)
+      # Explicit (empty) migration and hook folders: by default PocketBase would load any
+      # pb_migrations/pb_hooks found next to its data folder.
+      local pb_dirs=(--dir "$dir" --migrationsDir "$dir/pb_migrations" --hooksDir "$dir/pb_hooks")
+      "$pocketbase" superuser upsert "$email" "$password" "${pb_dirs[@]}" >/dev/null
+      "${server_pin[@]}" "$pocketbase" serve --http "$addr" "${pb_dirs[@]}" >"$work/$label.log" 2>&1 &
+      ;;
+    scalebase)
+      "$scalebase" superuser upsert "$email" "$password" --dir "$dir" >/dev/null
+      "${server_pin[@]}" "$scalebase" serve --http "$addr" --dir "$dir" >"$work/$label.log" 2>&1 &
+      ;;
+    scalebase-normal)
+      "$scalebase" superuser upsert "$email" "$password" --dir "$dir" --synchronous normal >/dev/null
+      "${server_pin[@]}" "$scalebase" serve --http "$addr" --dir "$dir" --synchronous normal \
+        >"$work/$label.log" 2>&1 &
+      ;;
+  esac
+  pids+=($!)
+}
+
+alive() {
+  local label=$1 pid=$2
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "$label exited early; its log:" >&2; cat "$work/$label.log" >&2; exit 1
+  fi
+}
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+declare -A seeding
+for label in "${labels[@]}"; do
+  log "starting $label on 127.0.0.1:${port[$label]} and inserting $records records"
+  start "$label"
+  pid=${pids[-1]}
+  if ! seeding[$label]=$("${driver_pin[@]}" "$sbb" setup --url "http://127.0.0.1:${port[$label]}" \
+      --records "$records" --email "$email" --password "$password"); then
+    alive "$label" "$pid"
+    exit 1
+  fi
+  log "${seeding[$label]}"
+done
+
+results="$work/results"
+mkdir -p "$results"
+n=0
+# Rounds are inside the scenario loop: a write scenario changes the data (each server by its own
+# throughput), so no read scenario may run after it.
+for scenario in $scenarios; do
+  for round in $(seq "$rounds"); do
+    for label in "${labels[@]}"; do
+      if [[ $label == scalebase-normal && " $normal_scenarios " != *" $scenario "* ]]; then continue; fi
+      n=$((n + 1))
+      log "$scenario on $label (round $round/$rounds): ${warmup}s warm-up + ${duration}s, $connections connections"
+      out="$results/$(printf '%03d' $n)-$scenario-$label.json"
+      "${driver_pin[@]}" "$sbb" run --url "http://127.0.0.1:${port[$label]}" --label "$label" \
+        --scenario "$scenario" --records "$records" --connections "$connections" \
+        --duration "$duration" --warmup "$warmup" --seed "$round" >"$out"
+      sleep "$pause"
+    done
+  done
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+commit=$(git rev-parse --short=10 HEAD 2>/dev/null || echo unknown)
+if [[ -n "$(git status --porcelain 2>/dev/null)" ]]; then commit="$commit-dirty"; fi
+name="$(date -u +%Y-%m-%d)-$commit.md"
+if [[ $quick == 1 && -z "${BENCH_OUT:-}" ]]; then
+  report="$work/$name"
+else
+  mkdir -p "${BENCH_OUT:-bench/results}"
+  report="${BENCH_OUT:-bench/results}/$name"
+fi
+cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //' || true)
+mode="full"; [[ $quick == 1 ]] && mode="quick"
+
+status=0
+"$sbb" report --fail-on-errors --labels "$(IFS=,; echo "${labels[*]}")" "$results" \
+  >"$work/tables.md" || status=$?
+
+{
+  echo "# Scalebase vs PocketBase — $(date -u '+%Y-%m-%d %H:%M') UTC"
+  echo
+  echo "Closed loop, $connections keep-alive connections, ${warmup} s warm-up then ${duration} s measured"
+  echo "per run, $rounds round(s), $records seeded posts ($mode mode). Ratio = Scalebase req/s ÷ PocketBase req/s"
+  echo "(above 1 means Scalebase is faster). p99 in milliseconds. \`scalebase-normal\` is Scalebase"
+  echo "with \`--synchronous normal\`, PocketBase's own durability setting (see below)."
+  echo
+  cat "$work/tables.md"
+  echo
+  echo "## Machine"
+  echo
+  echo "- commit: $commit"
+  echo "- CPUs: $(nproc) ($cpu); kernel: $(uname -sr)"
+  echo "- $(rustc --version); PocketBase: $("$pocketbase" --version 2>&1 | head -n1)"
+  echo "- pinning: $pinning"
+  echo "- load average (1/5/15 min) before: $load_before; after: $load_after"
+  for label in "${labels[@]}"; do echo "- setup on $label: ${seeding[$label]}"; done
+  echo
+  echo "## Notes"
+  echo
+  echo "- Durability: Scalebase defaults to SQLite \`synchronous=FULL\` (WAL; a commit is on disk"
+  echo "  before it is acknowledged, one fsync per group commit). PocketBase uses WAL with"
+  echo "  \`synchronous=NORMAL\` (commits can be lost on power failure, not on a crash of the process)."
+  echo "  The \`scalebase\` column therefore does more work per write than PocketBase; the"
+  echo "  \`scalebase-normal\` column is the like-for-like comparison for writes. Reads are unaffected."
+  echo "- PocketBase also writes a log row per request to its auxiliary database (its default);"
+  echo "  Scalebase keeps no request log."
+  echo "- A closed loop hides coordinated omission, and the driver shares the machine with the"
+  echo "  server: see bench/README.md."
+} >"$report"
+cat "$report"
+if [[ $report == "$work"/* ]]; then
+  log "quick mode: report printed above, not kept (set BENCH_OUT to keep it)"
+else
+  log "report written to $report"
+fi
+if [[ $status != 0 ]]; then log "some runs had errors (see the report)"; fi
+exit "$status"

@@ -1,0 +1,309 @@
+//! The closed-loop load driver.
+//!
+//! `connections` tasks each own one HTTP/1.1 keep-alive connection and send a request as soon
+//! as the previous answer has been read (closed loop, like `wrk`). The tasks share nothing while
+//! running: each keeps its own latency histogram and counters, merged at the end, so the driver
+//! costs little CPU and runs well on a current-thread runtime (one core).
+//!
+//! Requests sent during the warm-up are not measured. A request is measured when it was *sent*
+//! after the warm-up; the tasks stop sending at the end of the measured time and the last
+//! answers are waited for, so the measured time runs from the end of the warm-up to the last
+//! answer.
+//!
+//! A closed loop hides coordinated omission: while the server stalls, the driver stops sending,
+//! so the stall shows up as one slow request per connection instead of many. The open-loop
+//! driver (a fixed arrival rate) is planned as a second [`LoadMode`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http::header::{CONTENT_TYPE, HOST};
+use http::{HeaderValue, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::task::JoinSet;
+
+use crate::data::SplitMix64;
+use crate::results::{Latency, RunResult};
+use crate::scenario::{RequestSpec, Workload};
+
+/// How requests are paced. Only the closed loop exists so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadMode {
+    /// Each connection sends its next request when the previous answer has arrived.
+    Closed,
+}
+
+/// Parameters of one load run.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// Base URL of the server, `http://host:port` (a path prefix is allowed).
+    pub url: String,
+    /// Name of the server in the results (`pocketbase`, `scalebase`, …).
+    pub label: String,
+    pub mode: LoadMode,
+    pub connections: usize,
+    pub warmup: Duration,
+    pub duration: Duration,
+    /// Seed of the request streams (each connection gets its own stream).
+    pub seed: u64,
+}
+
+/// Longest latency the histograms hold; longer ones are recorded as this.
+const MAX_LATENCY_US: u64 = 3_600_000_000;
+/// How long after the measured time the last answers are waited for; a request still open then
+/// counts as a transport error, so a stalled server cannot keep the run going.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+/// Pause before reconnecting after a failed connect, so a dead server is not spun on.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(10);
+
+/// Runs `workload` against the server and summarises the measured part.
+///
+/// Before the load starts one probe request must succeed (see [`Workload::probe`]): a
+/// misconfigured run fails fast with the server's answer instead of measuring errors.
+pub async fn run(config: &LoadConfig, workload: Workload) -> anyhow::Result<RunResult> {
+    ensure!(config.connections > 0, "at least one connection is needed");
+    let target = Target::resolve(&config.url).await?;
+    probe(&target, &workload.probe()).await?;
+
+    let warmup_ends = Instant::now() + config.warmup;
+    let clock = Clock { warmup_ends, stop_at: warmup_ends + config.duration };
+    let target = Arc::new(target);
+    let workload = Arc::new(workload);
+    let mut tasks = JoinSet::new();
+    for index in 0..config.connections {
+        let rng = SplitMix64::stream(config.seed, index as u64);
+        tasks.spawn(connection_loop(target.clone(), workload.clone(), clock, rng));
+    }
+    let mut total = Tally::new()?;
+    while let Some(joined) = tasks.join_next().await {
+        total.merge(joined.context("a connection task failed")??)?;
+    }
+
+    let measured = total.last_answer.map_or(config.duration, |t| t.duration_since(warmup_ends));
+    let secs = measured.as_secs_f64().max(f64::EPSILON);
+    Ok(RunResult {
+        label: config.label.clone(),
+        scenario: workload.scenario.name().to_owned(),
+        url: config.url.clone(),
+        mode: match config.mode {
+            LoadMode::Closed => "closed".to_owned(),
+        },
+        connections: config.connections,
+        warmup_secs: config.warmup.as_secs_f64(),
+        measured_secs: secs,
+        requests: total.ok,
+        requests_per_sec: total.ok as f64 / secs,
+        errors: total.errors.values().sum(),
+        error_kinds: total.errors,
+        body_bytes_per_sec: total.body_bytes as f64 / secs,
+        latency_ms: Latency::from_micros(&total.histogram),
+    })
+}
+
+/// When the warm-up ends and when the tasks stop sending.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    warmup_ends: Instant,
+    stop_at: Instant,
+}
+
+async fn connection_loop(
+    target: Arc<Target>,
+    workload: Arc<Workload>,
+    clock: Clock,
+    mut rng: SplitMix64,
+) -> anyhow::Result<Tally> {
+    let mut tally = Tally::new()?;
+    let mut conn: Option<Conn> = None;
+    loop {
+        let now = Instant::now();
+        if now >= clock.stop_at {
+            break;
+        }
+        if conn.is_none() {
+            match Conn::open(&target).await {
+                Ok(c) => conn = Some(c),
+                Err(_) => {
+                    if now >= clock.warmup_ends {
+                        tally.error("connect".to_owned());
+                    }
+                    tokio::time::sleep(RECONNECT_PAUSE).await;
+                    continue;
+                }
+            }
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        let request = target.request(&workload.next_request(&mut rng))?;
+        let sent = Instant::now();
+        let deadline = tokio::time::Instant::from_std(clock.stop_at + DRAIN_LIMIT);
+        let outcome = match tokio::time::timeout_at(deadline, c.send(request)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(anyhow::anyhow!("no answer before the drain limit")),
+        };
+        let latency = sent.elapsed();
+        let measured = sent >= clock.warmup_ends;
+        match outcome {
+            Ok((status, body_bytes)) if measured => tally.answer(status, body_bytes, latency),
+            Ok(_) => {}
+            Err(_) => {
+                conn = None;
+                if measured {
+                    tally.error("transport".to_owned());
+                }
+            }
+        }
+    }
+    Ok(tally)
+}
+
+/// Sends `spec` once and fails unless the answer is a success.
+async fn probe(target: &Target, spec: &RequestSpec) -> anyhow::Result<()> {
+    let mut conn =
+        Conn::open(target).await.with_context(|| format!("cannot connect to {}", target.addr))?;
+    conn.sender.ready().await?;
+    let response = conn.sender.send_request(target.request(spec)?).await?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    if !status.is_success() {
+        bail!(
+            "probe {} {} answered {status}: {}",
+            spec.method,
+            spec.target,
+            String::from_utf8_lossy(&body)
+        );
+    }
+    Ok(())
+}
+
+/// The server's address and the parts every request repeats.
+#[derive(Debug)]
+struct Target {
+    addr: SocketAddr,
+    host: HeaderValue,
+    /// Path prefix of the base URL, without a trailing slash.
+    prefix: String,
+}
+
+impl Target {
+    async fn resolve(url: &str) -> anyhow::Result<Target> {
+        let uri: http::Uri = url.parse().with_context(|| format!("invalid URL {url:?}"))?;
+        ensure!(uri.scheme_str() == Some("http"), "only http:// URLs are supported: {url}");
+        let authority = uri.authority().with_context(|| format!("URL without a host: {url}"))?;
+        let port = authority.port_u16().unwrap_or(80);
+        let addr = tokio::net::lookup_host((authority.host(), port))
+            .await
+            .with_context(|| format!("cannot resolve {authority}"))?
+            .next()
+            .with_context(|| format!("{authority} has no address"))?;
+        Ok(Target {
+            addr,
+            host: HeaderValue::from_str(authority.as_str())?,
+            prefix: uri.path().trim_end_matches('/').to_owned(),
+        })
+    }
+
+    fn request(&self, spec: &RequestSpec) -> anyhow::Result<Request<Full<Bytes>>> {
+        let mut builder = Request::builder()
+            .method(spec.method.clone())
+            .uri(format!("{}{}", self.prefix, spec.target))
+            .header(HOST, self.host.clone());
+        if spec.body.is_some() {
+            builder = builder.header(CONTENT_TYPE, "application/json");
+        }
+        Ok(builder.body(Full::new(spec.body.clone().unwrap_or_default()))?)
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection.
+struct Conn {
+    sender: http1::SendRequest<Full<Bytes>>,
+}
+
+impl Conn {
+    async fn open(target: &Target) -> anyhow::Result<Conn> {
+        let stream = TcpStream::connect(target.addr).await?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+        // The connection future does the I/O; it ends when the sender is dropped.
+        tokio::spawn(async move {
+            connection.await.ok();
+        });
+        Ok(Conn { sender })
+    }
+
+    /// Sends a request and reads the whole answer; returns its status and body size.
+    async fn send(&mut self, request: Request<Full<Bytes>>) -> anyhow::Result<(StatusCode, u64)> {
+        self.sender.ready().await?;
+        let response = self.sender.send_request(request).await?;
+        let status = response.status();
+        let mut body = response.into_body();
+        let mut bytes = 0;
+        while let Some(frame) = body.frame().await {
+            if let Some(data) = frame?.data_ref() {
+                bytes += data.len() as u64;
+            }
+        }
+        Ok((status, bytes))
+    }
+}
+
+/// What one connection measured.
+struct Tally {
+    /// Latencies of successful answers, in microseconds.
+    histogram: Histogram<u64>,
+    ok: u64,
+    body_bytes: u64,
+    errors: BTreeMap<String, u64>,
+    last_answer: Option<Instant>,
+}
+
+impl Tally {
+    fn new() -> anyhow::Result<Tally> {
+        Ok(Tally {
+            histogram: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)?,
+            ok: 0,
+            body_bytes: 0,
+            errors: BTreeMap::new(),
+            last_answer: None,
+        })
+    }
+
+    fn answer(&mut self, status: StatusCode, body_bytes: u64, latency: Duration) {
+        if status.is_success() {
+            let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+            self.histogram.saturating_record(us.max(1));
+            self.ok += 1;
+            self.body_bytes += body_bytes;
+        } else {
+            self.error(status.as_u16().to_string());
+        }
+        self.last_answer = Some(Instant::now());
+    }
+
+    fn error(&mut self, kind: String) {
+        *self.errors.entry(kind).or_default() += 1;
+        self.last_answer = Some(Instant::now());
+    }
+
+    fn merge(&mut self, other: Tally) -> anyhow::Result<()> {
+        self.histogram.add(&other.histogram)?;
+        self.ok += other.ok;
+        self.body_bytes += other.body_bytes;
+        for (kind, n) in other.errors {
+            *self.errors.entry(kind).or_default() += n;
+        }
+        self.last_answer = self.last_answer.max(other.last_answer);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

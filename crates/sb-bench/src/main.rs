@@ -1,0 +1,164 @@
+//! The `sb-bench` command: `setup`, `run` and `report` (see the crate docs of `sb_bench`).
+//!
+//! Everything runs on a current-thread runtime so the driver uses about one core, leaving the
+//! others to the server under test.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use sb_bench::load::{self, LoadConfig, LoadMode};
+use sb_bench::scenario::{Scenario, Workload};
+use sb_bench::{report, setup};
+
+#[derive(Parser)]
+#[command(name = "sb-bench", about = "Benchmarks a PocketBase-compatible server over HTTP")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Creates the `authors` and `posts` collections and inserts the records.
+    Setup {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Superuser e-mail.
+        #[arg(long, env = "SB_BENCH_EMAIL")]
+        email: String,
+        /// Superuser password.
+        #[arg(long, env = "SB_BENCH_PASSWORD")]
+        password: String,
+        /// Concurrent insert requests.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Delete existing `posts`/`authors` collections first.
+        #[arg(long)]
+        replace: bool,
+        /// Seconds to wait for the server to become healthy.
+        #[arg(long, default_value_t = 30.0, value_parser = parse_secs)]
+        wait: f64,
+    },
+    /// Runs one scenario and prints its results as JSON.
+    Run {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long, value_enum)]
+        scenario: Scenario,
+        /// Concurrent keep-alive connections.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Measured seconds (after the warm-up).
+        #[arg(long, default_value_t = 10.0, value_parser = parse_secs)]
+        duration: f64,
+        /// Warm-up seconds, not measured.
+        #[arg(long, default_value_t = 2.0, value_parser = parse_secs)]
+        warmup: f64,
+        /// Name of the server in the results (default: the URL).
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Prints markdown tables of the `*.json` results in a directory.
+    Report {
+        dir: PathBuf,
+        /// Server labels in column order; the first is the baseline of the ratios.
+        #[arg(long, value_delimiter = ',', required = true)]
+        labels: Vec<String>,
+        /// Exit with status 1 (after printing) when any run had errors.
+        #[arg(long)]
+        fail_on_errors: bool,
+    },
+}
+
+/// The server and its data, shared by `setup` and `run`.
+#[derive(clap::Args)]
+struct DataArgs {
+    /// Base URL of the server.
+    #[arg(long, env = "SB_BENCH_URL", default_value = "http://127.0.0.1:8090")]
+    url: String,
+    /// Seeded posts.
+    #[arg(long, default_value_t = 10_000)]
+    records: u64,
+    /// Seeded authors.
+    #[arg(long, default_value_t = 50)]
+    authors: u64,
+    /// Seed of the data and of the request streams.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// Longest duration accepted on the command line (a day).
+const MAX_SECS: f64 = 86_400.0;
+
+fn parse_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=MAX_SECS).contains(&v) => Ok(v),
+        _ => Err(format!("expected a number of seconds from 0 to {MAX_SECS}, got {s:?}")),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Setup { data, email, password, concurrency, replace, wait } => {
+                let config = setup::SetupConfig {
+                    url: data.url,
+                    email,
+                    password,
+                    records: data.records,
+                    authors: data.authors,
+                    concurrency,
+                    seed: data.seed,
+                    replace,
+                    wait: Duration::from_secs_f64(wait),
+                };
+                let done = setup::run(&config).await?;
+                let secs = done.insert_time.as_secs_f64();
+                println!(
+                    "inserted {} authors and {} posts in {secs:.1} s ({:.0} records/s, {} concurrent)",
+                    done.authors,
+                    done.records,
+                    (done.authors + done.records) as f64 / secs.max(f64::EPSILON),
+                    config.concurrency,
+                );
+            }
+            Command::Run { data, scenario, connections, duration, warmup, label } => {
+                let config = LoadConfig {
+                    label: label.unwrap_or_else(|| data.url.clone()),
+                    url: data.url,
+                    mode: LoadMode::Closed,
+                    connections,
+                    warmup: Duration::from_secs_f64(warmup),
+                    duration: Duration::from_secs_f64(duration),
+                    seed: data.seed,
+                };
+                let workload = Workload::new(scenario, data.records, data.authors);
+                let result = load::run(&config, workload).await?;
+                eprintln!(
+                    "{} on {}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+                    result.scenario,
+                    result.label,
+                    result.requests_per_sec,
+                    result.latency_ms.p50,
+                    result.latency_ms.p99,
+                    result.errors,
+                );
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            }
+            Command::Report { dir, labels, fail_on_errors } => {
+                let results = report::load_results(&dir)?;
+                anyhow::ensure!(!results.is_empty(), "no *.json results in {}", dir.display());
+                print!("{}", report::render(&results, &labels));
+                if fail_on_errors && results.iter().any(|r| r.errors > 0) {
+                    std::process::exit(1);
+                }
+            }
+        }
+        Ok::<_, anyhow::Error>(())
+    })
+    .context("sb-bench failed")
+}

@@ -1,0 +1,61 @@
+//! The outcome of one load run, as the JSON that `sb-bench run` prints and `sb-bench report`
+//! reads back.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// One run of one scenario against one server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Which server this was (`pocketbase`, `scalebase`, …); the report's column.
+    pub label: String,
+    pub scenario: String,
+    pub url: String,
+    /// `closed`: each connection sends its next request when the previous answer arrived.
+    pub mode: String,
+    pub connections: usize,
+    pub warmup_secs: f64,
+    /// The measured time: from the end of the warm-up to the last answer.
+    pub measured_secs: f64,
+    /// Successful (2xx) answers to requests sent during the measured time.
+    pub requests: u64,
+    /// Successful answers per second of measured time.
+    pub requests_per_sec: f64,
+    /// Failed requests during the measured time (non-2xx answers and transport errors).
+    pub errors: u64,
+    /// Failures by kind: the HTTP status (`"404"`), `"connect"` or `"transport"` (including no
+    /// answer within 30 s of the end).
+    pub error_kinds: BTreeMap<String, u64>,
+    /// Response body bytes per second (successful answers).
+    pub body_bytes_per_sec: f64,
+    /// Latency of successful answers, from sending the request to the end of the body.
+    pub latency_ms: Latency,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+impl Latency {
+    /// Summarises a histogram of microseconds.
+    pub fn from_micros(h: &Histogram<u64>) -> Latency {
+        let ms = |us: u64| us as f64 / 1000.0;
+        Latency {
+            mean: h.mean() / 1000.0,
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+        }
+    }
+}
