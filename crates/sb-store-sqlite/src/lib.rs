@@ -160,6 +160,10 @@ impl Store for SqliteStore {
         Ok(Box::new(writer::begin(&self.writer)?))
     }
 
+    async fn write(&self, stmts: &[Stmt]) -> Result<Vec<u64>> {
+        writer::write(&self.writer, stmts).await
+    }
+
     async fn ping(&self) -> Result<()> {
         self.readers.query("SELECT 1".into(), Vec::new()).await.map(drop)
     }

@@ -362,6 +362,51 @@ pub(crate) fn begin(writer: &Sender<Msg>) -> Result<SqliteTx> {
     Ok(SqliteTx { cmds: cmds_tx, state })
 }
 
+/// Runs a whole write transaction as one job whose commands are all queued before the writer
+/// sees it, so the writer never waits for this task between statements, and this task wakes
+/// once, when the group's `COMMIT` acknowledges the job.
+pub(crate) async fn write(writer: &Sender<Msg>, stmts: &[Stmt]) -> Result<Vec<u64>> {
+    let (cmds_tx, cmds_rx) = crossbeam_channel::unbounded();
+    let mut answers = Vec::with_capacity(stmts.len());
+    for stmt in stmts {
+        let r = crate::render(stmt);
+        let (reply, answer) = oneshot::channel();
+        // Cannot fail: `cmds_rx` is alive here.
+        let _ = cmds_tx.send(Cmd::Execute { sql: r.sql, params: r.params, reply });
+        answers.push(answer);
+    }
+    let (reply, committed) = oneshot::channel();
+    let _ = cmds_tx.send(Cmd::Commit(reply));
+    drop(cmds_tx);
+    let state = Arc::new(JobState::default());
+    writer
+        .send(Msg::Job(Job { cmds: cmds_rx, state: state.clone() }))
+        .map_err(|_| StoreError::new(ErrorKind::Unavailable, "the SQLite writer has stopped"))?;
+    match committed.await {
+        // Every statement was answered before the commit was.
+        Ok(Ok(())) => {
+            let mut counts = Vec::with_capacity(answers.len());
+            for answer in answers {
+                counts.push(answer.await.unwrap_or_else(|_| Err(state.gone()))?);
+            }
+            Ok(counts)
+        }
+        Ok(Err(e)) => Err(e),
+        // The job ended before its commit: a statement failed (its answer says why), or the
+        // writer gave up on the job.
+        Err(_) => {
+            for answer in answers {
+                match answer.await {
+                    Ok(Ok(_)) => continue,
+                    Ok(Err(e)) => return Err(e),
+                    Err(_) => break,
+                }
+            }
+            Err(state.gone())
+        }
+    }
+}
+
 /// A write transaction on SQLite: a handle to a job of the writer thread.
 ///
 /// Dropping it without [`Tx::commit`] rolls the job back (the writer sees its channel close).

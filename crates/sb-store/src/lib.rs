@@ -95,6 +95,27 @@ pub trait Store: Send + Sync + 'static {
     /// Starts a write transaction.
     async fn begin(&self) -> Result<Box<dyn Tx>>;
 
+    /// Runs `stmts` in order as one write transaction and commits it; returns the number of
+    /// rows each statement changed. When a statement fails nothing is written and its error is
+    /// returned. For writes that need no answer between statements this saves the round trips
+    /// of [`Store::begin`]; backends override it where that pays (the SQLite writer receives the
+    /// whole script at once).
+    async fn write(&self, stmts: &[Stmt]) -> Result<Vec<u64>> {
+        let mut tx = self.begin().await?;
+        let mut counts = Vec::with_capacity(stmts.len());
+        for stmt in stmts {
+            match tx.execute(stmt).await {
+                Ok(n) => counts.push(n),
+                Err(e) => {
+                    tx.rollback().await.ok();
+                    return Err(e);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(counts)
+    }
+
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> Result<()>;
 

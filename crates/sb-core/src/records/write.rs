@@ -139,12 +139,7 @@ impl App {
                 })
                 .collect(),
         });
-        let mut tx = self.store.begin().await?;
-        if let Err(e) = tx.execute(&insert).await {
-            tx.rollback().await.ok();
-            return Err(write_error(&c, e, CREATE_FAILED));
-        }
-        tx.commit().await?;
+        self.store.write(&[insert]).await.map_err(|e| write_error(&c, e, CREATE_FAILED))?;
         let record =
             Record { collection: c.clone(), data: applied.data, expand: None, managed: false };
         let viewer = Viewer::from_request(req);
@@ -264,17 +259,12 @@ impl App {
             .collect();
         if !set.is_empty() {
             let update = Stmt::Update(Update { table: c.name.clone(), set, where_: Some(target) });
-            let mut tx = self.store.begin().await?;
-            match tx.execute(&update).await {
-                Ok(0) => {
-                    tx.rollback().await.ok();
-                    return Err(CoreError::not_found());
-                }
-                Ok(_) => tx.commit().await?,
-                Err(e) => {
-                    tx.rollback().await.ok();
-                    return Err(write_error(&c, e, UPDATE_FAILED));
-                }
+            // Nothing changed (the rule no longer admits the row, or it is gone) commits
+            // nothing and answers 404.
+            let counts =
+                self.store.write(&[update]).await.map_err(|e| write_error(&c, e, UPDATE_FAILED))?;
+            if counts.first() == Some(&0) {
+                return Err(CoreError::not_found());
             }
         }
         let record =

@@ -605,3 +605,14 @@ mod ast {
         assert!((km - 343.5).abs() < 1.0, "{km}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_written_script_commits_all_or_nothing() {
+    let (_db, store) = with_table(|_| {}).await;
+    let update = raw("UPDATE t SET name = 'x' WHERE id > ?", vec![Value::Int(1)]);
+    assert_eq!(store.write(&[insert(1, "a"), insert(2, "b"), update]).await.unwrap(), [1, 1, 1]);
+    assert_eq!(names(&store).await, ["a", "x"]);
+    let err = store.write(&[insert(3, "c"), insert(1, "dup"), insert(4, "d")]).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unique);
+    assert_eq!(names(&store).await, ["a", "x"]);
+}

@@ -494,3 +494,33 @@ mod ast {
         assert!((km - 343.5).abs() < 1.0, "{km}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_written_script_commits_all_or_nothing() {
+    let (_dir, store) = with_table(|_| {}).await;
+    let update = raw("UPDATE t SET name = 'x' WHERE id > ?", vec![Value::Int(1)]);
+    assert_eq!(store.write(&[insert(1, "a"), insert(2, "b"), update]).await.unwrap(), [1, 1, 1]);
+    assert_eq!(names(&store).await, ["a", "x"]);
+
+    // The second statement fails: the first is undone and the failure is the statement's own.
+    let before = store.stats();
+    let err = store.write(&[insert(3, "c"), insert(1, "dup"), insert(4, "d")]).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unique);
+    assert_eq!(names(&store).await, ["a", "x"]);
+    assert_eq!(store.stats().rolled_back_jobs - before.rolled_back_jobs, 1);
+
+    // Concurrent scripts share group commits like interactive transactions do.
+    let before = store.stats();
+    let tasks: Vec<_> = (10..110)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.write(&[insert(i, &format!("n{i}"))]).await })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), [1]);
+    }
+    let after = store.stats();
+    assert_eq!(after.committed_jobs - before.committed_jobs, 100);
+    assert_eq!(names(&store).await.len(), 102);
+}
