@@ -6,7 +6,43 @@
 //! rewrites those classes to explicit ASCII sets so both matching and value generation behave
 //! like PocketBase.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, RwLock};
+
 use regex::Regex;
+
+/// A process-wide memo of work derived from a pattern's text (compiled regexes, parsed
+/// generators). Patterns come from collection definitions, so the set in use is small and
+/// every record write would otherwise recompile the same ones; the memo is emptied when it
+/// reaches `MEMO_LIMIT` entries so that many distinct patterns cannot grow it without bound.
+pub(crate) struct Memo<T> {
+    entries: LazyLock<RwLock<HashMap<String, T>>>,
+}
+
+const MEMO_LIMIT: usize = 1024;
+
+impl<T: Clone> Memo<T> {
+    pub(crate) const fn new() -> Memo<T> {
+        Memo { entries: LazyLock::new(|| RwLock::new(HashMap::new())) }
+    }
+
+    /// The value for `pattern`, made by `make` on first use.
+    pub(crate) fn get(&self, pattern: &str, make: impl FnOnce(&str) -> T) -> T {
+        // A poisoned lock only means another thread panicked mid-insert; the map is intact.
+        if let Some(hit) = self.entries.read().unwrap_or_else(|e| e.into_inner()).get(pattern) {
+            return hit.clone();
+        }
+        let value = make(pattern);
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MEMO_LIMIT {
+            entries.clear();
+        }
+        entries.insert(pattern.to_owned(), value.clone());
+        value
+    }
+}
+
+static COMPILED: Memo<Result<Regex, String>> = Memo::new();
 
 /// Rewrites Go's ASCII Perl classes into explicit sets understood identically by `regex`.
 pub(crate) fn translate(pattern: &str) -> String {
@@ -81,7 +117,12 @@ pub(crate) fn translate(pattern: &str) -> String {
 
 /// Compiles a Go pattern; the error is a one-line message in the style of Go's
 /// `Error parsing regexp: ...` (the reason text itself comes from the `regex` crate).
+/// Compiled regexes are memoised (a clone shares the compiled program).
 pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
+    COMPILED.get(pattern, compile_uncached)
+}
+
+fn compile_uncached(pattern: &str) -> Result<Regex, String> {
     Regex::new(&translate(pattern)).map_err(|e| {
         let text = e.to_string();
         let reason = text

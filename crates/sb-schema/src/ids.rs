@@ -4,6 +4,8 @@
 //! Randomness comes from `rand::rng()`, a CSPRNG seeded from the OS, because record ids, token
 //! keys and secrets all leave the server and some of them guard access.
 
+use std::sync::Arc;
+
 use rand::Rng;
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
@@ -62,9 +64,13 @@ pub fn field_id(type_name: &str, name: &str) -> String {
 /// with PocketBase's message `Unsupported pattern operator N.` (N = Go's `syntax.Op`). An
 /// unparseable pattern fails with the parse error.
 pub fn generate_from_pattern(pattern: &str) -> Result<String, String> {
-    goregex::compile(pattern)?;
-    let hir = regex_syntax::parse(&goregex::translate(pattern)).map_err(|e| e.to_string())?;
-    check_supported(&hir)?;
+    static GENERATORS: goregex::Memo<Result<Arc<Hir>, String>> = goregex::Memo::new();
+    let hir = GENERATORS.get(pattern, |pattern| {
+        goregex::compile(pattern)?;
+        let hir = regex_syntax::parse(&goregex::translate(pattern)).map_err(|e| e.to_string())?;
+        check_supported(&hir)?;
+        Ok(Arc::new(hir))
+    })?;
     let mut out = String::new();
     generate(&hir, &mut rand::rng(), &mut out)?;
     Ok(out)
