@@ -6,6 +6,12 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use scalebase::config::{FileConfig, ServeArgs, StorageArgs};
 
+/// mimalloc instead of the system allocator: request handling allocates many short-lived
+/// buffers from several threads, where glibc's allocator showed as ~15% of a record-create
+/// profile (`bench/README.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "scalebase", version, about = "A PocketBase-compatible backend that scales out")]
 struct Cli {
