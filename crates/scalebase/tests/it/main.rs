@@ -9,6 +9,7 @@ mod fields;
 mod http;
 mod list;
 mod records;
+mod rules_matrix;
 mod schema_changes;
 mod superusers;
 mod views;
