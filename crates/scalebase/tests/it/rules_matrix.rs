@@ -169,7 +169,7 @@ pub async fn stored(app: &sb_core::App, collection: &str, id: &str, column: &str
     rows.rows.into_iter().next().and_then(|r| r.into_iter().next()?.into_string()).unwrap_or_default()
 }
 
-async fn token_key(app: &sb_core::App, collection: &str, id: &str) -> String {
+pub async fn token_key(app: &sb_core::App, collection: &str, id: &str) -> String {
     stored(app, collection, id, "tokenKey").await
 }
 
