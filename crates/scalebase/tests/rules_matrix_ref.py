@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -31,7 +32,7 @@ SU_PASSWORD = "admin-password-1"
 ABSENT = "<absent>"
 
 
-def call(base, method, path, token=None, body=None, headers=None, multipart=None):
+def call(base, method, path, token=None, body=None, headers=None, multipart=None, form=None):
     data = None
     hdrs = dict(headers or {})
     if token:
@@ -46,6 +47,9 @@ def call(base, method, path, token=None, body=None, headers=None, multipart=None
         parts.append(f"--{boundary}--\r\n")
         data = "".join(parts).encode()
         hdrs["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+    elif form is not None:
+        data = urllib.parse.urlencode([tuple(pair) for pair in form]).encode()
+        hdrs["Content-Type"] = "application/x-www-form-urlencoded"
     elif body is not None:
         data = json.dumps(body).encode()
         hdrs["Content-Type"] = "application/json"
@@ -67,6 +71,8 @@ def pointer(doc, ptr):
     for part in ptr.split("/")[1:]:
         if isinstance(cur, dict) and part in cur:
             cur = cur[part]
+        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
+            cur = cur[int(part)]
         else:
             return ABSENT
     return cur
@@ -211,11 +217,14 @@ def run(base, matrix):
                 case.get("body"),
                 case.get("headers"),
                 case.get("multipart"),
+                case.get("form"),
             )
             problems = check(case, status, body)
             if problems:
                 failures += 1
                 print(f"{phase}[{n}] {case['who']} {case['req']}")
+                if os.environ.get("SHOW_BODY"):
+                    print(f"    body: {json.dumps(body)[:1500]}")
                 for p in problems:
                     print(f"    {p}")
     total = len(matrix["setup"]) + len(matrix["cases"])

@@ -120,6 +120,15 @@ async fn send(base: &str, token: Option<&str>, case: &Value) -> (u16, Value) {
         req = req
             .header("Content-Type", format!("multipart/form-data; boundary={BOUNDARY}"))
             .body(body);
+    } else if let Some(pairs) = case["form"].as_array() {
+        let body: Vec<String> = pairs
+            .iter()
+            .map(|p| {
+                let (k, v) = (p[0].as_str().unwrap_or(""), p[1].as_str().unwrap_or(""));
+                format!("{}={}", crate::common::encode(k), crate::common::encode(v))
+            })
+            .collect();
+        req = req.header("Content-Type", "application/x-www-form-urlencoded").body(body.join("&"));
     } else if !case["body"].is_null() {
         req = req.json(&case["body"]);
     }
