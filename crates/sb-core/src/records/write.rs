@@ -310,6 +310,13 @@ impl App {
         let condition = compile_rule(catalog, c, rule, ALIAS, req)?;
         let mut virtual_data = data.clone();
         virtual_data.insert("verified".into(), Json::Bool(false));
+        // Autodate values are set when the record is saved, after the rules: in the virtual row
+        // they are still empty (PocketBase: `created = ''` holds in a create rule).
+        for f in &c.fields {
+            if matches!(f.kind, FieldKind::Autodate(_)) {
+                virtual_data.insert(f.name.clone(), Json::String(String::new()));
+            }
+        }
         let row = Select {
             columns: c
                 .fields
