@@ -16,9 +16,11 @@ const PASSWORD: &str = "pass12345";
 /// `people` (auth, each record sees only itself) and `others` (auth), one user in `people`.
 async fn schema(su: &Client) {
     for name in ["people", "others"] {
-        su.create_collection(json!({"name": name, "type": "auth", "listRule": "id = @request.auth.id",
+        su.create_collection(
+            json!({"name": name, "type": "auth", "listRule": "id = @request.auth.id",
             "viewRule": "id = @request.auth.id", "updateRule": "id = @request.auth.id",
-            "fields": [{"name": "name", "type": "text"}]}))
+            "fields": [{"name": "name", "type": "text"}]}),
+        )
         .await;
     }
     su.create_record(
@@ -107,7 +109,10 @@ sb_testkit::sbtest_http!(tokens_are_pinned_to_hs256_and_their_keys, |url, app| a
         assert_eq!(principal(&url, &token).await, None, "{alg}");
     }
     // The same header rebuilt by hand is accepted, so the refusals above are about `alg`.
-    assert_eq!(principal(&url, &with_header(&valid, json!({"alg": "HS256", "typ": "JWT"}), &key)).await, me);
+    assert_eq!(
+        principal(&url, &with_header(&valid, json!({"alg": "HS256", "typ": "JWT"}), &key)).await,
+        me
+    );
     let hs512 = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
         &sb_auth::peek(&valid).unwrap(),
@@ -118,6 +123,18 @@ sb_testkit::sbtest_http!(tokens_are_pinned_to_hs256_and_their_keys, |url, app| a
 
     // Wrong keys: another collection's secret, the file-token secret, no tokenKey, a claimed
     // collection that is not the record's.
+    // Tokens of the other types are not auth tokens, even signed with their own right key.
+    let file_claims = sb_auth::Claims {
+        collection_id: people.id.clone(),
+        email: None,
+        exp: now() + 600,
+        id: UID.into(),
+        new_email: None,
+        refreshable: None,
+        kind: sb_auth::TokenType::File,
+    };
+    let file_token = sb_auth::sign(&file_claims, &format!("{token_key}{people_file_secret}"));
+    assert_eq!(principal(&url, &file_token).await, None);
     for bad in [
         signed(&people.id, &format!("{token_key}{others_secret}"), now() + 600),
         signed(&people.id, &format!("{token_key}{people_file_secret}"), now() + 600),
@@ -127,7 +144,8 @@ sb_testkit::sbtest_http!(tokens_are_pinned_to_hs256_and_their_keys, |url, app| a
     ] {
         assert_eq!(principal(&url, &bad).await, None);
     }
-    let r = su.with_token(Some(&valid)).post("/api/collections/others/auth-refresh", json!({})).await;
+    let r =
+        su.with_token(Some(&valid)).post("/api/collections/others/auth-refresh", json!({})).await;
     assert_eq!(r.status, 403, "{:?}", r.body);
 
     // A password change through an update rotates tokenKey: every earlier token dies at once.
@@ -144,7 +162,8 @@ sb_testkit::sbtest_http!(tokens_are_pinned_to_hs256_and_their_keys, |url, app| a
     assert_ne!(stored(&app, "people", UID, "tokenKey").await, token_key);
     for old in [&valid, &login] {
         assert_eq!(principal(&url, old).await, None);
-        let r = su.with_token(Some(old)).post("/api/collections/people/auth-refresh", json!({})).await;
+        let r =
+            su.with_token(Some(old)).post("/api/collections/people/auth-refresh", json!({})).await;
         assert_eq!(r.status, 401, "{:?}", r.body);
     }
     let guest = Client::guest(&url);

@@ -175,7 +175,11 @@ pub async fn stored(app: &sb_core::App, collection: &str, id: &str, column: &str
         ..Default::default()
     };
     let rows = app.store().query(&Stmt::Select(select)).await.expect("select");
-    rows.rows.into_iter().next().and_then(|r| r.into_iter().next()?.into_string()).unwrap_or_default()
+    rows.rows
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next()?.into_string())
+        .unwrap_or_default()
 }
 
 pub async fn token_key(app: &sb_core::App, collection: &str, id: &str) -> String {
@@ -209,7 +213,10 @@ sb_testkit::sbtest_http!(authorization_matrix, |url, app| async move {
     ] {
         tokens.insert(who.into(), json!(record_token(&app, collection, id).await));
     }
-    tokens.insert("expired".into(), json!(expired_token(&app, "people", "user00000000001", 60).await));
+    tokens.insert(
+        "expired".into(),
+        json!(expired_token(&app, "people", "user00000000001", 60).await),
+    );
 
     let mut failures = Vec::new();
     for phase in ["setup", "cases"] {
