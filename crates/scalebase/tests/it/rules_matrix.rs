@@ -1,33 +1,43 @@
-//! The authorization matrix (spec §5, §3.2–3.11, §6.2): every API rule shape × principal ×
-//! operation, one row per case, in `rules_matrix.json` next to this file.
+//! The authorization matrix (spec §5, §3.2–3.11, §6.2): API rule shapes × principals ×
+//! operations, one row per case, in `rules_matrix.json` next to this file (29 collections,
+//! 38 records, 333 rows run in order; each row names the principal, the request, the expected
+//! status and either the expected list of ids or JSON-pointer checks of the body).
 //!
-//! Rule shapes (one collection each): `null` (`locked`), `""` (`open`), owner
-//! (`owned`: `owner = @request.auth.id`, also as a create rule on the virtual row), multi-relation
+//! Rule shapes, one collection each: `null` (`locked`), `""` (`open`), owner (`owned`:
+//! `owner = @request.auth.id`, also as a create rule on the virtual row), multi-relations with
 //! `:each ?=` / `.id ?=` and `@request.body.*` with `:length`, `:isset`, `:each` on JSON and
-//! multipart bodies (`shared`), `:changed`, `@request.method`, `@request.query.*` (`guarded`),
-//! `@request.query.*`, `@request.headers.*`, `@request.context`, `@request.auth.collectionName`
-//! (`reqinfo`), a relation path on both sides (`team_notes`: `owner.team = @request.auth.team`),
-//! `@collection.*` joins with and without an alias (`granted`), `@request.context = 'expand'`
-//! (`ctxonly`), the auth collection rules (`people`: listRule, viewRule, updateRule, manageRule;
-//! `members`: authRule).
+//! multipart bodies (`shared`), `:changed` (`guarded`, and across field types in `chg`),
+//! `@request.method` + `@request.query.*` (`guarded`), `@request.query.*`, `@request.headers.*`,
+//! `@request.context`, `@request.auth.collectionName` (`reqinfo`, `misc`, `bodyx`), relation paths
+//! on both sides (`team_notes`), `@collection.*` with and without an alias (`granted`, `bodyrel`),
+//! `@request.context = 'expand'` (`ctxonly`), `@request.body` walks and raw keys (`bodyrel`,
+//! `rawbody`, `typed`), create rules on the virtual row (`virt1`–`virt5`), date macros (`dates`),
+//! a view collection (`owned_view`), and the auth collection rules (`people`: list, view,
+//! update, manage; `members`, `pwonly`, `nologin`: authRule incl. `null` and a rule on
+//! `@request.context`).
 //!
 //! Principals: guest, two users, a manager (satisfies `people.manageRule`), a superuser, a record
-//! of another auth collection, an expired token and a token revoked by a password change.
+//! of another auth collection, a token that expired 60 s ago and a token revoked by a password
+//! change (later rows also revoke tokens by an e-mail change and by an authRule change).
 //! Operations: list (rows silently filtered, `totalItems` too), view, create, update, delete,
-//! expand (the target's viewRule; hidden fields, `password`, `tokenKey` and e-mail visibility in
-//! expanded records), filter and sort through a relation (the target's listRule applies), the
-//! client-side filter restrictions, manager rights, auth refresh and the authRule.
-//! Statuses and messages are spec §5.2's: 403 "Only superusers can perform this action." for a
-//! `null` rule, 404 for a failed view/update/delete, 400 "Failed to create record." for a failed
-//! create, silent exclusion for lists and expands.
+//! expand (the target's viewRule, forward, multiple, nested, back-relations; hidden fields,
+//! `password`, `tokenKey` and e-mail visibility inside expanded records and through `fields`),
+//! filter and sort through relations and back-relations (the target's listRule applies), the
+//! client-side filter restrictions, manager rights, auth-with-password, auth-refresh,
+//! impersonate. Statuses and messages are spec §5.2's: 403 "Only superusers can perform this
+//! action." for a `null` rule, 404 for a failed view/update/delete, 400 "Failed to create
+//! record." for a failed create, silent exclusion for lists and expands, 403 for the authRule.
 //!
 //! Checked against the reference: `tests/rules_matrix_ref.py` runs the whole table (every row,
-//! not a sample) in the same order against PocketBase 0.40.6
+//! not a sample) in the same order against PocketBase 0.40.6 on 127.0.0.1
 //! (`python3 crates/scalebase/tests/rules_matrix_ref.py "$(../shared/tools/pocketbase-ref)"`);
-//! all 150 rows matched on 2026-11-28. Four expectations were corrected by that run (the first
-//! draft guessed them wrong): `@collection.grants.*` references share one join, so the two
-//! conditions hold on the same grant row; and sorting by `author.name` keeps records whose
-//! `author` is empty even when the guest may list no user.
+//! all rows matched on 2026-11-28. Expectations that the first draft guessed wrong were taken
+//! from that run, e.g.: `@collection.grants.*` references share one join (both conditions hold on
+//! the same grant row); sorting by `author.name` keeps records whose `author` is empty;
+//! `@request.query.n > 5` is true for `n=3` (SQLite orders text after numbers); hidden fields
+//! are not in `@request.body` for non-superusers; relation order counts for `:changed`.
+//! The run also found two differences, fixed in sb-core: `@request.body` lacked keys that are not
+//! fields (`@request.body.agree = true`), and create rules saw autodate values already set.
 
 use serde_json::{Map, Value, json};
 
