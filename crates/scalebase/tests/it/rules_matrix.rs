@@ -1,6 +1,6 @@
 //! The authorization matrix (spec §5, §3.2–3.11, §6.2): API rule shapes × principals ×
 //! operations, one row per case, in `rules_matrix.json` next to this file (30 collections,
-//! 40 records, 350 rows run in order; each row names the principal, the request, the expected
+//! 40 records, 349 rows run in order; each row names the principal, the request, the expected
 //! status and either the expected list of ids or JSON-pointer checks of the body).
 //!
 //! Rule shapes, one collection each: `null` (`locked`), `""` (`open`), owner (`owned`:
