@@ -1,6 +1,6 @@
 //! The authorization matrix (spec §5, §3.2–3.11, §6.2): API rule shapes × principals ×
 //! operations, one row per case, in `rules_matrix.json` next to this file (30 collections,
-//! 40 records, 349 rows run in order; each row names the principal, the request, the expected
+//! 41 records, 363 rows run in order; each row names the principal, the request, the expected
 //! status and either the expected list of ids or JSON-pointer checks of the body).
 //!
 //! Rule shapes, one collection each: `null` (`locked`), `""` (`open`), owner (`owned`:
@@ -19,7 +19,9 @@
 //!
 //! Principals: guest, two users, a manager (satisfies `people.manageRule`), a superuser, a record
 //! of another auth collection, a token that expired 60 s ago and a token revoked by a password
-//! change (later rows also revoke tokens by an e-mail change and by an authRule change).
+//! change (later rows also revoke tokens by an e-mail change, an authRule change and a rotated
+//! collection secret). Update and delete rules with `@collection.*`, relation paths and
+//! back-relations run inside the writing statement.
 //! Operations: list (rows silently filtered, `totalItems` too), view, create, update, delete,
 //! expand (the target's viewRule, forward, multiple, nested, back-relations; hidden fields,
 //! `password`, `tokenKey` and e-mail visibility inside expanded records and through `fields`),
