@@ -1,6 +1,6 @@
 //! The authorization matrix (spec §5, §3.2–3.11, §6.2): API rule shapes × principals ×
 //! operations, one row per case, in `rules_matrix.json` next to this file (30 collections,
-//! 41 records, 363 rows run in order; each row names the principal, the request, the expected
+//! 41 records, 366 rows run in order; each row names the principal, the request, the expected
 //! status and either the expected list of ids or JSON-pointer checks of the body).
 //!
 //! Rule shapes, one collection each: `null` (`locked`), `""` (`open`), owner (`owned`:
@@ -23,7 +23,8 @@
 //! collection secret). Update and delete rules with `@collection.*`, relation paths and
 //! back-relations run inside the writing statement.
 //! Operations: list (rows silently filtered, `totalItems` too), view, create, update, delete,
-//! expand (the target's viewRule, forward, multiple, nested, back-relations; hidden fields,
+//! expand (the target's viewRule with the request's own `@request.query`, forward, multiple,
+//! nested, back-relations; hidden fields,
 //! `password`, `tokenKey` and e-mail visibility inside expanded records and through `fields`),
 //! filter and sort through relations and back-relations (the target's listRule applies), the
 //! client-side filter restrictions, manager rights, auth-with-password, auth-refresh,
