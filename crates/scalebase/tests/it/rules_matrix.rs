@@ -1,6 +1,6 @@
 //! The authorization matrix (spec §5, §3.2–3.11, §6.2): API rule shapes × principals ×
-//! operations, one row per case, in `rules_matrix.json` next to this file (30 collections,
-//! 41 records, 366 rows run in order; each row names the principal, the request, the expected
+//! operations, one row per case, in `rules_matrix.json` next to this file (31 collections,
+//! 43 records, 373 rows run in order; each row names the principal, the request, the expected
 //! status and either the expected list of ids or JSON-pointer checks of the body).
 //!
 //! Rule shapes, one collection each: `null` (`locked`), `""` (`open`), owner (`owned`:
@@ -13,6 +13,7 @@
 //! `@request.context = 'expand'` (`ctxonly`), `@request.body` walks and raw keys (`bodyrel`,
 //! `rawbody`, `typed`), create rules on the virtual row (`virt1`–`virt5`), date macros (`dates`),
 //! `geoDistance`/`strftime` over request values and `@request.auth.*:lower` (`geo`),
+//! a mixed-case collection named like an SQL keyword with a `group` field (`Order`),
 //! a view collection (`owned_view`), and the auth collection rules (`people`: list, view,
 //! update, manage; `members`, `pwonly`, `nologin`: authRule incl. `null` and a rule on
 //! `@request.context`).
