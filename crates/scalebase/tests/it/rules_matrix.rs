@@ -1,6 +1,6 @@
 //! The authorization matrix (spec §5, §3.2–3.11, §6.2): API rule shapes × principals ×
 //! operations, one row per case, in `rules_matrix.json` next to this file (31 collections,
-//! 43 records, 373 rows run in order; each row names the principal, the request, the expected
+//! 43 records, 378 rows run in order; each row names the principal, the request, the expected
 //! status and either the expected list of ids or JSON-pointer checks of the body).
 //!
 //! Rule shapes, one collection each: `null` (`locked`), `""` (`open`), owner (`owned`:
