@@ -55,31 +55,64 @@ pub fn hash_password(password: &str) -> String {
 }
 
 /// Checks `password` against a stored argon2 PHC string or bcrypt hash. A malformed or unknown
-/// hash never verifies.
+/// hash never verifies. Every call costs one hash computation, whatever the hash.
 pub fn verify_password(password: &str, hash: &str) -> Verification {
-    const FAILED: Verification = Verification { ok: false, needs_rehash: false };
+    match verify_with_hash(password, hash) {
+        Some(verification) => verification,
+        None => {
+            // Nothing was computed (a malformed or unknown hash, a password bcrypt cannot
+            // take): spend one verification anyway, so the answer takes as long as a real one
+            // and tells nothing about the stored hash.
+            dummy_verify(password);
+            Verification { ok: false, needs_rehash: false }
+        }
+    }
+}
+
+/// The outcome of a verification that ran the hash function, or `None` when the hash could not
+/// be checked at all (so no time was spent).
+fn verify_with_hash(password: &str, hash: &str) -> Option<Verification> {
     if hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$") {
         // Go's bcrypt (like the crate's `verify`) uses at most 72 bytes, and PocketBase could
         // not hash a longer password, so a longer one is refused rather than truncated.
-        let ok =
-            password.len() <= BCRYPT_MAX_LEN && bcrypt::verify(password, hash).unwrap_or(false);
-        return Verification { ok, needs_rehash: ok };
+        if password.len() > BCRYPT_MAX_LEN {
+            return None;
+        }
+        let ok = bcrypt::verify(password, hash).ok()?;
+        count_computation();
+        return Some(Verification { ok, needs_rehash: ok });
     }
     if !hash.starts_with("$argon2") {
-        return FAILED;
+        return None;
     }
-    let Ok(parsed) = PasswordHash::new(hash) else {
-        return FAILED;
-    };
+    let parsed = PasswordHash::new(hash).ok()?;
     // The verifier takes the algorithm, version and parameters from the hash itself.
-    if argon2id().verify_password(password.as_bytes(), &parsed).is_err() {
-        return FAILED;
+    match argon2id().verify_password(password.as_bytes(), &parsed) {
+        Ok(()) => {}
+        Err(argon2::password_hash::Error::Password) => {
+            count_computation();
+            return Some(Verification { ok: false, needs_rehash: false });
+        }
+        Err(_) => return None,
     }
+    count_computation();
     let current = parsed.algorithm == Algorithm::Argon2id.ident()
         && parsed.version == Some(Version::V0x13.into())
         && Params::try_from(&parsed)
             .is_ok_and(|p| (p.m_cost(), p.t_cost(), p.p_cost()) == (M_COST, T_COST, P_COST));
-    Verification { ok: true, needs_rehash: !current }
+    Some(Verification { ok: true, needs_rehash: !current })
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Hash computations run by verifications on this thread (tests check that every
+    /// verification costs exactly one).
+    pub(crate) static COMPUTATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn count_computation() {
+    #[cfg(test)]
+    COMPUTATIONS.with(|c| c.set(c.get() + 1));
 }
 
 /// Spends the time of one password verification, for paths where there is no account to check

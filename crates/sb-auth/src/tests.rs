@@ -277,3 +277,30 @@ fn random_strings_use_the_alphabet() {
     let sample = crate::random::lower_alphanumeric(2000);
     assert!(crate::random::LOWER_ALPHANUMERIC.chars().all(|c| sample.contains(c)));
 }
+
+#[test]
+fn every_verification_costs_one_hash_computation() {
+    let computations = || crate::password::COMPUTATIONS.with(|c| c.get());
+    let argon = hash_password("pw");
+    let bcrypt = bcrypt::hash("pw", 4).unwrap_or_else(|e| panic!("{e}"));
+    let long = "p".repeat(73);
+    let cases: [(&str, &str, bool); 10] = [
+        ("pw", &argon, true),
+        ("px", &argon, false),
+        ("pw", &bcrypt, true),
+        ("px", &bcrypt, false),
+        // Over bcrypt's limit: refused, but only after the same amount of work.
+        (&long, &bcrypt, false),
+        // Hashes that cannot be checked (empty, unknown scheme, malformed) cost a dummy one.
+        ("pw", "", false),
+        ("pw", "plain:pw", false),
+        ("pw", "$argon2id$v=19$m=0,t=2,p=1$c2FsdHNhbHQ$aGFzaA", false),
+        ("pw", "$2b$99$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01234", false),
+        ("pw", "$argon2id$", false),
+    ];
+    for (password, hash, ok) in cases {
+        let before = computations();
+        assert_eq!(verify_password(password, hash).ok, ok, "{hash:?}");
+        assert_eq!(computations() - before, 1, "{hash:?}");
+    }
+}

@@ -180,8 +180,7 @@ impl App {
         }
         let Some(record) = found else {
             // Same cost as a wrong password, so unknown identities can't be told apart by time.
-            let plain = password.clone();
-            self.hasher.run(move || sb_auth::password::dummy_verify(&plain)).await?;
+            self.dummy_verify_password(password).await?;
             return Err(CoreError::bad_request(AUTH_FAILED));
         };
         let hash = record.data.get("password").and_then(Json::as_str).unwrap_or("").to_owned();

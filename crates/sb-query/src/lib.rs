@@ -79,7 +79,9 @@ pub struct RequestInfo {
     pub headers: BTreeMap<String, String>,
     /// Query parameters (first value), always strings.
     pub query: BTreeMap<String, String>,
-    /// The submitted body after modifier resolution (record create/update), keyed by field name.
+    /// The submitted body (record create/update): every key as sent, except that modifier keys
+    /// (`tags+`) are replaced by their field's resolved value and hidden fields are dropped for
+    /// non-superusers.
     pub body: serde_json::Map<String, serde_json::Value>,
     pub auth: Option<AuthInfo>,
 }

@@ -310,6 +310,13 @@ impl App {
         let condition = compile_rule(catalog, c, rule, ALIAS, req)?;
         let mut virtual_data = data.clone();
         virtual_data.insert("verified".into(), Json::Bool(false));
+        // Autodate values are set when the record is saved, after the rules: in the virtual row
+        // they are still empty (PocketBase: `created = ''` holds in a create rule).
+        for f in &c.fields {
+            if matches!(f.kind, FieldKind::Autodate(_)) {
+                virtual_data.insert(f.name.clone(), Json::String(String::new()));
+            }
+        }
         let row = Select {
             columns: c
                 .fields
@@ -555,17 +562,23 @@ fn apply_input(
     let mut new_passwords = Map::new();
     for key in keys {
         let raw = &input.data[key.as_str()];
+        // `@request.body` is the whole body as sent (PocketBase keeps keys that are not fields,
+        // such as `agree` or `passwordConfirm`, and even `collectionName` or autodate values),
+        // with modifier keys replaced by the field's resolved value and hidden fields removed
+        // for non-superusers.
         if IGNORED_KEYS.contains(&key.as_str()) {
+            submitted.insert(key.clone(), raw.clone());
             continue;
         }
         let (name, modifier) = record::parse_modifier_key(key);
         let Some(field) = c.field(name) else {
-            if c.is_auth() && matches!(key.as_str(), "passwordConfirm" | "oldPassword") {
-                submitted.insert(key.clone(), raw.clone());
-            }
+            submitted.insert(key.clone(), raw.clone());
             continue;
         };
         if matches!(field.kind, FieldKind::Autodate(_)) {
+            if modifier.is_none() && !field.hidden {
+                submitted.insert(key.clone(), raw.clone());
+            }
             continue;
         }
         let is_auth_password = c.is_auth() && field.name == "password";

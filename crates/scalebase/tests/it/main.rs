@@ -1,6 +1,7 @@
 //! Integration tests of the whole server: in-process, on port 0, once per storage backend
 //! (`sb_testkit::sbtest_http!` / `sbtest!`). One module per API area.
 
+mod auth_tokens;
 mod collections;
 mod common;
 mod errors;
@@ -9,6 +10,7 @@ mod fields;
 mod http;
 mod list;
 mod records;
+mod rules_matrix;
 mod schema_changes;
 mod superusers;
 mod views;
