@@ -19,6 +19,19 @@ pub struct Req {
     /// The raw `Authorization` token (without a `Bearer ` prefix), if any.
     pub token: Option<String>,
     pub query: Query,
+    /// The client IP and rate limiting state (absent only when the router is built without
+    /// the rate limiting middleware).
+    pub rate: Option<crate::ratelimit::RateCtx>,
+    /// The request path and the matched route pattern (rate limit labels and keys).
+    pub path: String,
+    pub pattern: String,
+}
+
+impl Req {
+    /// The client IP (spec §9.4), when known.
+    pub fn client_ip(&self) -> Option<std::net::IpAddr> {
+        self.rate.as_ref().map(|r| r.ip)
+    }
 }
 
 impl FromRequestParts<Arc<App>> for Req {
@@ -30,9 +43,12 @@ impl FromRequestParts<Arc<App>> for Req {
     ) -> Result<Self, Self::Rejection> {
         let query = Query::parse(parts.uri.query().unwrap_or(""));
         let token = auth_token(&parts.headers);
-        let auth = match &token {
-            Some(t) => app.authenticate_token(t).await,
-            None => None,
+        let rate = parts.extensions.get::<crate::ratelimit::RateCtx>().cloned();
+        let auth = match (&token, rate.as_ref().and_then(|r| r.auth.clone())) {
+            // The rate limiting middleware already resolved this token.
+            (_, Some(resolved)) => resolved,
+            (Some(t), None) => app.authenticate_token(t).await,
+            (None, None) => None,
         };
         let info = RequestInfo {
             context: "default".into(),
@@ -42,12 +58,14 @@ impl FromRequestParts<Arc<App>> for Req {
             body: Map::new(),
             auth,
         };
-        Ok(Req { info, token, query })
+        let path = parts.uri.path().to_owned();
+        let pattern = crate::ratelimit::route_pattern(parts);
+        Ok(Req { info, token, query, rate, path, pattern })
     }
 }
 
 /// The raw token of the `Authorization` header (a `Bearer ` prefix, any case, is stripped).
-fn auth_token(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn auth_token(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let token = match value.get(..7) {
         Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => value[7..].trim(),

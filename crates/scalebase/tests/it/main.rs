@@ -8,6 +8,7 @@ mod expand;
 mod fields;
 mod http;
 mod list;
+mod rate_limits;
 mod records;
 mod schema_changes;
 mod superusers;
