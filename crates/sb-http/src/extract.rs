@@ -156,6 +156,10 @@ pub fn parse_bool(s: &str) -> Option<bool> {
 
 /// Reads a body up to `limit` bytes; larger bodies answer 413.
 pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    // A declared Content-Length over the limit is refused before reading anything.
+    if usize::try_from(http_body::Body::size_hint(&body).lower()).unwrap_or(usize::MAX) > limit {
+        return Err(ApiError(sb_core::CoreError::TooLarge));
+    }
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         let too_large = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())

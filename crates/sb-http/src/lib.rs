@@ -31,11 +31,19 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Allowed CORS origins; empty means any (`*`).
     pub cors_origins: Vec<String>,
+    /// Time allowed to receive a whole request body (PocketBase's server read timeout is
+    /// 5 minutes); a body still arriving after it fails with 400, so a client trickling bytes
+    /// cannot hold a connection and its buffers indefinitely.
+    pub body_read_timeout: std::time::Duration,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { body_limit: 32 << 20, cors_origins: Vec::new() }
+        HttpConfig {
+            body_limit: 32 << 20,
+            cors_origins: Vec::new(),
+            body_read_timeout: std::time::Duration::from_secs(300),
+        }
     }
 }
 
@@ -49,8 +57,8 @@ pub fn router(app: Arc<App>, config: HttpConfig) -> Router {
 /// The routes sit behind an outer router whose only service is the route table, so the
 /// middleware runs for every request, matched or not, outermost first: CORS (answers
 /// preflights itself, as PocketBase does before anything else), security headers (so even a
-/// contained panic carries them), panic containment, the NUL guard, then rate limiting (which
-/// also decides the client IP the handlers see).
+/// contained panic carries them), panic containment, the NUL guard, rate limiting (which also
+/// decides the client IP the handlers see), then the request body deadline.
 pub fn router_with_limiter(
     app: Arc<App>,
     config: HttpConfig,
@@ -61,6 +69,7 @@ pub fn router_with_limiter(
     let api = routes::api(config.clone()).with_state(app.clone());
     Router::new()
         .fallback_service(api)
+        .layer(axum::middleware::from_fn_with_state(config.clone(), middleware::body_deadline))
         .layer(axum::middleware::from_fn_with_state((app, limits), ratelimit::middleware))
         .layer(axum::middleware::from_fn(middleware::reject_nul))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))

@@ -7,6 +7,7 @@ mod errors;
 mod expand;
 mod fields;
 mod file_token;
+mod hardening;
 mod http;
 mod list;
 mod rate_limits;
