@@ -30,7 +30,7 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use parking_lot::Mutex;
+use parking_lot::RwLock;
 use sb_core::{App, AuthInfo, CoreError};
 use serde_json::Value as Json;
 
@@ -212,25 +212,24 @@ fn quota_key(quota: Quota) -> String {
 /// current settings version.
 pub struct Limits {
     limiter: Arc<dyn RateLimiter>,
-    cache: Mutex<Option<(Arc<sb_core::Settings>, Arc<Policy>)>>,
+    cache: RwLock<Option<(Arc<sb_core::Settings>, Arc<Policy>)>>,
 }
 
 impl Limits {
     pub fn new(limiter: Arc<dyn RateLimiter>) -> Limits {
-        Limits { limiter, cache: Mutex::new(None) }
+        Limits { limiter, cache: RwLock::new(None) }
     }
 
     /// The policy of the app's current settings (re-parsed only when they changed).
     fn policy(&self, app: &App) -> Arc<Policy> {
         let settings = app.settings();
-        let mut cache = self.cache.lock();
-        if let Some((cached, policy)) = cache.as_ref()
+        if let Some((cached, policy)) = self.cache.read().as_ref()
             && Arc::ptr_eq(cached, &settings)
         {
             return policy.clone();
         }
         let policy = Arc::new(Policy::from_settings(&settings.json));
-        *cache = Some((settings, policy.clone()));
+        *self.cache.write() = Some((settings, policy.clone()));
         policy
     }
 }

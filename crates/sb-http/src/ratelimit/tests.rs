@@ -58,7 +58,7 @@ fn idle_keys_are_swept_and_memory_is_capped() {
     // All at the same instant: the cap holds and further new keys are refused.
     let l = MemoryLimiter::new(16 * 10);
     let admitted = (0..1000).filter(|i| l.hit_at(&format!("c{i}"), q, SEC)).count();
-    assert!(admitted <= 160 && admitted >= 100, "{admitted}");
+    assert!((100..=160).contains(&admitted), "{admitted}");
     assert!(l.len() <= 160);
     // Once they are idle, new clients get in again.
     assert!(l.hit_at("late", q, 5 * SEC));
