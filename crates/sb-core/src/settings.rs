@@ -514,3 +514,63 @@ impl App {
         Ok(public(&json))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{is_cron, is_ip_or_subnet, is_rate_limit_label};
+
+    #[test]
+    fn rate_limit_labels() {
+        for ok in
+            ["*:auth", "users:create", "list", "/api/", "/api/batch", "POST /api/x-y", "GET /", "/"]
+        {
+            assert!(is_rate_limit_label(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "bad label!",
+            "GET  /x",
+            "GET x",
+            "*:",
+            ":x",
+            "a:b:c",
+            "/api/é",
+            "* :auth",
+            "/api /x",
+        ] {
+            assert!(!is_rate_limit_label(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cron_expressions() {
+        for ok in
+            ["@daily", "@hourly", "* * * * *", "*/5 1-3 * * 0,6", "0 0 1 1 *", "59 23 31 12 6"]
+        {
+            assert!(is_cron(ok), "{ok}");
+        }
+        for bad in [
+            "bad cron",
+            "* * * *",
+            "* * * * * *",
+            "60 * * * *",
+            "* 24 * * *",
+            "* * 0 * *",
+            "*/0 * * * *",
+            "5-1 * * * *",
+            "@sometimes",
+        ] {
+            assert!(!is_cron(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ips_and_subnets() {
+        for ok in ["1.2.3.4", "10.0.0.0/8", "::1", "2001:db8::/32", "0.0.0.0/0"] {
+            assert!(is_ip_or_subnet(ok), "{ok}");
+        }
+        for bad in ["", "bad", "10.0.0.0/33", "::/129", "1.2.3.4/", "1.2.3.4/+1", "1.2.3"] {
+            assert!(!is_ip_or_subnet(bad), "{bad}");
+        }
+    }
+}

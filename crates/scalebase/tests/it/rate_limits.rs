@@ -193,6 +193,11 @@ sb_testkit::sbtest_http!(failed_login_guard_is_on_by_default, |url, app| async m
     }
     assert_error(&login("u1@example.com", "wrong").await, 429, TOO_MANY);
     assert_error(&login("U1@example.com ", "password123").await, 429, TOO_MANY);
+    // The identity is counted per collection, whichever way the route names it.
+    let users_id = su.get("/api/collections/users").await.body["id"].as_str().unwrap().to_owned();
+    let by_id = format!("/api/collections/{users_id}/auth-with-password");
+    let r = g.post(&by_id, json!({"identity": "u1@example.com", "password": "password123"})).await;
+    assert_error(&r, 429, TOO_MANY);
     // Another identity from the same client still works (the per-IP quota is 30).
     assert_eq!(login("u2@example.com", "password123").await.status, 200);
     // Successful logins do not count (checked under a small quota, which counts afresh).
