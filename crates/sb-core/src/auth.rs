@@ -5,6 +5,8 @@
 //! record's `tokenKey` + the collection's secret, so a password change (new tokenKey) or a
 //! secret rotation revokes earlier tokens at once.
 
+mod file_token;
+
 use std::sync::Arc;
 
 use sb_auth::token::{Claims, TokenType};

@@ -27,6 +27,7 @@ pub use error::{CoreError, CoreResult};
 pub use records::write::RecordInput;
 pub use records::{Record, Viewer};
 pub use sb_query::{AuthInfo, RequestInfo};
+pub use settings::Settings;
 
 /// Restart-time options of the application layer.
 #[derive(Debug, Clone)]

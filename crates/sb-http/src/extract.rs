@@ -19,6 +19,19 @@ pub struct Req {
     /// The raw `Authorization` token (without a `Bearer ` prefix), if any.
     pub token: Option<String>,
     pub query: Query,
+    /// The client IP and rate limiting state (absent only when the router is built without
+    /// the rate limiting middleware).
+    pub rate: Option<crate::ratelimit::RateCtx>,
+    /// The request path and the matched route pattern (rate limit labels and keys).
+    pub path: String,
+    pub pattern: String,
+}
+
+impl Req {
+    /// The client IP (spec §9.4), when known.
+    pub fn client_ip(&self) -> Option<std::net::IpAddr> {
+        self.rate.as_ref().map(|r| r.ip)
+    }
 }
 
 impl FromRequestParts<Arc<App>> for Req {
@@ -30,9 +43,12 @@ impl FromRequestParts<Arc<App>> for Req {
     ) -> Result<Self, Self::Rejection> {
         let query = Query::parse(parts.uri.query().unwrap_or(""));
         let token = auth_token(&parts.headers);
-        let auth = match &token {
-            Some(t) => app.authenticate_token(t).await,
-            None => None,
+        let rate = parts.extensions.get::<crate::ratelimit::RateCtx>().cloned();
+        let auth = match (&token, rate.as_ref().and_then(|r| r.auth.clone())) {
+            // The rate limiting middleware already resolved this token.
+            (_, Some(resolved)) => resolved,
+            (Some(t), None) => app.authenticate_token(t).await,
+            (None, None) => None,
         };
         let info = RequestInfo {
             context: "default".into(),
@@ -42,12 +58,14 @@ impl FromRequestParts<Arc<App>> for Req {
             body: Map::new(),
             auth,
         };
-        Ok(Req { info, token, query })
+        let path = parts.uri.path().to_owned();
+        let pattern = crate::ratelimit::route_pattern(parts);
+        Ok(Req { info, token, query, rate, path, pattern })
     }
 }
 
 /// The raw token of the `Authorization` header (a `Bearer ` prefix, any case, is stripped).
-fn auth_token(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn auth_token(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let token = match value.get(..7) {
         Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => value[7..].trim(),
@@ -138,6 +156,10 @@ pub fn parse_bool(s: &str) -> Option<bool> {
 
 /// Reads a body up to `limit` bytes; larger bodies answer 413.
 pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    // A declared Content-Length over the limit is refused before reading anything.
+    if usize::try_from(http_body::Body::size_hint(&body).lower()).unwrap_or(usize::MAX) > limit {
+        return Err(ApiError(sb_core::CoreError::TooLarge));
+    }
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         let too_large = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())

@@ -4,9 +4,11 @@
 //! `router` builds the axum `Router` over an `Arc<App>`; `serve` runs any router on a bound
 //! listener until a shutdown future resolves, then drains in-flight connections.
 
+mod client_ip;
 mod error;
 mod extract;
 mod middleware;
+pub mod ratelimit;
 mod respond;
 mod routes;
 mod server;
@@ -16,6 +18,7 @@ use std::sync::Arc;
 use axum::Router;
 use sb_core::App;
 
+pub use client_ip::{TrustedProxy, client_ip};
 pub use error::{ApiError, error_response};
 pub use extract::{BodyError, parse_body, parse_form_body};
 pub use server::{ServeConfig, serve};
@@ -28,25 +31,46 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Allowed CORS origins; empty means any (`*`).
     pub cors_origins: Vec<String>,
+    /// Time allowed to receive a whole request body (PocketBase's server read timeout is
+    /// 5 minutes); a body still arriving after it fails with 400, so a client trickling bytes
+    /// cannot hold a connection and its buffers indefinitely.
+    pub body_read_timeout: std::time::Duration,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { body_limit: 32 << 20, cors_origins: Vec::new() }
+        HttpConfig {
+            body_limit: 32 << 20,
+            cors_origins: Vec::new(),
+            body_read_timeout: std::time::Duration::from_secs(300),
+        }
     }
 }
 
-/// Builds the router for the PocketBase API.
+/// Builds the router for the PocketBase API, with rate limits counted in this process.
+pub fn router(app: Arc<App>, config: HttpConfig) -> Router {
+    router_with_limiter(app, config, Arc::new(ratelimit::MemoryLimiter::default()))
+}
+
+/// Builds the router for the PocketBase API over the given rate limiter.
 ///
 /// The routes sit behind an outer router whose only service is the route table, so the
 /// middleware runs for every request, matched or not, outermost first: CORS (answers
 /// preflights itself, as PocketBase does before anything else), security headers (so even a
-/// contained panic carries them), panic containment, the NUL guard.
-pub fn router(app: Arc<App>, config: HttpConfig) -> Router {
+/// contained panic carries them), panic containment, the NUL guard, rate limiting (which also
+/// decides the client IP the handlers see), then the request body deadline.
+pub fn router_with_limiter(
+    app: Arc<App>,
+    config: HttpConfig,
+    limiter: Arc<dyn ratelimit::RateLimiter>,
+) -> Router {
     let config = Arc::new(config);
-    let api = routes::api(config.clone()).with_state(app);
+    let limits = Arc::new(ratelimit::Limits::new(limiter));
+    let api = routes::api(config.clone()).with_state(app.clone());
     Router::new()
         .fallback_service(api)
+        .layer(axum::middleware::from_fn_with_state(config.clone(), middleware::body_deadline))
+        .layer(axum::middleware::from_fn_with_state((app, limits), ratelimit::middleware))
         .layer(axum::middleware::from_fn(middleware::reject_nul))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn(middleware::security_headers))

@@ -1,7 +1,10 @@
 //! Cross-cutting middleware: CORS (spec §9.3), security headers (§1.12), panic containment.
 
 use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -82,6 +85,58 @@ fn allowed_origin(config: &HttpConfig, origin: &HeaderValue) -> Option<HeaderVal
     }
     let origin_str = origin.to_str().ok()?;
     config.cors_origins.iter().any(|o| o.eq_ignore_ascii_case(origin_str)).then(|| origin.clone())
+}
+
+/// Puts a deadline on receiving the request body (`HttpConfig::body_read_timeout`, counted
+/// from when the request's headers arrived): past it the body ends with an error, which the
+/// body readers answer with 400 and which ends the connection.
+pub async fn body_deadline(
+    State(config): State<Arc<HttpConfig>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    use http_body::Body as _;
+    if request.body().is_end_stream() {
+        return next.run(request).await;
+    }
+    let (parts, inner) = request.into_parts();
+    let sleep = Box::pin(tokio::time::sleep(config.body_read_timeout));
+    next.run(Request::from_parts(parts, Body::new(DeadlineBody { inner, sleep }))).await
+}
+
+/// A request body that fails once its deadline passes (sizes and end are the inner body's).
+struct DeadlineBody {
+    inner: Body,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl http_body::Body for DeadlineBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        match this.sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                Poll::Ready(Some(Err(axum::Error::new("request body read timed out"))))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Turns a handler panic into the generic 500 body (the panic is logged, not sent).

@@ -16,7 +16,8 @@ use tokio::sync::Semaphore;
 /// Connection-level limits.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
-    /// Time allowed for a client to send a request's headers.
+    /// Time allowed for a client to send a request's headers; also how long a connection may
+    /// sit idle before its first request.
     pub header_read_timeout: Duration,
     /// Most simultaneous connections; further accepts wait.
     pub max_connections: usize,
@@ -31,6 +32,35 @@ impl Default for ServeConfig {
             max_connections: 10_000,
             drain_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+/// Waits (up to `timeout`) until the client has sent enough to tell HTTP/1 from HTTP/2.
+///
+/// hyper's protocol detection reads the first bytes without any timer, and its header-read
+/// timeout starts only after that, so a client that connects and sends nothing (or a prefix of
+/// the HTTP/2 preface) would hold a connection slot forever. `false`: close the connection.
+async fn wait_for_protocol(stream: &tokio::net::TcpStream, timeout: Duration) -> bool {
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut buf = [0u8; PREFACE.len()];
+    loop {
+        let n = match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            _ => return false,
+        };
+        if n == 0 {
+            return false;
+        }
+        if n == PREFACE.len() || buf[..n] != PREFACE[..n] {
+            return true;
+        }
+        // A prefix of the HTTP/2 preface so far (`peek` returns at once while bytes are
+        // buffered): look again shortly.
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -83,11 +113,16 @@ pub async fn serve(
             },
         );
         let service = TowerToHyperService::new(service);
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection.into_owned());
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let first_bytes_timeout = config.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            if wait_for_protocol(&stream, first_bytes_timeout).await {
+                let connection =
+                    builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                if let Err(e) = watcher.watch(connection.into_owned()).await {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
             }
             drop(permit);
         });

@@ -64,6 +64,7 @@ pub async fn run(
         sb_http::HttpConfig {
             body_limit: config.body_limit,
             cors_origins: config.cors_origins.clone(),
+            ..Default::default()
         },
     );
     sb_http::serve(listener, router, sb_http::ServeConfig::default(), shutdown).await?;

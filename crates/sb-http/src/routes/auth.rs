@@ -37,10 +37,25 @@ pub async fn with_password(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
+    req.limit_tags(&app, &collection, &["authWithPassword", "auth"]).await?;
     let body = text_form(&config, &headers, body).await?;
-    let response =
-        app.auth_with_password(&req.info, &collection, &body, req.query.expand()).await?;
-    respond::json(response.to_json(), &req.query)
+    let identity = body
+        .as_object()
+        .and_then(|m| m.iter().find(|(k, _)| k.eq_ignore_ascii_case("identity")))
+        .and_then(|(_, v)| v.as_str())
+        .unwrap_or("");
+    let guard = req.failed_auth_guard(&app, &collection, identity).await?;
+    match app.auth_with_password(&req.info, &collection, &body, req.query.expand()).await {
+        Ok(response) => respond::json(response.to_json(), &req.query),
+        Err(e) => {
+            // Wrong credentials (400) and refused logins (403) count; a missing collection
+            // or a server failure does not.
+            if matches!(e.status(), 400 | 403) {
+                guard.failed().await;
+            }
+            Err(e.into())
+        }
+    }
 }
 
 pub async fn refresh(
@@ -48,6 +63,7 @@ pub async fn refresh(
     Path(collection): Path<String>,
     req: Req,
 ) -> ApiResult {
+    req.limit_tags(&app, &collection, &["authRefresh"]).await?;
     let token = req.token.clone().unwrap_or_default();
     let response = app.auth_refresh(&req.info, &collection, &token, req.query.expand()).await?;
     respond::json(response.to_json(), &req.query)
@@ -58,6 +74,7 @@ pub async fn methods(
     Path(collection): Path<String>,
     req: Req,
 ) -> ApiResult {
+    req.limit_tags(&app, &collection, &["listAuthMethods"]).await?;
     respond::json(app.auth_methods(&collection)?, &req.query)
 }
 

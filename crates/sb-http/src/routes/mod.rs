@@ -2,16 +2,15 @@
 
 mod auth;
 mod collections;
+mod files;
 mod records;
 mod settings;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::ConnectInfo;
+use axum::Router;
 use axum::response::Response;
 use axum::routing::{delete, get, post, put};
-use axum::{Extension, Router};
 use sb_core::{App, CoreError};
 use serde_json::json;
 
@@ -49,17 +48,22 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
         .route("/api/collections/{collection}/auth-methods", get(auth::methods))
         .route("/api/collections/{collection}/impersonate/{id}", post(auth::impersonate))
         .route("/api/settings", get(settings::get).patch(settings::update))
+        .route("/api/files/token", post(files::token))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(limits)
 }
 
-/// `GET /api/health` (spec §8.4). Superusers also see the client's IP (the TCP peer; proxy
-/// headers are not trusted yet).
-async fn health(req: Req, peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> ApiResult {
+/// `GET /api/health` (spec §8.4). Superusers also see the client's IP (as the trusted proxy
+/// settings decide it) and, when no proxy header is trusted, a proxy header the request
+/// carries.
+async fn health(req: Req, headers: axum::http::HeaderMap) -> ApiResult {
     let data = if sb_core::Viewer::from_request(&req.info).superuser {
-        let ip = peer.map(|Extension(ConnectInfo(addr))| addr.ip().to_string()).unwrap_or_default();
-        json!({"canBackup": false, "realIP": ip, "possibleProxyHeader": ""})
+        let ip = req.client_ip().map(|ip| ip.to_string()).unwrap_or_default();
+        let hint = req.rate.as_ref().map_or("", |r| {
+            crate::client_ip::possible_proxy_header(&headers, &r.policy.trusted_proxy)
+        });
+        json!({"canBackup": false, "realIP": ip, "possibleProxyHeader": hint})
     } else {
         json!({})
     };

@@ -66,6 +66,7 @@ pub async fn list(
     Path(collection): Path<String>,
     req: Req,
 ) -> ApiResult {
+    req.limit_tags(&app, &collection, &["list"]).await?;
     let params = req.query.list_params()?;
     respond::list(app.list_records(&req.info, &collection, &params).await?, &req.query)
 }
@@ -75,6 +76,7 @@ pub async fn view(
     Path((collection, id)): Path<(String, String)>,
     req: Req,
 ) -> ApiResult {
+    req.limit_tags(&app, &collection, &["view"]).await?;
     let record = app.view_record(&req.info, &collection, &id, req.query.expand()).await?;
     respond::json(record, &req.query)
 }
@@ -87,6 +89,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
+    req.limit_tags(&app, &collection, &["create"]).await?;
     respond::check_fields(&req.query)?;
     let input = record_input(&app, &config, &collection, &headers, body).await?;
     let record = app.create_record(&req.info, &collection, input, req.query.expand()).await?;
@@ -101,6 +104,7 @@ pub async fn update(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
+    req.limit_tags(&app, &collection, &["update"]).await?;
     respond::check_fields(&req.query)?;
     let input = record_input(&app, &config, &collection, &headers, body).await?;
     let record = app.update_record(&req.info, &collection, &id, input, req.query.expand()).await?;
@@ -112,6 +116,7 @@ pub async fn delete(
     Path((collection, id)): Path<(String, String)>,
     req: Req,
 ) -> ApiResult {
+    req.limit_tags(&app, &collection, &["delete"]).await?;
     app.delete_record(&req.info, &collection, &id).await?;
     Ok(respond::no_content())
 }
