@@ -9,6 +9,7 @@ mod auth;
 mod catalog;
 mod collections;
 mod error;
+pub mod mail;
 mod records;
 mod settings;
 mod storage;
@@ -52,6 +53,10 @@ pub struct App {
     /// The threads that hash passwords (CPU and memory heavy), `hash_concurrency` of them.
     hasher: auth::HashPool,
     settings: RwLock<Arc<settings::Settings>>,
+    /// Delivers e-mail; swappable at run time ([`App::set_mailer`]).
+    mailer: RwLock<Arc<dyn mail::Mailer>>,
+    /// When records were last sent a verification or reset mail (2-minute resend throttle).
+    mail_throttle: auth::ResendThrottle,
 }
 
 impl App {
@@ -79,6 +84,8 @@ impl App {
             schema_lock: tokio::sync::Mutex::new(()),
             hasher: auth::HashPool::new(config.hash_concurrency),
             settings: RwLock::new(Arc::new(settings)),
+            mailer: RwLock::new(Arc::new(mail::SmtpMailer)),
+            mail_throttle: auth::ResendThrottle::default(),
         }))
     }
 

@@ -27,6 +27,7 @@ pub mod record;
 pub mod validate;
 
 pub use errors::{ErrorMap, ErrorNode, FieldError, LoadError};
+pub use formats::is_email;
 pub use json::merge_patch;
 pub use model::*;
 

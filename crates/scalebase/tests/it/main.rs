@@ -1,6 +1,7 @@
 //! Integration tests of the whole server: in-process, on port 0, once per storage backend
 //! (`sb_testkit::sbtest_http!` / `sbtest!`). One module per API area.
 
+mod auth_mail;
 mod collections;
 mod common;
 mod errors;
@@ -8,6 +9,7 @@ mod expand;
 mod fields;
 mod http;
 mod list;
+mod otp;
 mod records;
 mod schema_changes;
 mod superusers;
