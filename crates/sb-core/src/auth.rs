@@ -20,6 +20,7 @@ use crate::system::SUPERUSERS;
 use crate::{App, RecordInput};
 
 mod email_flows;
+mod origins;
 mod otp;
 
 pub(crate) use email_flows::ResendThrottle;

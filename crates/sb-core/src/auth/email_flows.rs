@@ -516,7 +516,7 @@ impl App {
                                 "token",
                                 FieldError::new(
                                     "validation_invalid_token_email",
-                                    "The new email address is already registered.",
+                                    "The new email address is invalid.",
                                 ),
                             );
                         } else {
@@ -569,10 +569,9 @@ impl App {
         match outcome.await {
             Ok(true) => Ok(()),
             Ok(false) => token_error("validation_invalid_token", INVALID_TOKEN),
-            Err(e) if e.kind == sb_store::ErrorKind::Unique => token_error(
-                "validation_invalid_token_email",
-                "The new email address is already registered.",
-            ),
+            Err(e) if e.kind == sb_store::ErrorKind::Unique => {
+                token_error("validation_invalid_token_email", "The new email address is invalid.")
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
 use sb_core::{App, CoreError};
 use serde_json::Value as Json;
@@ -33,6 +35,7 @@ pub async fn with_password(
     State(app): State<Arc<App>>,
     Extension(config): Extension<Arc<HttpConfig>>,
     Path(collection): Path<String>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     req: Req,
     headers: HeaderMap,
     body: Body,
@@ -40,6 +43,7 @@ pub async fn with_password(
     let body = text_form(&config, &headers, body).await?;
     let response =
         app.auth_with_password(&req.info, &collection, &body, req.query.expand()).await?;
+    super::auth_mail::track_origin(&app, &collection, &response, peer, &req).await;
     respond::json(response.to_json(), &req.query)
 }
 

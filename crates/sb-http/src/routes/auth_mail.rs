@@ -1,11 +1,12 @@
 //! The e-mail auth routes of auth collections (spec §6.7, §6.9) and the settings' test e-mail
 //! (§8.6).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Extension;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
 use sb_core::App;
 use serde_json::Value as Json;
@@ -15,6 +16,21 @@ use crate::HttpConfig;
 use crate::error::ApiResult;
 use crate::extract::{Req, parse_form_body, read_body};
 use crate::respond;
+
+/// Records the origin of a successful login (and sends the login alert for a new one, spec
+/// §6.12): the TCP peer's address (proxy headers are not trusted yet) and the user agent.
+pub(super) async fn track_origin(
+    app: &App,
+    collection: &str,
+    response: &sb_core::AuthResponse,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    req: &Req,
+) {
+    let ip = peer.map(|Extension(ConnectInfo(addr))| addr.ip().to_string()).unwrap_or_default();
+    let user_agent = req.info.headers.get("user_agent").map(String::as_str).unwrap_or("");
+    let id = response.record.get("id").and_then(Json::as_str).unwrap_or("");
+    app.track_auth_origin(collection, id, &ip, user_agent).await;
+}
 
 /// The body as text values (multipart/urlencoded values are not type-inferred).
 async fn text_form(config: &HttpConfig, headers: &HeaderMap, body: Body) -> ApiResult<Json> {
@@ -114,12 +130,14 @@ pub async fn auth_with_otp(
     State(app): State<Arc<App>>,
     Extension(config): Extension<Arc<HttpConfig>>,
     Path(collection): Path<String>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     req: Req,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
     let body = text_form(&config, &headers, body).await?;
     let response = app.auth_with_otp(&req.info, &collection, &body, req.query.expand()).await?;
+    track_origin(&app, &collection, &response, peer, &req).await;
     respond::json(response.to_json(), &req.query)
 }
 

@@ -584,3 +584,64 @@ sbtest_http!(test_email, |url, app| async move {
     assert_eq!(mail.auth_mechanism, "LOGIN");
     assert_eq!(mail.auth, Some(("other".into(), "smtp-secret".into())));
 });
+
+async fn login_as(url: &str, agent: &str, email: &str) -> u16 {
+    let http = reqwest::Client::builder().user_agent(agent).build().expect("client");
+    let c = Client { base: url.to_owned(), http, token: None };
+    let r = c
+        .post(
+            "/api/collections/users/auth-with-password",
+            json!({"identity": email, "password": PASSWORD}),
+        )
+        .await;
+    r.status
+}
+
+// Login alerts (spec §6.12): the first origin is recorded silently, a known origin sends
+// nothing, a new one mails the alert; at most five origins are kept; `authAlert.enabled`
+// off records and sends nothing.
+sbtest_http!(login_alerts, |url, app| async move {
+    let (admin, sink) = mail_setup(&url, &app).await;
+    let id = create_user(&admin, "users", "lou@example.com").await;
+    let origins = |admin: Client| {
+        let id = id.clone();
+        async move {
+            admin
+                .all_records("_authOrigins")
+                .await
+                .into_iter()
+                .filter(|o| o["recordRef"] == id.as_str())
+                .count()
+        }
+    };
+    assert_eq!(login_as(&url, "agent-one", "lou@example.com").await, 200);
+    assert_eq!(origins(admin.clone()).await, 1);
+    assert_eq!(login_as(&url, "agent-one", "lou@example.com").await, 200);
+    assert_eq!(origins(admin.clone()).await, 1);
+    assert!(
+        sink.mails_to("lou@example.com").is_empty(),
+        "no alert for the first or a known origin"
+    );
+    assert_eq!(login_as(&url, "agent-two", "lou@example.com").await, 200);
+    // The login waits for the alert, so it is there once the login answered.
+    let mails = sink.mails_to("lou@example.com");
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].subject(), "Login from a new location");
+    let body = mails[0].body();
+    assert!(body.contains("127.0.0.1 agent-two"), "{body}");
+    assert_eq!(origins(admin.clone()).await, 2);
+    for i in 3..=7 {
+        assert_eq!(login_as(&url, &format!("agent-{i}"), "lou@example.com").await, 200);
+    }
+    assert_eq!(origins(admin.clone()).await, 5, "oldest origins pruned");
+    assert_eq!(sink.mails_to("lou@example.com").len(), 6);
+
+    let r = admin.patch("/api/collections/users", json!({"authAlert": {"enabled": false}})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(login_as(&url, "agent-off", "lou@example.com").await, 200);
+    assert_eq!(sink.mails_to("lou@example.com").len(), 6);
+    assert_eq!(origins(admin.clone()).await, 5);
+    // A failed login records nothing.
+    let r = login(&url, "users", "lou@example.com", "wrong-password").await;
+    assert_eq!(r.status, 400);
+});
