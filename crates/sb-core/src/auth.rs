@@ -24,6 +24,7 @@ mod origins;
 mod otp;
 
 pub(crate) use email_flows::ResendThrottle;
+pub(crate) use otp::OtpAttempts;
 
 /// A successful authentication: the token and the record as the auth response shows it.
 #[derive(Debug, Clone)]

@@ -57,6 +57,8 @@ pub struct App {
     mailer: RwLock<Arc<dyn mail::Mailer>>,
     /// When records were last sent a verification or reset mail (2-minute resend throttle).
     mail_throttle: auth::ResendThrottle,
+    /// OTP code checks per record (at most five in three minutes).
+    otp_attempts: auth::OtpAttempts,
 }
 
 impl App {
@@ -86,6 +88,7 @@ impl App {
             settings: RwLock::new(Arc::new(settings)),
             mailer: RwLock::new(Arc::new(mail::SmtpMailer)),
             mail_throttle: auth::ResendThrottle::default(),
+            otp_attempts: auth::OtpAttempts::default(),
         }))
     }
 

@@ -24,6 +24,30 @@ const INVALID_OTP: &str = "Invalid or expired OTP.";
 const OTP_DISABLED: &str = "The collection is not configured to allow OTP authentication.";
 /// Beyond this many live codes per record, the newest is handed out again.
 const MAX_LIVE_OTPS: usize = 9;
+/// Code checks allowed per record within [`ATTEMPT_WINDOW`].
+const MAX_ATTEMPTS: usize = 5;
+const ATTEMPT_WINDOW: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Counts code checks per record in a sliding window, against guessing a code.
+#[derive(Default)]
+pub(crate) struct OtpAttempts {
+    seen: parking_lot::Mutex<std::collections::HashMap<String, Vec<std::time::Instant>>>,
+}
+
+impl OtpAttempts {
+    /// Records an attempt for `key`; false when it exceeds the allowance.
+    fn admit(&self, key: String) -> bool {
+        let now = std::time::Instant::now();
+        let mut seen = self.seen.lock();
+        seen.retain(|_, times| {
+            times.retain(|t| now.duration_since(*t) < ATTEMPT_WINDOW);
+            !times.is_empty()
+        });
+        let times = seen.entry(key).or_default();
+        times.push(now);
+        times.len() <= MAX_ATTEMPTS
+    }
+}
 
 fn text(data: &serde_json::Map<String, Json>, key: &str) -> String {
     data.get(key).and_then(Json::as_str).unwrap_or("").to_owned()
@@ -159,6 +183,15 @@ impl App {
             self.hasher.run(move || sb_auth::password::dummy_verify(&code)).await?;
             return Err(invalid());
         };
+        let record_key =
+            format!("{}:{}", text(&otp.data, "collectionRef"), text(&otp.data, "recordRef"));
+        if !self.otp_attempts.admit(record_key) {
+            let message = "Too many attempts, please try again later with a new OTP.";
+            return Err(CoreError::Custom {
+                status: 429,
+                body: json!({"data": {}, "message": message, "status": 429}),
+            });
+        }
         let created = sb_schema::datetime::parse_lenient(&text(&otp.data, "created"));
         let fresh = created.is_some_and(|at| {
             chrono::Utc::now() - at <= chrono::Duration::seconds(auth.otp.duration.max(0))

@@ -645,3 +645,38 @@ sbtest_http!(login_alerts, |url, app| async move {
     let r = login(&url, "users", "lou@example.com", "wrong-password").await;
     assert_eq!(r.status, 400);
 });
+
+// With SMTP disabled (the default) mail goes to the local sendmail program; the request flows
+// answer as usual whether or not it can deliver, and the test e-mail reports the failure.
+sbtest_http!(smtp_disabled, |url, app| async move {
+    let admin = Client::admin(&url, &app).await;
+    create_user(&admin, "users", "sam@example.com").await;
+    let r = admin.patch("/api/collections/users", json!({"otp": {"enabled": true}})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let guest = Client::guest(&url);
+    for email in ["sam@example.com", "nobody@example.com"] {
+        for route in ["request-verification", "request-password-reset"] {
+            let r = guest
+                .post(&format!("/api/collections/users/{route}"), json!({"email": email}))
+                .await;
+            assert_eq!((r.status, &r.body), (204, &Value::Null), "{route} {email}");
+        }
+        let r = guest.post("/api/collections/users/request-otp", json!({"email": email})).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["otpId"].as_str().map(str::len), Some(15));
+    }
+    let sendmail = ["/usr/bin/sendmail", "/usr/sbin/sendmail", "/usr/local/bin/sendmail"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists());
+    if !sendmail {
+        let r = admin
+            .post("/api/settings/test/email", json!({"email": "t@example.com", "template": "otp"}))
+            .await;
+        assert_error(
+            &r,
+            400,
+            "Failed to send the test email. Raw error: \nfailed to locate a sendmail executable path.",
+        );
+    }
+    guest.assert_healthy().await;
+});

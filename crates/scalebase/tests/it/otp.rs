@@ -203,3 +203,25 @@ sbtest_http!(otp_expiry_and_collection, |url, app| async move {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["record"]["id"], id.as_str());
 });
+
+// More than five code checks for one record within three minutes → 429, even with the right
+// code.
+sbtest_http!(otp_attempt_limit, |url, app| async move {
+    let (admin, sink) = mail_setup(&url, &app).await;
+    enable_otp(&admin, json!({})).await;
+    create_user(&admin, "users", "quin@example.com").await;
+    let guest = Client::guest(&url);
+    let r = guest
+        .post("/api/collections/users/request-otp", json!({"email": "quin@example.com"}))
+        .await;
+    let otp_id = r.body["otpId"].as_str().unwrap().to_owned();
+    let (code_sent, _) = code_and_id(&sink.next_to("quin@example.com", 0).await);
+    let wrong = if code_sent == "000000" { "111111" } else { "000000" };
+    let path = "/api/collections/users/auth-with-otp";
+    for _ in 0..5 {
+        let r = guest.post(path, json!({"otpId": otp_id, "password": wrong})).await;
+        assert_error(&r, 400, INVALID);
+    }
+    let r = guest.post(path, json!({"otpId": otp_id, "password": code_sent})).await;
+    assert_error(&r, 429, "Too many attempts, please try again later with a new OTP.");
+});
