@@ -388,24 +388,27 @@ impl App {
         let Some((claims, record)) = found else {
             return Err(CoreError::internal("token checked without a record"));
         };
-        // The password field's own rules (max length, pattern) still apply.
+        // The password field's own limit applies when the record is saved (PocketBase: bcrypt
+        // refuses more than 72 bytes first, then the field's max length is checked).
         if let Some(field) = c.field("password")
             && let FieldKind::Password(o) = &field.kind
         {
             let max = if o.max > 0 { o.max } else { 71 };
             let len = i64::try_from(password.chars().count()).unwrap_or(i64::MAX);
-            if len > max {
+            let error = if password.len() > 72 {
+                Some(FieldError::new("validation_invalid_value", "Invalid value."))
+            } else if len > max {
+                Some(FieldError::new(
+                    "validation_max_text_constraint",
+                    format!("Must be less than {max} character(s)."),
+                ))
+            } else {
+                None
+            };
+            if let Some(error) = error {
                 let mut errors = ErrorMap::new();
-                errors.insert(
-                    "password",
-                    FieldError::new(
-                        "validation_length_out_of_range",
-                        format!("The length must be between {min} and {max}."),
-                    )
-                    .with_param("max", max)
-                    .with_param("min", min),
-                );
-                return validation(errors);
+                errors.insert("password", error);
+                return Err(CoreError::validation("Failed to set new password.", errors));
             }
         }
         let hash = self.hash_password(password).await?;

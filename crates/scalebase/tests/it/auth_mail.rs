@@ -354,6 +354,17 @@ sbtest_http!(password_reset_flow, |url, app| async move {
         .await;
     assert_eq!(code(&r, "passwordConfirm"), "validation_values_mismatch");
     assert!(r.body["data"].get("token").is_none(), "{r:?}");
+    // Past the password field's limits (bcrypt's 72 bytes, then the field max of 71).
+    for (len, field_code) in
+        [(72, "validation_max_text_constraint"), (100, "validation_invalid_value")]
+    {
+        let long = "p".repeat(len);
+        let r = guest
+            .post(path, json!({"token": token, "password": long, "passwordConfirm": long}))
+            .await;
+        assert_eq!(r.body["message"], "Failed to set new password.", "{len}");
+        assert_eq!((r.status, code(&r, "password")), (400, field_code), "{len}: {r:?}");
+    }
 
     let r = guest
         .post(path, json!({"token": token, "password": "new-password-1", "passwordConfirm": "new-password-1"}))
