@@ -21,6 +21,13 @@ use crate::records::{Record, Viewer, compile_rule};
 use crate::system::SUPERUSERS;
 use crate::{App, RecordInput};
 
+mod email_flows;
+mod origins;
+mod otp;
+
+pub(crate) use email_flows::ResendThrottle;
+pub(crate) use otp::OtpAttempts;
+
 /// A successful authentication: the token and the record as the auth response shows it.
 #[derive(Debug, Clone)]
 pub struct AuthResponse {

@@ -9,6 +9,7 @@ mod auth;
 mod catalog;
 mod collections;
 mod error;
+pub mod mail;
 mod records;
 mod settings;
 mod storage;
@@ -55,6 +56,12 @@ pub struct App {
     settings: RwLock<Arc<settings::Settings>>,
     /// Password verifications run so far, real and dummy (see [`App::password_verifications`]).
     password_checks: std::sync::atomic::AtomicU64,
+    /// Delivers e-mail; swappable at run time ([`App::set_mailer`]).
+    mailer: RwLock<Arc<dyn mail::Mailer>>,
+    /// When records were last sent a verification or reset mail (2-minute resend throttle).
+    mail_throttle: auth::ResendThrottle,
+    /// OTP code checks per record (at most five in three minutes).
+    otp_attempts: auth::OtpAttempts,
 }
 
 impl App {
@@ -83,6 +90,9 @@ impl App {
             hasher: auth::HashPool::new(config.hash_concurrency),
             settings: RwLock::new(Arc::new(settings)),
             password_checks: std::sync::atomic::AtomicU64::new(0),
+            mailer: RwLock::new(Arc::new(mail::SmtpMailer)),
+            mail_throttle: auth::ResendThrottle::default(),
+            otp_attempts: auth::OtpAttempts::default(),
         }))
     }
 

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
 use sb_core::{App, CoreError};
 use serde_json::Value as Json;
@@ -33,6 +35,7 @@ pub async fn with_password(
     State(app): State<Arc<App>>,
     Extension(config): Extension<Arc<HttpConfig>>,
     Path(collection): Path<String>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     req: Req,
     headers: HeaderMap,
     body: Body,
@@ -46,7 +49,10 @@ pub async fn with_password(
         .unwrap_or("");
     let guard = req.failed_auth_guard(&app, &collection, identity).await?;
     match app.auth_with_password(&req.info, &collection, &body, req.query.expand()).await {
-        Ok(response) => respond::json(response.to_json(), &req.query),
+        Ok(response) => {
+            super::auth_mail::track_origin(&app, &collection, &response, peer, &req).await;
+            respond::json(response.to_json(), &req.query)
+        }
         Err(e) => {
             // Wrong credentials (400) and refused logins (403) count; a missing collection
             // or a server failure does not.

@@ -1,6 +1,7 @@
 //! The route table: one module per API area, one function per endpoint.
 
 mod auth;
+mod auth_mail;
 mod collections;
 mod files;
 mod records;
@@ -49,6 +50,33 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
         .route("/api/collections/{collection}/impersonate/{id}", post(auth::impersonate))
         .route("/api/settings", get(settings::get).patch(settings::update))
         .route("/api/files/token", post(files::token))
+        .route("/api/settings/test/email", post(auth_mail::test_email))
+        .route(
+            "/api/collections/{collection}/request-verification",
+            post(auth_mail::request_verification),
+        )
+        .route(
+            "/api/collections/{collection}/confirm-verification",
+            post(auth_mail::confirm_verification),
+        )
+        .route(
+            "/api/collections/{collection}/request-password-reset",
+            post(auth_mail::request_password_reset),
+        )
+        .route(
+            "/api/collections/{collection}/confirm-password-reset",
+            post(auth_mail::confirm_password_reset),
+        )
+        .route(
+            "/api/collections/{collection}/request-email-change",
+            post(auth_mail::request_email_change),
+        )
+        .route(
+            "/api/collections/{collection}/confirm-email-change",
+            post(auth_mail::confirm_email_change),
+        )
+        .route("/api/collections/{collection}/request-otp", post(auth_mail::request_otp))
+        .route("/api/collections/{collection}/auth-with-otp", post(auth_mail::auth_with_otp))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(limits)

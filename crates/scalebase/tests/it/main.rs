@@ -2,6 +2,7 @@
 //! (`sb_testkit::sbtest_http!` / `sbtest!`). One module per API area.
 
 mod auth_tokens;
+mod auth_mail;
 mod collections;
 mod common;
 mod errors;
@@ -12,6 +13,7 @@ mod hardening;
 mod http;
 mod list;
 mod rate_limits;
+mod otp;
 mod records;
 mod rules_matrix;
 mod schema_changes;
