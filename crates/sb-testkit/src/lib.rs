@@ -5,6 +5,8 @@
 //! `SCALEBASE_TEST_PG_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and dropped
 //! afterwards. PostgreSQL being unreachable fails the test: nothing is skipped silently.
 
+pub mod oauth2;
+
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -8,6 +8,8 @@ mod expand;
 mod fields;
 mod http;
 mod list;
+mod mfa;
+mod oauth2;
 mod records;
 mod schema_changes;
 mod superusers;
