@@ -33,6 +33,8 @@ struct Grant {
 #[derive(Default)]
 struct Inner {
     user: Json,
+    /// The answer of `/userinfo/emails` (GitHub-style e-mail list); 404 when `Null`.
+    emails: Json,
     codes: HashMap<String, Grant>,
     tokens: HashMap<String, Json>,
     /// Token requests seen (for tests that check a request never reached the provider).
@@ -57,6 +59,7 @@ impl FakeProvider {
             .route("/authorize", get(authorize))
             .route("/token", post(token))
             .route("/userinfo", get(userinfo))
+            .route("/userinfo/emails", get(emails))
             .with_state(inner.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake provider");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
@@ -99,6 +102,11 @@ impl FakeProvider {
     /// The user the next `authorize` call logs in (OIDC claims: `sub`, `email`, ...).
     pub fn set_user(&self, user: Json) {
         self.inner.lock().expect("fake provider lock").user = user;
+    }
+
+    /// The answer of `/userinfo/emails` for any valid token (`Null`: 404).
+    pub fn set_emails(&self, emails: Json) {
+        self.inner.lock().expect("fake provider lock").emails = emails;
     }
 
     pub fn token_requests(&self) -> usize {
@@ -228,14 +236,28 @@ async fn token(
     .into_response()
 }
 
-async fn userinfo(State(inner): State<Shared>, headers: HeaderMap) -> Response {
-    let token = headers
+fn bearer(headers: &HeaderMap) -> &str {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    match inner.lock().expect("fake provider lock").tokens.get(token) {
+        .unwrap_or("")
+}
+
+async fn userinfo(State(inner): State<Shared>, headers: HeaderMap) -> Response {
+    match inner.lock().expect("fake provider lock").tokens.get(bearer(&headers)) {
         Some(user) => axum::Json(user.clone()).into_response(),
         None => oauth_error(StatusCode::UNAUTHORIZED, "invalid_token"),
     }
+}
+
+async fn emails(State(inner): State<Shared>, headers: HeaderMap) -> Response {
+    let inner = inner.lock().expect("fake provider lock");
+    if !inner.tokens.contains_key(bearer(&headers)) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_token");
+    }
+    if inner.emails.is_null() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    axum::Json(inner.emails.clone()).into_response()
 }

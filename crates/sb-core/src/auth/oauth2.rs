@@ -554,7 +554,19 @@ async fn fetch_user(provider: &Provider<'_>, form: &Form) -> CoreResult<OAuth2Us
             tracing::info!(provider = %provider.config.name, %cause, "OAuth2 user info failed");
             CoreError::bad_request(USER_FAILED)
         })?;
-        let mapped = (provider.kind.map_user)(&raw);
+        let mut mapped = (provider.kind.map_user)(&raw);
+        if mapped.email.is_empty()
+            && let Some(list) = provider.kind.emails
+        {
+            // Without the address the login still works (by link or sign-up without e-mail).
+            let url = format!("{}{}", provider.user_info_url, list.suffix);
+            match get_json(&url, &token).await {
+                Ok(emails) => mapped.email = (list.pick)(&emails),
+                Err(cause) => {
+                    tracing::info!(provider = %provider.config.name, %cause, "OAuth2 e-mail list failed");
+                }
+            }
+        }
         if mapped.id.is_empty() {
             tracing::info!(provider = %provider.config.name, "OAuth2 user without an id");
             return Err(CoreError::bad_request(USER_FAILED));
@@ -633,8 +645,16 @@ async fn read_user_info(provider: &Provider<'_>, token: &Token) -> Result<Json, 
     if provider.user_info_url.is_empty() {
         return Err("no user info URL configured".into());
     }
+    match get_json(provider.user_info_url, token).await? {
+        user @ Json::Object(_) => Ok(user),
+        _ => Err("user info is not a JSON object".into()),
+    }
+}
+
+/// A GET with the access token, answered with JSON.
+async fn get_json(url: &str, token: &Token) -> Result<Json, String> {
     let response = http_client()
-        .get(provider.user_info_url)
+        .get(url)
         .bearer_auth(&token.access_token)
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
@@ -643,12 +663,9 @@ async fn read_user_info(provider: &Provider<'_>, token: &Token) -> Result<Json, 
     let status = response.status();
     let bytes = read_limited(response).await?;
     if !status.is_success() {
-        return Err(format!("user info endpoint answered {status}"));
+        return Err(format!("{url} answered {status}"));
     }
-    match serde_json::from_slice::<Json>(&bytes) {
-        Ok(user @ Json::Object(_)) => Ok(user),
-        _ => Err("user info is not a JSON object".into()),
-    }
+    serde_json::from_slice::<Json>(&bytes).map_err(|_| format!("{url} did not answer JSON"))
 }
 
 /// The body of a provider answer, refused beyond [`MAX_ANSWER_BYTES`].

@@ -495,3 +495,52 @@ sb_testkit::sbtest_http!(
         fake.stop().await;
     }
 );
+
+sb_testkit::sbtest_http!(oauth2_github_user_and_email_list, |url, app| async move {
+    let su = Client::admin(&url, &app).await;
+    let fake = FakeProvider::start().await;
+    // A GitHub (Enterprise-style) server at the fake's URLs: GitHub's user-info mapping and
+    // its e-mail list under the user-info URL.
+    let r = su
+        .patch(
+            "/api/collections/users",
+            json!({"oauth2": {"enabled": true, "providers": [fake.provider_config("github")]}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let methods = Client::guest(&url).get("/api/collections/users/auth-methods").await;
+    let p = methods.body["oauth2"]["providers"][0].clone();
+    assert_eq!(p["displayName"], "GitHub");
+    assert!(p["authURL"].as_str().unwrap().contains("scope=read%3Auser+user%3Aemail"));
+    let login = |user: Value| {
+        let p = p.clone();
+        let fake = &fake;
+        let url = url.clone();
+        async move {
+            fake.set_user(user);
+            let auth_url = format!("{}{}", p["authURL"].as_str().unwrap(), encode(REDIRECT));
+            let (code, _) = fake.authorize(&auth_url).await;
+            let body = json!({"provider": "github", "code": code, "codeVerifier": p["codeVerifier"], "redirectURL": REDIRECT});
+            Client::guest(&url).post("/api/collections/users/auth-with-oauth2", body).await
+        }
+    };
+    fake.set_emails(json!([
+        {"email": "secondary@example.com", "primary": false, "verified": true},
+        {"email": "octo@example.com", "primary": true, "verified": true},
+    ]));
+    let r = login(json!({"id": 77, "login": "octo", "name": "Octo Cat", "email": null, "avatar_url": "https://a/77.png"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["meta"]["id"], "77");
+    assert_eq!(r.body["meta"]["username"], "octo");
+    assert_eq!(r.body["meta"]["email"], "octo@example.com");
+    assert_eq!(r.body["record"]["email"], "octo@example.com");
+    assert_eq!(r.body["record"]["name"], "Octo Cat");
+    // No usable address: the sign-up fails like a create without the (required) e-mail.
+    fake.set_emails(Value::Null);
+    let r = login(json!({"id": 78, "login": "nomail", "name": "No Mail"})).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.body["message"], "Failed to create record.");
+    assert_eq!(code(&r, "email"), "validation_required");
+    assert_eq!(su.all_records("_externalAuths").await.len(), 1);
+    fake.stop().await;
+});

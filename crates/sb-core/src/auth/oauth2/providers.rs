@@ -28,6 +28,18 @@ pub(crate) struct ProviderKind {
     pub scopes: &'static [&'static str],
     pub pkce: bool,
     pub map_user: fn(&Json) -> MappedUser,
+    /// Providers whose user answer may lack the e-mail list the addresses at a second
+    /// endpoint (read with the same token) under the user-info URL; `pick` chooses the
+    /// primary verified one.
+    pub emails: Option<EmailList>,
+}
+
+/// A provider's e-mail list endpoint and how to pick the address from its answer.
+#[derive(Clone, Copy)]
+pub(crate) struct EmailList {
+    /// Appended to the user-info URL (so a configured self-hosted server is followed).
+    pub suffix: &'static str,
+    pub pick: fn(&Json) -> String,
 }
 
 /// Looks up a provider by its configuration name.
@@ -50,6 +62,7 @@ static PROVIDERS: &[ProviderKind] = &[
         ],
         pkce: true,
         map_user: map_oidc,
+        emails: None,
     },
     ProviderKind {
         name: "github",
@@ -60,6 +73,7 @@ static PROVIDERS: &[ProviderKind] = &[
         scopes: &["read:user", "user:email"],
         pkce: true,
         map_user: map_github,
+        emails: Some(EmailList { suffix: "/emails", pick: pick_github_email }),
     },
     ProviderKind {
         name: "gitlab",
@@ -70,6 +84,7 @@ static PROVIDERS: &[ProviderKind] = &[
         scopes: &["read_user"],
         pkce: true,
         map_user: map_gitlab,
+        emails: None,
     },
     ProviderKind {
         name: "microsoft",
@@ -80,6 +95,7 @@ static PROVIDERS: &[ProviderKind] = &[
         scopes: &["User.Read"],
         pkce: true,
         map_user: map_microsoft,
+        emails: None,
     },
     ProviderKind {
         name: "discord",
@@ -90,6 +106,7 @@ static PROVIDERS: &[ProviderKind] = &[
         scopes: &["identify", "email"],
         pkce: true,
         map_user: map_discord,
+        emails: None,
     },
     ProviderKind {
         name: "facebook",
@@ -100,6 +117,18 @@ static PROVIDERS: &[ProviderKind] = &[
         scopes: &["email"],
         pkce: true,
         map_user: map_facebook,
+        emails: None,
+    },
+    ProviderKind {
+        name: "bitbucket",
+        display_name: "Bitbucket",
+        auth_url: "https://bitbucket.org/site/oauth2/authorize",
+        token_url: "https://bitbucket.org/site/oauth2/access_token",
+        user_info_url: "https://api.bitbucket.org/2.0/user",
+        scopes: &["account", "email"],
+        pkce: false,
+        map_user: map_bitbucket,
+        emails: Some(EmailList { suffix: "/emails", pick: pick_bitbucket_email }),
     },
     oidc("oidc"),
     oidc("oidc2"),
@@ -117,6 +146,7 @@ const fn oidc(name: &'static str) -> ProviderKind {
         scopes: OIDC_SCOPES,
         pkce: true,
         map_user: map_oidc,
+        emails: None,
     }
 }
 
@@ -212,6 +242,39 @@ fn map_facebook(user: &Json) -> MappedUser {
     }
 }
 
+fn map_bitbucket(user: &Json) -> MappedUser {
+    MappedUser {
+        id: text(user, "uuid"),
+        name: text(user, "display_name"),
+        username: text(user, "username"),
+        // Bitbucket's user answer has no e-mail; it comes from the e-mails endpoint.
+        email: String::new(),
+        avatar_url: user
+            .pointer("/links/avatar/href")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
+
+/// GitHub `/user/emails`: `[{"email","primary","verified"}]`.
+fn pick_github_email(emails: &Json) -> String {
+    pick_email(emails.as_array(), "primary", "verified")
+}
+
+/// Bitbucket `/user/emails`: `{"values":[{"email","is_primary","is_confirmed"}]}`.
+fn pick_bitbucket_email(emails: &Json) -> String {
+    pick_email(emails.get("values").and_then(Json::as_array), "is_primary", "is_confirmed")
+}
+
+fn pick_email(list: Option<&Vec<Json>>, primary: &str, verified: &str) -> String {
+    list.into_iter()
+        .flatten()
+        .find(|e| flag(e, primary) && flag(e, verified))
+        .map(|e| text(e, "email"))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -229,6 +292,22 @@ mod tests {
             (mapped.id.as_str(), mapped.email.as_str(), mapped.name.as_str()),
             ("u1", "a@b.c", "A")
         );
+    }
+
+    #[test]
+    fn email_lists_give_the_primary_verified_address() {
+        let pick = find("github").unwrap().emails.unwrap().pick;
+        let list = json!([
+            {"email": "old@x.y", "primary": false, "verified": true},
+            {"email": "main@x.y", "primary": true, "verified": true},
+        ]);
+        assert_eq!(pick(&list), "main@x.y");
+        assert_eq!(pick(&json!([{"email": "u@x.y", "primary": true, "verified": false}])), "");
+        let pick = find("bitbucket").unwrap().emails.unwrap().pick;
+        let list =
+            json!({"values": [{"email": "b@x.y", "is_primary": true, "is_confirmed": true}]});
+        assert_eq!(pick(&list), "b@x.y");
+        assert!(!find("bitbucket").unwrap().pkce);
     }
 
     #[test]
@@ -252,6 +331,6 @@ mod tests {
         assert_eq!(discord.avatar_url, "https://cdn.discordapp.com/avatars/7/h.png");
         assert_eq!(discord.email, "");
         assert_eq!(discord.name, "d");
-        assert!(find("bitbucket").is_none());
+        assert!(find("apple").is_none());
     }
 }
