@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use sb_query::{AuthInfo, RequestInfo};
 use sb_schema::Collection;
-use sb_sql::{Delete, Expr, Stmt, Ty};
+use sb_sql::{CmpOp, Delete, Expr, Stmt, Ty};
 use serde_json::{Map, Value as Json, json};
 
 use crate::App;
@@ -57,7 +57,23 @@ impl App {
             row.insert("method".into(), json!(method));
             row.insert("created".into(), json!(now));
             row.insert("updated".into(), json!(now));
-            self.store.write(&[insert_stmt(&mfas, &row)]).await?;
+            // Sessions of this collection that can no longer complete go in the same write,
+            // so the table stays bounded by the logins of the last `mfa.duration` seconds.
+            let cutoff = chrono::Utc::now() - chrono::Duration::seconds(mfa.duration);
+            let purge = Stmt::Delete(Delete {
+                table: mfas.name.clone(),
+                where_: Some(Expr::And(vec![
+                    Expr::eq(Expr::bare("collectionRef"), Expr::param(c.id.as_str()), Ty::Text),
+                    Expr::Cmp {
+                        op: CmpOp::Lt,
+                        lhs: Box::new(Expr::bare("created").typed(Ty::Text)),
+                        rhs: Box::new(
+                            Expr::param(sb_schema::datetime::format(cutoff)).typed(Ty::Text),
+                        ),
+                    },
+                ])),
+            });
+            self.store.write(&[purge, insert_stmt(&mfas, &row)]).await?;
             return Err(CoreError::Custom { status: 401, body: json!({"mfaId": id}) });
         }
         let stored = load_record(self.store.as_ref(), &mfas, &submitted, None).await?;

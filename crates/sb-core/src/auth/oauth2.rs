@@ -694,6 +694,22 @@ mod tests {
     }
 
     #[test]
+    fn form_accepts_legacy_and_multipart_shapes() {
+        let form = parse_form(&json!({
+            "provider": "oidc", "code": "c", "redirectUrl": "http://x/cb",
+            "createData": "{\"name\": \"N\"}",
+        }))
+        .unwrap();
+        assert_eq!(form.redirect_url, "http://x/cb");
+        assert_eq!(form.create_data.get("name"), Some(&json!("N")));
+        let form = parse_form(&json!({"redirectURL": "a", "redirectUrl": "b"})).unwrap();
+        assert_eq!(form.redirect_url, "a");
+        for bad in [json!({"createData": [1]}), json!({"createData": "[1]"}), json!({"code": 1})] {
+            assert!(matches!(parse_form(&bad), Err(CoreError::BadRequest { .. })), "{bad}");
+        }
+    }
+
+    #[test]
     fn auth_method_entry_shape() {
         let mut auth = AuthOptions::new();
         auth.oauth2.enabled = true;

@@ -1,5 +1,5 @@
 //! Multi-factor authentication: a first factor answers 401 `{"mfaId"}`, a different second
-//! factor carrying that id completes the login (password + OAu2 through the fake provider).
+//! factor carrying that id completes the login (password + OAuth2 through the fake provider).
 //! Messages and statuses were read from PocketBase 0.40.6.
 
 use sb_testkit::oauth2::FakeProvider;
@@ -34,6 +34,21 @@ async fn password_login(
     Client::guest(url)
         .post(&format!("/api/collections/{collection}/auth-with-password"), body)
         .await
+}
+
+/// Moves an MFA session's creation time to 2020 (expired for any `mfa.duration`).
+async fn backdate(app: &sb_core::App, mfa_id: &str) {
+    let backdate = sb_sql::Stmt::Update(sb_sql::Update {
+        table: "_mfas".into(),
+        set: vec![("created".into(), sb_sql::Expr::param("2020-01-01 00:00:00.000Z"))],
+        where_: Some(sb_sql::Expr::eq(
+            sb_sql::Expr::bare("id"),
+            sb_sql::Expr::param(mfa_id),
+            sb_sql::Ty::Text,
+        )),
+    });
+    let counts = app.store().write(&[backdate]).await.expect("backdate the MFA session");
+    assert_eq!(counts, vec![1]);
 }
 
 /// The `mfaId` of a 401 first-factor answer.
@@ -144,16 +159,7 @@ sb_testkit::sbtest_http!(mfa_foreign_unknown_and_expired_sessions, |url, app| as
     assert_error(&r, 400, "Invalid or expired MFA session.");
 
     // A's session, created longer ago than mfa.duration.
-    let backdate = sb_sql::Stmt::Update(sb_sql::Update {
-        table: "_mfas".into(),
-        set: vec![("created".into(), sb_sql::Expr::param("2020-01-01 00:00:00.000Z"))],
-        where_: Some(sb_sql::Expr::eq(
-            sb_sql::Expr::bare("id"),
-            sb_sql::Expr::param(of_a.as_str()),
-            sb_sql::Ty::Text,
-        )),
-    });
-    app.store().write(&[backdate]).await.expect("backdate the MFA session");
+    backdate(&app, &of_a).await;
     let r = oauth2_login(
         &guest,
         &fake,
@@ -166,6 +172,13 @@ sb_testkit::sbtest_http!(mfa_foreign_unknown_and_expired_sessions, |url, app| as
     assert_error(&r, 400, "Invalid or expired MFA session.");
     // The expired session was removed.
     assert!(su.all_records("_mfas").await.iter().all(|m| m["id"] != of_a.as_str()));
+
+    // Expired sessions nobody uses are purged when the next one is created.
+    let stale = mfa_id(&password_login(&url, "users", "a@example.com", PASSWORD, json!({})).await);
+    backdate(&app, &stale).await;
+    let fresh = mfa_id(&password_login(&url, "users", "b@example.com", PASSWORD, json!({})).await);
+    let ids: Vec<Value> = su.all_records("_mfas").await.iter().map(|m| m["id"].clone()).collect();
+    assert_eq!(ids, vec![json!(fresh)]);
     fake.stop().await;
 });
 
