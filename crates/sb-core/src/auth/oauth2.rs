@@ -694,6 +694,68 @@ mod tests {
     }
 
     #[test]
+    fn built_in_authorization_urls_match_pocketbase() {
+        // (name, display name, authURL up to the state, as PocketBase 0.40.6 lists them).
+        let expected = [
+            (
+                "google",
+                "Google",
+                "https://accounts.google.com/o/oauth2/v2/auth?",
+                "scope=https%3A%2F%2Fwww.googleapis.com%2Fauth%2Fuserinfo.profile+https%3A%2F%2Fwww.googleapis.com%2Fauth%2Fuserinfo.email",
+            ),
+            (
+                "github",
+                "GitHub",
+                "https://github.com/login/oauth/authorize?",
+                "scope=read%3Auser+user%3Aemail",
+            ),
+            ("gitlab", "GitLab", "https://gitlab.com/oauth/authorize?", "scope=read_user"),
+            (
+                "microsoft",
+                "Microsoft",
+                "https://login.microsoftonline.com/common/oauth2/v2.0/authorize?",
+                "scope=User.Read",
+            ),
+            (
+                "discord",
+                "Discord",
+                "https://discord.com/api/oauth2/authorize?",
+                "scope=identify+email",
+            ),
+            ("facebook", "Facebook", "https://www.facebook.com/v3.2/dialog/oauth?", "scope=email"),
+            (
+                "bitbucket",
+                "Bitbucket",
+                "https://bitbucket.org/site/oauth2/authorize?",
+                "scope=account",
+            ),
+        ];
+        let mut auth = AuthOptions::new();
+        auth.oauth2.enabled = true;
+        for (name, ..) in expected {
+            auth.oauth2.providers.push(OAuth2Provider {
+                name: name.into(),
+                client_id: "c".into(),
+                client_secret: "s".into(),
+                ..Default::default()
+            });
+        }
+        let entries = auth_method_entries(&auth);
+        assert_eq!(entries.len(), expected.len());
+        for (entry, (name, display, prefix, scope)) in entries.iter().zip(expected) {
+            let url = entry["authURL"].as_str().unwrap();
+            assert_eq!(
+                (entry["name"].as_str(), entry["displayName"].as_str()),
+                (Some(name), Some(display))
+            );
+            assert!(url.starts_with(&format!("{prefix}client_id=c&")), "{url}");
+            assert!(url.contains(&format!("&{scope}&state=")), "{url}");
+            let pkce = name != "bitbucket";
+            assert_eq!(url.contains("code_challenge_method=S256"), pkce, "{url}");
+        }
+    }
+
+    #[test]
     fn form_accepts_legacy_and_multipart_shapes() {
         let form = parse_form(&json!({
             "provider": "oidc", "code": "c", "redirectUrl": "http://x/cb",
