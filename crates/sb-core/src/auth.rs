@@ -1,5 +1,6 @@
 //! Authentication: auth tokens (spec §6.2), password login (§6.4), refresh (§6.5), auth methods
-//! (§6.11), impersonation (§6.10), and the superuser commands of the CLI.
+//! (§6.11), impersonation (§6.10), and the superuser commands of the CLI. OAuth2 (§6.8) and MFA
+//! (§6.6) live in the submodules.
 //!
 //! A token is trusted only after its record is loaded and the signature verifies with that
 //! record's `tokenKey` + the collection's secret, so a password change (new tokenKey) or a
@@ -27,17 +28,24 @@ mod otp;
 
 pub(crate) use email_flows::ResendThrottle;
 pub(crate) use otp::OtpAttempts;
+mod mfa;
+mod oauth2;
 
 /// A successful authentication: the token and the record as the auth response shows it.
 #[derive(Debug, Clone)]
 pub struct AuthResponse {
     pub token: String,
     pub record: Json,
+    /// OAuth2 logins only: the provider's user data and `isNew` (spec §6.8).
+    pub meta: Option<Json>,
 }
 
 impl AuthResponse {
     pub fn to_json(&self) -> Json {
-        json!({"token": self.token, "record": self.record})
+        match &self.meta {
+            Some(meta) => json!({"token": self.token, "record": self.record, "meta": meta}),
+            None => json!({"token": self.token, "record": self.record}),
+        }
     }
 }
 
@@ -202,7 +210,9 @@ impl App {
         }
         let mut auth_req = req.clone();
         auth_req.context = "password".into();
-        self.auth_response(&auth_req, &c, record, expand, true).await
+        // The form travels with the request so that the MFA step finds a submitted `mfaId`.
+        auth_req.body = body.as_object().cloned().unwrap_or_default();
+        self.auth_response(&auth_req, &c, record, expand, true, Some(mfa::PASSWORD)).await
     }
 
     /// `POST /api/collections/COLL/auth-refresh`.
@@ -235,13 +245,13 @@ impl App {
         let refreshable =
             sb_auth::token::peek(token).and_then(|claims| claims.refreshable).unwrap_or(false);
         if refreshable {
-            self.auth_response(req, &c, record, expand, true).await
+            self.auth_response(req, &c, record, expand, true, None).await
         } else {
             // Impersonation tokens are returned unchanged (spec §6.5).
             self.check_auth_rule(req, &c, &record).await?;
             let viewer = Viewer { force_email: true, ..Viewer::from_request(req) };
             let json = self.finish_record(&self.catalog(), req, &viewer, record, expand).await?;
-            Ok(AuthResponse { token: token.to_owned(), record: json })
+            Ok(AuthResponse { token: token.to_owned(), record: json, meta: None })
         }
     }
 
@@ -273,7 +283,7 @@ impl App {
         own_req.auth = Some(AuthInfo { collection: c.clone(), record: record.data.clone() });
         let viewer = Viewer { force_email: true, ..Viewer::from_request(&own_req) };
         let json = self.finish_record(&self.catalog(), &own_req, &viewer, record, expand).await?;
-        Ok(AuthResponse { token, record: json })
+        Ok(AuthResponse { token, record: json, meta: None })
     }
 
     /// `GET /api/collections/COLL/auth-methods`.
@@ -283,12 +293,23 @@ impl App {
         let password_enabled = auth.password_auth.enabled;
         let identity_fields: Vec<String> =
             if password_enabled { auth.password_auth.identity_fields.clone() } else { Vec::new() };
+        let providers =
+            if auth.oauth2.enabled { oauth2::auth_method_entries(auth) } else { Vec::new() };
+        // The pre-0.23 key repeats the entries without logos.
+        let legacy_providers: Vec<Json> = providers
+            .iter()
+            .cloned()
+            .map(|mut p| {
+                p["logo"] = Json::String(String::new());
+                p
+            })
+            .collect();
         Ok(json!({
             "password": {"enabled": password_enabled, "identityFields": identity_fields},
-            "oauth2": {"enabled": false, "providers": []},
+            "oauth2": {"enabled": auth.oauth2.enabled, "providers": providers},
             "mfa": {"enabled": auth.mfa.enabled, "duration": if auth.mfa.enabled { auth.mfa.duration } else { 0 }},
             "otp": {"enabled": auth.otp.enabled, "duration": if auth.otp.enabled { auth.otp.duration } else { 0 }},
-            "authProviders": [],
+            "authProviders": legacy_providers,
             "usernamePassword": password_enabled && identity_fields.iter().any(|f| f == "username"),
             "emailPassword": password_enabled && identity_fields.iter().any(|f| f == "email"),
         }))
@@ -351,13 +372,13 @@ impl App {
         }
     }
 
-    fn auth_collection(&self, id_or_name: &str) -> CoreResult<Arc<Collection>> {
+    pub(crate) fn auth_collection(&self, id_or_name: &str) -> CoreResult<Arc<Collection>> {
         self.catalog().get(id_or_name).filter(|c| c.is_auth()).cloned().ok_or_else(|| {
             CoreError::NotFound("Missing or invalid auth collection context.".into())
         })
     }
 
-    async fn find_by_field(
+    pub(crate) async fn find_by_field(
         &self,
         c: &Arc<Collection>,
         field: &str,
@@ -425,24 +446,32 @@ impl App {
         }
     }
 
-    async fn auth_response(
+    /// The common end of every login: the auth rule, the MFA step when `method` (`password`,
+    /// `otp`, `oauth2`; `None` for refreshes) names a first factor, then the token and the
+    /// record. A `mfaId` is taken from the query or the submitted form in `req.body`; when a
+    /// second factor is needed the answer is the 401 `{"mfaId"}` response (spec §6.6).
+    pub(crate) async fn auth_response(
         &self,
         req: &RequestInfo,
         c: &Arc<Collection>,
         record: Record,
         expand: Option<&str>,
         refreshable: bool,
+        method: Option<&str>,
     ) -> CoreResult<AuthResponse> {
         // The auth rule sees the authenticating record as `@request.auth`.
         let guest = RequestInfo { auth: None, ..req.clone() };
         self.check_auth_rule(&guest, c, &record).await?;
+        if let Some(method) = method {
+            self.check_mfa(req, c, &record, method).await?;
+        }
         let duration = c.auth.as_ref().map_or(0, |a| a.auth_token.duration);
         let token = self.issue_token(c, &record, TokenType::Auth, duration, Some(refreshable))?;
         let mut own_req = req.clone();
         own_req.auth = Some(AuthInfo { collection: c.clone(), record: record.data.clone() });
         let viewer = Viewer { force_email: true, ..Viewer::from_request(&own_req) };
         let json = self.finish_record(&self.catalog(), &own_req, &viewer, record, expand).await?;
-        Ok(AuthResponse { token, record: json })
+        Ok(AuthResponse { token, record: json, meta: None })
     }
 
     fn issue_token(
@@ -486,7 +515,7 @@ fn signing_key(c: &Collection, record: &Record, kind: TokenType) -> Option<Strin
 /// A string value of a form body; keys of auth forms match case-insensitively (spec §1.2).
 /// A missing key or `null` is empty; any other non-string value cannot be bound to the form
 /// (PocketBase: 400 "An error occurred while loading the submitted data.").
-fn form_string(body: &Json, key: &str) -> CoreResult<String> {
+pub(crate) fn form_string(body: &Json, key: &str) -> CoreResult<String> {
     let value = body
         .as_object()
         .and_then(|m| m.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v));

@@ -5,6 +5,7 @@
 //! `SCALEBASE_TEST_PG_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and dropped
 //! afterwards. PostgreSQL being unreachable fails the test: nothing is skipped silently.
 
+pub mod oauth2;
 pub mod smtp;
 
 use std::sync::Arc;

@@ -234,6 +234,8 @@ impl App {
         };
         let mut auth_req = req.clone();
         auth_req.context = "otp".into();
-        self.auth_response(&auth_req, &c, record, expand, true).await
+        // The form (with any `mfaId`) is where MFA looks for the session of a first factor.
+        auth_req.body = body.as_object().cloned().unwrap_or_default();
+        self.auth_response(&auth_req, &c, record, expand, true, Some("otp")).await
     }
 }

@@ -64,6 +64,24 @@ impl App {
         expand: Option<&str>,
     ) -> CoreResult<Json> {
         let catalog = self.catalog();
+        let (c, data) = self.prepare_create(&catalog, req, collection, input).await?;
+        let insert = insert_stmt(&c, &data);
+        self.store.write(&[insert]).await.map_err(|e| write_error(&c, e, CREATE_FAILED))?;
+        let record = Record { collection: c.clone(), data, expand: None, managed: false };
+        let viewer = Viewer::from_request(req);
+        self.finish_record(&catalog, req, &viewer, record, expand).await
+    }
+
+    /// Everything of a create before the write: the body applied, rules, form checks,
+    /// validation and password hashing. Returns the collection and the row to insert, so that
+    /// callers (OAuth2 sign-up) can write it together with other rows in one transaction.
+    pub(crate) async fn prepare_create(
+        &self,
+        catalog: &Catalog,
+        req: &RequestInfo,
+        collection: &str,
+        input: RecordInput,
+    ) -> CoreResult<(Arc<Collection>, Map<String, Json>)> {
         let c = catalog
             .get(collection)
             .cloned()
@@ -108,42 +126,24 @@ impl App {
         }
         if !superuser
             && let Some(rule) = c.create_rule.as_deref().filter(|r| !r.is_empty())
-            && !self.virtual_row_passes(&catalog, &c, &applied.data, rule, &rule_req).await?
+            && !self.virtual_row_passes(catalog, &c, &applied.data, rule, &rule_req).await?
         {
             return Err(CoreError::bad_request(CREATE_FAILED));
         }
         if c.is_auth() {
             let manager =
-                superuser || self.manages_virtual(&catalog, &c, &applied.data, &rule_req).await?;
+                superuser || self.manages_virtual(catalog, &c, &applied.data, &rule_req).await?;
             let form = auth_form_checks(&c, &applied, None, manager);
             if !form.errors.is_empty() {
                 return Err(CoreError::validation(CREATE_FAILED, form.errors));
             }
         }
-        let errors = self.validate_record(&catalog, &c, &applied, None).await?;
+        let errors = self.validate_record(catalog, &c, &applied, None).await?;
         if !errors.is_empty() {
             return Err(CoreError::validation(CREATE_FAILED, errors));
         }
         self.hash_new_passwords(&mut applied).await?;
-        let insert = Stmt::Insert(Insert {
-            table: c.name.clone(),
-            columns: c.fields.iter().map(|f| f.name.clone()).collect(),
-            values: c
-                .fields
-                .iter()
-                .map(|f| {
-                    Expr::Param(storage::to_sql(
-                        f,
-                        applied.data.get(&f.name).unwrap_or(&Json::Null),
-                    ))
-                })
-                .collect(),
-        });
-        self.store.write(&[insert]).await.map_err(|e| write_error(&c, e, CREATE_FAILED))?;
-        let record =
-            Record { collection: c.clone(), data: applied.data, expand: None, managed: false };
-        let viewer = Viewer::from_request(req);
-        self.finish_record(&catalog, req, &viewer, record, expand).await
+        Ok((c, applied.data))
     }
 
     /// Updates a record (PATCH semantics).
@@ -693,9 +693,22 @@ fn auth_form_checks(
     FormChecks { errors, old_password_to_verify }
 }
 
+/// The INSERT of a whole row of `c` (every field, `Null` for missing values).
+pub(crate) fn insert_stmt(c: &Collection, data: &Map<String, Json>) -> Stmt {
+    Stmt::Insert(Insert {
+        table: c.name.clone(),
+        columns: c.fields.iter().map(|f| f.name.clone()).collect(),
+        values: c
+            .fields
+            .iter()
+            .map(|f| Expr::Param(storage::to_sql(f, data.get(&f.name).unwrap_or(&Json::Null))))
+            .collect(),
+    })
+}
+
 /// Maps a failed write to the API error: unique violations become `validation_not_unique` on
 /// the indexed fields; anything else is internal.
-fn write_error(c: &Collection, err: StoreError, message: &str) -> CoreError {
+pub(crate) fn write_error(c: &Collection, err: StoreError, message: &str) -> CoreError {
     let Some(unique) = err.unique.as_ref() else {
         return CoreError::from(err);
     };

@@ -4,6 +4,7 @@ mod auth;
 mod auth_mail;
 mod collections;
 mod files;
+mod oauth2;
 mod records;
 mod settings;
 
@@ -45,6 +46,7 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
             get(records::view).patch(records::update).delete(records::delete),
         )
         .route("/api/collections/{collection}/auth-with-password", post(auth::with_password))
+        .route("/api/collections/{collection}/auth-with-oauth2", post(oauth2::with_oauth2))
         .route("/api/collections/{collection}/auth-refresh", post(auth::refresh))
         .route("/api/collections/{collection}/auth-methods", get(auth::methods))
         .route("/api/collections/{collection}/impersonate/{id}", post(auth::impersonate))

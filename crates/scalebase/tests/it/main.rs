@@ -1,8 +1,8 @@
 //! Integration tests of the whole server: in-process, on port 0, once per storage backend
 //! (`sb_testkit::sbtest_http!` / `sbtest!`). One module per API area.
 
-mod auth_tokens;
 mod auth_mail;
+mod auth_tokens;
 mod collections;
 mod common;
 mod errors;
@@ -12,8 +12,10 @@ mod file_token;
 mod hardening;
 mod http;
 mod list;
-mod rate_limits;
+mod mfa;
+mod oauth2;
 mod otp;
+mod rate_limits;
 mod records;
 mod rules_matrix;
 mod schema_changes;

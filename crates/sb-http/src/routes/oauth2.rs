@@ -1,0 +1,35 @@
+//! `POST /api/collections/COLL/auth-with-oauth2` (spec §6.8).
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use sb_core::App;
+use serde_json::Value as Json;
+
+use super::body_error;
+use crate::HttpConfig;
+use crate::error::ApiResult;
+use crate::extract::{Req, parse_body, read_body};
+use crate::respond;
+
+const LOAD_FAILED: &str = "An error occurred while loading the submitted data.";
+
+pub async fn with_oauth2(
+    State(app): State<Arc<App>>,
+    Extension(config): Extension<Arc<HttpConfig>>,
+    Path(collection): Path<String>,
+    req: Req,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let bytes = read_body(body, config.body_limit).await?;
+    let body = parse_body(&headers, bytes)
+        .await
+        .map(Json::Object)
+        .map_err(|e| body_error(e, LOAD_FAILED))?;
+    let response = app.auth_with_oauth2(&req.info, &collection, &body, req.query.expand()).await?;
+    respond::json(response.to_json(), &req.query)
+}

@@ -1,0 +1,263 @@
+//! A local OAuth2 / OpenID Connect provider for tests: an axum server on 127.0.0.1:0 with
+//! `authorize`, `token` and `userinfo` endpoints.
+//!
+//! It checks what a real provider checks: the client id and secret (form fields or HTTP
+//! basic), single-use authorization codes bound to their redirect URI, and the PKCE verifier
+//! against the challenge given at `authorize` (S256 or plain). The user that `authorize`
+//! "logs in" is set by the test with [`FakeProvider::set_user`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Value as Json, json};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+
+pub const CLIENT_ID: &str = "test-client";
+pub const CLIENT_SECRET: &str = "test-client-secret";
+
+/// What `authorize` recorded for a code.
+struct Grant {
+    redirect_uri: String,
+    challenge: Option<(String, String)>,
+    user: Json,
+}
+
+#[derive(Default)]
+struct Inner {
+    user: Json,
+    /// The answer of `/userinfo/emails` (GitHub-style e-mail list); 404 when `Null`.
+    emails: Json,
+    codes: HashMap<String, Grant>,
+    tokens: HashMap<String, Json>,
+    /// Token requests seen (for tests that check a request never reached the provider).
+    token_requests: usize,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+/// A running fake provider.
+pub struct FakeProvider {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    inner: Shared,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl FakeProvider {
+    pub async fn start() -> FakeProvider {
+        let inner: Shared = Arc::default();
+        let router = Router::new()
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .route("/userinfo", get(userinfo))
+            .route("/userinfo/emails", get(emails))
+            .with_state(inner.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake provider");
+        let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    rx.await.ok();
+                })
+                .await
+                .ok();
+        });
+        FakeProvider { url, inner, shutdown: Some(tx), task: Some(task) }
+    }
+
+    pub fn auth_url(&self) -> String {
+        format!("{}/authorize", self.url)
+    }
+
+    pub fn token_url(&self) -> String {
+        format!("{}/token", self.url)
+    }
+
+    pub fn user_info_url(&self) -> String {
+        format!("{}/userinfo", self.url)
+    }
+
+    /// The collection's `oauth2.providers[]` entry for this provider under `name`.
+    pub fn provider_config(&self, name: &str) -> Json {
+        json!({
+            "name": name,
+            "clientId": CLIENT_ID,
+            "clientSecret": CLIENT_SECRET,
+            "authURL": self.auth_url(),
+            "tokenURL": self.token_url(),
+            "userInfoURL": self.user_info_url(),
+        })
+    }
+
+    /// The user the next `authorize` call logs in (OIDC claims: `sub`, `email`, ...).
+    pub fn set_user(&self, user: Json) {
+        self.inner.lock().expect("fake provider lock").user = user;
+    }
+
+    /// The answer of `/userinfo/emails` for any valid token (`Null`: 404).
+    pub fn set_emails(&self, emails: Json) {
+        self.inner.lock().expect("fake provider lock").emails = emails;
+    }
+
+    pub fn token_requests(&self) -> usize {
+        self.inner.lock().expect("fake provider lock").token_requests
+    }
+
+    /// Follows an `authURL` from `auth-methods` (its `redirect_uri=` completed by the caller)
+    /// like a browser would, and returns the `code` and `state` of the redirect.
+    pub async fn authorize(&self, auth_url: &str) -> (String, String) {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let r = client.get(auth_url).send().await.expect("authorize request");
+        assert_eq!(
+            r.status(),
+            StatusCode::FOUND,
+            "authorize: {}",
+            r.text().await.unwrap_or_default()
+        );
+        let location = r.headers()[header::LOCATION].to_str().expect("location").to_owned();
+        let location = url::Url::parse(&location).expect("redirect URL");
+        let param =
+            |key: &str| location.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned());
+        (param("code").expect("code"), param("state").unwrap_or_default())
+    }
+
+    /// Stops the server; later requests to it are refused.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            tx.send(()).ok();
+        }
+        if let Some(task) = self.task.take() {
+            task.await.ok();
+        }
+    }
+}
+
+fn random_token() -> String {
+    use rand::Rng;
+    let bytes: [u8; 24] = rand::rng().random();
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn oauth_error(status: StatusCode, error: &str) -> Response {
+    (status, axum::Json(json!({"error": error}))).into_response()
+}
+
+async fn authorize(
+    State(inner): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let get = |k: &str| q.get(k).cloned().unwrap_or_default();
+    if get("client_id") != CLIENT_ID || get("response_type") != "code" {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    }
+    let redirect_uri = get("redirect_uri");
+    let Ok(mut target) = url::Url::parse(&redirect_uri) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    let challenge = q.get("code_challenge").map(|c| {
+        (c.clone(), q.get("code_challenge_method").cloned().unwrap_or_else(|| "plain".into()))
+    });
+    let code = random_token();
+    let mut inner = inner.lock().expect("fake provider lock");
+    let user = inner.user.clone();
+    inner.codes.insert(code.clone(), Grant { redirect_uri, challenge, user });
+    target.query_pairs_mut().append_pair("code", &code).append_pair("state", &get("state"));
+    (StatusCode::FOUND, [(header::LOCATION, target.to_string())]).into_response()
+}
+
+/// Client credentials from HTTP basic auth, else from the form.
+fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> (String, String) {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok());
+    if let Some((id, secret)) = basic.as_deref().and_then(|s| s.split_once(':')) {
+        return (id.to_owned(), secret.to_owned());
+    }
+    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    (get("client_id"), get("client_secret"))
+}
+
+async fn token(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let mut inner = inner.lock().expect("fake provider lock");
+    inner.token_requests += 1;
+    let (id, secret) = client_credentials(&headers, &form);
+    if id != CLIENT_ID || secret != CLIENT_SECRET {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    if get("grant_type") != "authorization_code" {
+        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
+    }
+    // Codes are single-use: removed on the first attempt, right or wrong.
+    let Some(grant) = inner.codes.remove(&get("code")) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    };
+    if grant.redirect_uri != get("redirect_uri") {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+    if let Some((challenge, method)) = &grant.challenge {
+        let verifier = get("code_verifier");
+        let computed = match method.as_str() {
+            "S256" => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
+            _ => verifier,
+        };
+        if &computed != challenge {
+            return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+        }
+    }
+    let access_token = random_token();
+    inner.tokens.insert(access_token.clone(), grant.user);
+    axum::Json(json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": 3600,
+        "refresh_token": random_token(),
+    }))
+    .into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+}
+
+async fn userinfo(State(inner): State<Shared>, headers: HeaderMap) -> Response {
+    match inner.lock().expect("fake provider lock").tokens.get(bearer(&headers)) {
+        Some(user) => axum::Json(user.clone()).into_response(),
+        None => oauth_error(StatusCode::UNAUTHORIZED, "invalid_token"),
+    }
+}
+
+async fn emails(State(inner): State<Shared>, headers: HeaderMap) -> Response {
+    let inner = inner.lock().expect("fake provider lock");
+    if !inner.tokens.contains_key(bearer(&headers)) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_token");
+    }
+    if inner.emails.is_null() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    axum::Json(inner.emails.clone()).into_response()
+}
