@@ -501,6 +501,10 @@ fn run_sqlite(conn: &Connection, sql: &str, params: &[Value]) -> Option<Vec<Stri
         {
             None
         }
+        // SQLite's constant propagation turns `col = 'x' AND JSON_EXTRACT(col, …)` into
+        // `JSON_EXTRACT('x', …)`, which fails; the server answers it with a 400
+        // (`ErrorKind::BadValue`), so it is an expected outcome here, not a bug.
+        Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.contains("malformed JSON") => None,
         Err(e) => panic!("SQLite cannot run the statement: {e}\n{sql}\nparams: {params:?}"),
     }
 }

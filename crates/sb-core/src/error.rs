@@ -76,6 +76,11 @@ impl From<sb_store::StoreError> for CoreError {
                 tracing::warn!(cause = %err.message, "statement timed out");
                 CoreError::bad_request("Something went wrong while processing your request.")
             }
+            // A filter whose comparisons the database could not evaluate: PocketBase's 400.
+            sb_store::ErrorKind::BadValue => {
+                tracing::warn!(cause = %err.message, "statement failed on a value");
+                CoreError::bad_request("Something went wrong while processing your request.")
+            }
             _ => CoreError::Internal(err.to_string()),
         }
     }

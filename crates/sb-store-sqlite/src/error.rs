@@ -35,6 +35,7 @@ pub(crate) fn classify(e: &rusqlite::Error) -> StoreError {
             ffi::ErrorCode::DatabaseBusy | ffi::ErrorCode::DatabaseLocked => ErrorKind::Busy,
             ffi::ErrorCode::CannotOpen => ErrorKind::Unavailable,
             ffi::ErrorCode::Unknown if is_syntax_message(text) => ErrorKind::Syntax,
+            ffi::ErrorCode::Unknown if text.contains("malformed JSON") => ErrorKind::BadValue,
             _ => ErrorKind::Other,
         },
     };

@@ -55,6 +55,7 @@ fn classifies_runtime_schema_errors_as_syntax() {
         ErrorKind::Syntax
     );
     assert_eq!(classify(&failure(ffi::SQLITE_ERROR, "something odd")).kind, ErrorKind::Other);
+    assert_eq!(classify(&failure(ffi::SQLITE_ERROR, "malformed JSON")).kind, ErrorKind::BadValue);
 }
 
 #[test]

@@ -50,6 +50,10 @@ pub enum ErrorKind {
     Unavailable,
     /// Invalid SQL (e.g. a bad view query written by a superuser).
     Syntax,
+    /// A well-formed statement failed on a value it had to process, e.g. SQLite's
+    /// `malformed JSON` when its constant propagation substitutes a compared text literal into
+    /// a `JSON_EXTRACT` of the same column (`loc = 'x' && loc.lon = 8`).
+    BadValue,
     Other,
 }
 
