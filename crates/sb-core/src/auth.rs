@@ -321,17 +321,15 @@ impl App {
         let su = self.system_request();
         match self.find_by_field(&c, "email", email).await? {
             Some(existing) => {
-                let input = RecordInput {
-                    data: json_map(json!({"password": password, "passwordConfirm": password})),
-                };
+                let input = RecordInput::from_data(json_map(
+                    json!({"password": password, "passwordConfirm": password}),
+                ));
                 self.update_record(&su, SUPERUSERS, existing.id(), input, None).await?;
             }
             None => {
-                let input = RecordInput {
-                    data: json_map(
-                        json!({"email": email, "password": password, "passwordConfirm": password}),
-                    ),
-                };
+                let input = RecordInput::from_data(json_map(
+                    json!({"email": email, "password": password, "passwordConfirm": password}),
+                ));
                 self.create_record(&su, SUPERUSERS, input, None).await?;
             }
         }
@@ -341,11 +339,9 @@ impl App {
     /// Creates a superuser; fails when the e-mail is taken (CLI `superuser create`).
     pub async fn create_superuser(&self, email: &str, password: &str) -> CoreResult<()> {
         let su = self.system_request();
-        let input = RecordInput {
-            data: json_map(
-                json!({"email": email, "password": password, "passwordConfirm": password}),
-            ),
-        };
+        let input = RecordInput::from_data(json_map(
+            json!({"email": email, "password": password, "passwordConfirm": password}),
+        ));
         self.create_record(&su, SUPERUSERS, input, None).await.map(|_| ())
     }
 

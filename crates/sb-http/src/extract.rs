@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use sb_core::{App, ListParams, RequestInfo};
+use sb_core::{App, ListParams, RequestInfo, UploadedFile};
 use serde_json::{Map, Value as Json};
 
 use crate::error::{ApiError, bad_request};
@@ -187,7 +187,18 @@ pub async fn parse_body(
     headers: &HeaderMap,
     bytes: bytes::Bytes,
 ) -> Result<Map<String, Json>, BodyError> {
-    parse(headers, bytes, true).await
+    parse(headers, bytes, true, None).await
+}
+
+/// Like [`parse_body`], but also returns the multipart file parts (part name as sent, and the
+/// file), in the order they came.
+pub async fn parse_body_with_files(
+    headers: &HeaderMap,
+    bytes: bytes::Bytes,
+) -> Result<(Map<String, Json>, Vec<(String, UploadedFile)>), BodyError> {
+    let mut files = Vec::new();
+    let data = parse(headers, bytes, true, Some(&mut files)).await?;
+    Ok((data, files))
 }
 
 /// Like [`parse_body`], but multipart and urlencoded values stay strings, as PocketBase binds
@@ -196,13 +207,14 @@ pub async fn parse_form_body(
     headers: &HeaderMap,
     bytes: bytes::Bytes,
 ) -> Result<Map<String, Json>, BodyError> {
-    parse(headers, bytes, false).await
+    parse(headers, bytes, false, None).await
 }
 
 async fn parse(
     headers: &HeaderMap,
     bytes: bytes::Bytes,
     infer_types: bool,
+    mut files: Option<&mut Vec<(String, UploadedFile)>>,
 ) -> Result<Map<String, Json>, BodyError> {
     if bytes.is_empty() {
         return Ok(Map::new());
@@ -236,10 +248,17 @@ async fn parse(
         let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
         while let Some(field) = multipart.next_field().await.map_err(|_| BodyError::Malformed)? {
             let name = field.name().unwrap_or("").to_owned();
-            let is_file = field.file_name().is_some();
+            let file_name = field.file_name().map(str::to_owned);
+            let claimed_type = field.content_type().map(|m| m.to_string()).unwrap_or_default();
             let data = field.bytes().await.map_err(|_| BodyError::Malformed)?;
-            if is_file {
-                // File uploads are handled by the files feature; they are ignored here.
+            if let Some(original_name) = file_name {
+                // Callers that take no files ignore file parts.
+                if let Some(files) = files.as_deref_mut() {
+                    if name.contains('\0') {
+                        return Err(BodyError::Malformed);
+                    }
+                    files.push((name, UploadedFile { original_name, claimed_type, bytes: data }));
+                }
                 continue;
             }
             let text = String::from_utf8_lossy(&data);

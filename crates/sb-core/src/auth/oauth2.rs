@@ -364,7 +364,7 @@ impl App {
         }
         let catalog = self.catalog();
         let (c, mut data) =
-            self.prepare_create(&catalog, req, &c.id, RecordInput { data: payload }).await?;
+            self.prepare_create(&catalog, req, &c.id, RecordInput::from_data(payload)).await?;
         let email = data.get("email").and_then(Json::as_str).unwrap_or("");
         if email == m.email {
             // Marked verified when it matches the provider's data (even when both are empty).

@@ -94,7 +94,7 @@ impl App {
         data.insert("recordRef".into(), Json::String(record_id.to_owned()));
         data.insert("fingerprint".into(), Json::String(print));
         let su = self.system_request();
-        if let Err(e) = self.create_record(&su, ORIGINS, RecordInput { data }, None).await {
+        if let Err(e) = self.create_record(&su, ORIGINS, RecordInput::from_data(data), None).await {
             // A concurrent login from the same origin inserted it first.
             tracing::debug!(error = %e, "auth origin not inserted");
             return Ok(());

@@ -91,8 +91,9 @@ impl App {
         data.insert("recordRef".into(), Json::String(record.id().to_owned()));
         data.insert("password".into(), Json::String(code.clone()));
         data.insert("sentTo".into(), Json::String(email.clone()));
-        let created =
-            self.create_record(&self.system_request(), OTPS, RecordInput { data }, None).await?;
+        let created = self
+            .create_record(&self.system_request(), OTPS, RecordInput::from_data(data), None)
+            .await?;
         let otp_id = created.get("id").and_then(Json::as_str).unwrap_or("").to_owned();
         let app = self.clone();
         let id = otp_id.clone();

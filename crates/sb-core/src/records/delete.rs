@@ -17,7 +17,8 @@ use sb_sql::{
 use sb_store::Tx;
 use serde_json::Value as Json;
 
-use super::{is_superuser, target_condition};
+use super::changes::{ChangeAction, RecordChange};
+use super::{Record, id_equals, is_superuser, target_condition};
 use crate::catalog::Catalog;
 use crate::error::{CoreError, CoreResult};
 use crate::{App, storage};
@@ -56,6 +57,11 @@ impl App {
         let target = target_condition(&catalog, &c, id, rule, req)?;
         let mut tx = self.store.begin().await?;
         let result = async {
+            // The record's last state, for the change notification.
+            let mut select = storage::select_record(&c, ALIAS);
+            select.where_ = Some(id_equals(ALIAS, id));
+            select.limit = Some(1);
+            let before = Record::from_rows(&c, tx.query(&Stmt::Select(select)).await?);
             let deleted = tx
                 .execute(&Stmt::Delete(Delete { table: c.name.clone(), where_: Some(target) }))
                 .await?;
@@ -63,11 +69,19 @@ impl App {
                 return Err(CoreError::not_found());
             }
             let mut visited = HashSet::from([(c.id.clone(), id.to_owned())]);
-            release_references(tx.as_mut(), &catalog, &c, id, &mut visited).await
+            release_references(tx.as_mut(), &catalog, &c, id, &mut visited).await?;
+            Ok(before)
         }
         .await;
         match result {
-            Ok(()) => tx.commit().await?,
+            Ok(before) => {
+                tx.commit().await?;
+                let changes = before
+                    .into_iter()
+                    .map(|record| RecordChange { action: ChangeAction::Delete, record })
+                    .collect();
+                self.records_changed(changes);
+            }
             Err(e) => {
                 tx.rollback().await.ok();
                 return Err(e);

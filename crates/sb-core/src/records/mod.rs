@@ -1,6 +1,7 @@
 //! Records API: list, view, create, update, delete, with API rules, expand and the record JSON
 //! form (hidden fields, e-mail visibility).
 
+pub(crate) mod changes;
 pub(crate) mod delete;
 pub(crate) mod expand;
 pub(crate) mod list;

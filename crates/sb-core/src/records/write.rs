@@ -16,6 +16,7 @@ use sb_sql::{Expr, FromItem, Insert, Select, SelectItem, Stmt, Ty, Update};
 use sb_store::StoreError;
 use serde_json::{Map, Value as Json};
 
+use super::changes::{ChangeAction, RecordChange};
 use super::view::load_record;
 use super::{Record, Viewer, compile_rule, id_equals, is_superuser, target_condition};
 use crate::catalog::Catalog;
@@ -30,10 +31,30 @@ const UPDATE_FAILED: &str = "Failed to update record.";
 const IGNORED_KEYS: &[&str] = &["collectionId", "collectionName", "expand"];
 
 /// A submitted record body: JSON object after multipart/urlencoded inference and
-/// `@jsonPayload` merging.
+/// `@jsonPayload` merging, plus the uploaded files.
 #[derive(Debug, Clone, Default)]
 pub struct RecordInput {
     pub data: Map<String, Json>,
+    /// Multipart file parts in the order sent, keyed by the part name as sent (a field name,
+    /// possibly with a modifier: `documents`, `documents+`, `+documents`).
+    pub files: Vec<(String, UploadedFile)>,
+}
+
+impl RecordInput {
+    /// A body without files.
+    pub fn from_data(data: Map<String, Json>) -> Self {
+        RecordInput { data, files: Vec::new() }
+    }
+}
+
+/// One uploaded file as the client sent it (name and content are untrusted).
+#[derive(Debug, Clone)]
+pub struct UploadedFile {
+    /// The file name the client gave (`filename` of the multipart part).
+    pub original_name: String,
+    /// The content type the client claimed; never trusted for serving.
+    pub claimed_type: String,
+    pub bytes: bytes::Bytes,
 }
 
 /// The body applied to a record: the new values, what was submitted (for `@request.body`), and
@@ -68,6 +89,10 @@ impl App {
         let insert = insert_stmt(&c, &data);
         self.store.write(&[insert]).await.map_err(|e| write_error(&c, e, CREATE_FAILED))?;
         let record = Record { collection: c.clone(), data, expand: None, managed: false };
+        self.records_changed(vec![RecordChange {
+            action: ChangeAction::Create,
+            record: record.clone(),
+        }]);
         let viewer = Viewer::from_request(req);
         self.finish_record(&catalog, req, &viewer, record, expand).await
     }
@@ -257,7 +282,8 @@ impl App {
                 )
             })
             .collect();
-        if !set.is_empty() {
+        let changed = !set.is_empty();
+        if changed {
             let update = Stmt::Update(Update { table: c.name.clone(), set, where_: Some(target) });
             // Nothing changed (the rule no longer admits the row, or it is gone) commits
             // nothing and answers 404.
@@ -269,6 +295,12 @@ impl App {
         }
         let record =
             Record { collection: c.clone(), data: applied.data, expand: None, managed: false };
+        if changed {
+            self.records_changed(vec![RecordChange {
+                action: ChangeAction::Update,
+                record: record.clone(),
+            }]);
+        }
         let viewer = Viewer::from_request(req);
         self.finish_record(&catalog, req, &viewer, record, expand).await
     }

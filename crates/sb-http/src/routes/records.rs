@@ -12,7 +12,7 @@ use sb_schema::FieldKind;
 use super::body_error;
 use crate::HttpConfig;
 use crate::error::ApiResult;
-use crate::extract::{Req, parse_body, read_body};
+use crate::extract::{Req, parse_body_with_files, read_body};
 use crate::respond;
 
 const GENERIC: &str = "Something went wrong while processing your request.";
@@ -57,8 +57,9 @@ async fn record_input(
     body: Body,
 ) -> ApiResult<RecordInput> {
     let bytes = read_body(body, record_body_limit(app, collection, config.body_limit)).await?;
-    let data = parse_body(headers, bytes).await.map_err(|e| body_error(e, GENERIC))?;
-    Ok(RecordInput { data })
+    let (data, files) =
+        parse_body_with_files(headers, bytes).await.map_err(|e| body_error(e, GENERIC))?;
+    Ok(RecordInput { data, files })
 }
 
 pub async fn list(
