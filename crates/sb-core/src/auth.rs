@@ -22,6 +22,7 @@ use crate::records::{Record, Viewer, compile_rule};
 use crate::system::SUPERUSERS;
 use crate::{App, RecordInput};
 
+mod cleanup;
 mod email_flows;
 mod origins;
 mod otp;

@@ -29,6 +29,7 @@ pub use records::write::{RecordInput, UploadedFile};
 pub use records::{Record, Viewer};
 pub use sb_query::{AuthInfo, RequestInfo};
 pub use settings::Settings;
+pub use system::SUPERUSERS;
 
 /// Restart-time options of the application layer.
 #[derive(Debug, Clone)]

@@ -32,6 +32,11 @@ impl Req {
     pub fn client_ip(&self) -> Option<std::net::IpAddr> {
         self.rate.as_ref().map(|r| r.ip)
     }
+
+    /// Whether a superuser may be served to this client (`settings.superuserIPs`).
+    pub fn superuser_ip_allowed(&self) -> bool {
+        self.rate.as_ref().is_none_or(|r| r.policy.admits_superuser(r.ip))
+    }
 }
 
 impl FromRequestParts<Arc<App>> for Req {

@@ -92,6 +92,8 @@ pub struct Policy {
     pub excluded: Vec<ipnet::IpNet>,
     pub failed_auth: Option<FailedAuth>,
     pub trusted_proxy: TrustedProxy,
+    /// `superuserIPs`: when not empty, superusers are served only from these IPs/subnets.
+    pub superuser_ips: Vec<ipnet::IpNet>,
 }
 
 fn quota(max: Option<i64>, seconds: Option<i64>) -> Option<Quota> {
@@ -128,12 +130,14 @@ impl Policy {
                 })
             })
             .collect();
-        let excluded = limits["excludedIPs"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| parse_ip_or_subnet(v.as_str()?))
-            .collect();
+        let ip_list = |v: &Json| -> Vec<ipnet::IpNet> {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| parse_ip_or_subnet(v.as_str()?))
+                .collect()
+        };
+        let excluded = ip_list(&limits["excludedIPs"]);
         let guard = &limits["failedAuth"];
         let failed_auth = if guard["enabled"].as_bool().unwrap_or(false) {
             let secs = guard["duration"].as_i64();
@@ -160,6 +164,7 @@ impl Policy {
             excluded,
             failed_auth,
             trusted_proxy,
+            superuser_ips: ip_list(&settings["superuserIPs"]),
         }
     }
 
@@ -183,6 +188,11 @@ impl Policy {
             }
         }
         None
+    }
+
+    /// Whether a superuser may be served from `ip` (`superuserIPs` empty, or listing it).
+    pub fn admits_superuser(&self, ip: IpAddr) -> bool {
+        self.superuser_ips.is_empty() || self.superuser_ips.iter().any(|net| net.contains(&ip))
     }
 
     pub fn is_excluded(&self, ip: IpAddr) -> bool {
@@ -285,6 +295,23 @@ pub async fn middleware(
             }
         }
     }
+    // Superuser tokens from outside `superuserIPs` are refused on every route (spec §6.13).
+    if !policy.admits_superuser(ip) {
+        let auth = match ctx.auth.take() {
+            Some(resolved) => resolved,
+            None => match crate::extract::auth_token(request.headers()) {
+                Some(t) => app.authenticate_token(&t).await,
+                None => None,
+            },
+        };
+        if auth.as_ref().is_some_and(AuthInfo::is_superuser) {
+            return ApiError(CoreError::Forbidden(
+                "You are not allowed to perform this request.".into(),
+            ))
+            .into_response();
+        }
+        ctx.auth = Some(auth);
+    }
     request.extensions_mut().insert(ctx);
     next.run(request).await
 }
@@ -336,7 +363,7 @@ impl Req {
         collection: &str,
         identity: &str,
     ) -> Result<FailedAuthTicket, ApiError> {
-        let none = FailedAuthTicket { inner: None };
+        let none = FailedAuthTicket::unguarded();
         let Some(ctx) = &self.rate else { return Ok(none) };
         let Some(quotas) = ctx.policy.failed_auth else { return Ok(none) };
         if ctx.policy.is_excluded(ctx.ip)
@@ -367,6 +394,11 @@ pub struct FailedAuthTicket {
 }
 
 impl FailedAuthTicket {
+    /// A ticket for a login that is not guarded (its failures count nowhere).
+    pub fn unguarded() -> Self {
+        FailedAuthTicket { inner: None }
+    }
+
     /// Counts the attempt as a failure for the client and the identity.
     pub async fn failed(self) {
         if let Some((limiter, quotas, ip_key, id_key)) = self.inner {

@@ -67,7 +67,27 @@ pub async fn run(
             ..Default::default()
         },
     );
-    sb_http::serve(listener, router, sb_http::ServeConfig::default(), shutdown).await?;
+    let housekeeping = tokio::spawn(housekeeping(app.clone()));
+    let served = sb_http::serve(listener, router, sb_http::ServeConfig::default(), shutdown).await;
+    housekeeping.abort();
+    served?;
     app.store().close().await;
     Ok(())
+}
+
+/// How often expired one-time passwords and MFA sessions are purged (PocketBase: hourly).
+const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Periodic clean-up jobs of a serving node. Every node runs them; they are idempotent deletes.
+async fn housekeeping(app: Arc<App>) {
+    let mut ticks = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match app.purge_expired_auth_state().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "purged expired OTPs and MFA sessions"),
+            Err(e) => tracing::warn!(error = %e, "purging expired OTPs and MFA sessions failed"),
+        }
+    }
 }

@@ -15,9 +15,11 @@ use super::body_error;
 use crate::HttpConfig;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Req, parse_body, parse_form_body, read_body};
+use crate::ratelimit::FailedAuthTicket;
 use crate::respond;
 
 const LOAD_FAILED: &str = "An error occurred while loading the submitted data.";
+const NOT_ALLOWED: &str = "You are not allowed to perform this request.";
 const VALIDATION_FAILED: &str = "An error occurred while validating the submitted data.";
 
 async fn form(config: &HttpConfig, headers: &HeaderMap, body: Body) -> ApiResult<Json> {
@@ -48,14 +50,33 @@ pub async fn with_password(
         .and_then(|(_, v)| v.as_str())
         .unwrap_or("");
     let guard = req.failed_auth_guard(&app, &collection, identity).await?;
-    match app.auth_with_password(&req.info, &collection, &body, req.query.expand()).await {
-        Ok(response) => {
-            super::auth_mail::track_origin(&app, &collection, &response, peer, &req).await;
-            respond::json(response.to_json(), &req.query)
-        }
+    let result = app.auth_with_password(&req.info, &collection, &body, req.query.expand()).await;
+    let response = finish_login(&app, &collection, result, guard, &req).await?;
+    super::auth_mail::track_origin(&app, &collection, &response, peer, &req).await;
+    respond::json(response.to_json(), &req.query)
+}
+
+/// The common end of the login routes: wrong credentials (400) and refused logins (403) count
+/// against the failed-login guard (a missing collection or a server failure does not), and once
+/// the credentials proved right (a response, or MFA's 401 asking for the second factor) a
+/// superuser from outside `settings.superuserIPs` is refused with 403.
+pub(super) async fn finish_login(
+    app: &App,
+    collection: &str,
+    result: Result<sb_core::AuthResponse, CoreError>,
+    guard: FailedAuthTicket,
+    req: &Req,
+) -> Result<sb_core::AuthResponse, ApiError> {
+    let credentials_ok = result.as_ref().map_or_else(|e| e.status() == 401, |_| true);
+    if credentials_ok
+        && !req.superuser_ip_allowed()
+        && app.catalog().get(collection).is_some_and(|c| c.name == sb_core::SUPERUSERS)
+    {
+        return Err(ApiError(CoreError::Forbidden(NOT_ALLOWED.into())));
+    }
+    match result {
+        Ok(response) => Ok(response),
         Err(e) => {
-            // Wrong credentials (400) and refused logins (403) count; a missing collection
-            // or a server failure does not.
             if matches!(e.status(), 400 | 403) {
                 guard.failed().await;
             }

@@ -18,7 +18,7 @@ use crate::extract::{Req, parse_form_body, read_body};
 use crate::respond;
 
 /// Records the origin of a successful login (and sends the login alert for a new one, spec
-/// §6.12): the TCP peer's address (proxy headers are not trusted yet) and the user agent.
+/// §6.12): the client IP (trusted proxy headers applied) and the user agent.
 pub(super) async fn track_origin(
     app: &App,
     collection: &str,
@@ -26,7 +26,11 @@ pub(super) async fn track_origin(
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     req: &Req,
 ) {
-    let ip = peer.map(|Extension(ConnectInfo(addr))| addr.ip().to_string()).unwrap_or_default();
+    let ip = req
+        .client_ip()
+        .or(peer.map(|Extension(ConnectInfo(addr))| addr.ip()))
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
     let user_agent = req.info.headers.get("user_agent").map(String::as_str).unwrap_or("");
     let id = response.record.get("id").and_then(Json::as_str).unwrap_or("");
     app.track_auth_origin(collection, id, &ip, user_agent).await;
@@ -45,9 +49,11 @@ pub async fn request_verification(
     State(app): State<Arc<App>>,
     Extension(config): Extension<Arc<HttpConfig>>,
     Path(collection): Path<String>,
+    req: Req,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
+    req.limit_tags(&app, &collection, &["requestVerification"]).await?;
     let body = text_form(&config, &headers, body).await?;
     app.request_verification(&collection, &body).await?;
     Ok(respond::no_content())
@@ -57,9 +63,11 @@ pub async fn confirm_verification(
     State(app): State<Arc<App>>,
     Extension(config): Extension<Arc<HttpConfig>>,
     Path(collection): Path<String>,
+    req: Req,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
+    req.limit_tags(&app, &collection, &["confirmVerification"]).await?;
     let body = text_form(&config, &headers, body).await?;
     app.confirm_verification(&collection, &body).await?;
     Ok(respond::no_content())
@@ -69,9 +77,11 @@ pub async fn request_password_reset(
     State(app): State<Arc<App>>,
     Extension(config): Extension<Arc<HttpConfig>>,
     Path(collection): Path<String>,
+    req: Req,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
+    req.limit_tags(&app, &collection, &["requestPasswordReset"]).await?;
     let body = text_form(&config, &headers, body).await?;
     app.request_password_reset(&collection, &body).await?;
     Ok(respond::no_content())
@@ -81,9 +91,11 @@ pub async fn confirm_password_reset(
     State(app): State<Arc<App>>,
     Extension(config): Extension<Arc<HttpConfig>>,
     Path(collection): Path<String>,
+    req: Req,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
+    req.limit_tags(&app, &collection, &["confirmPasswordReset"]).await?;
     let body = text_form(&config, &headers, body).await?;
     app.confirm_password_reset(&collection, &body).await?;
     Ok(respond::no_content())
@@ -97,6 +109,7 @@ pub async fn request_email_change(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
+    req.limit_tags(&app, &collection, &["requestEmailChange"]).await?;
     let body = text_form(&config, &headers, body).await?;
     app.request_email_change(&req.info, &collection, &body).await?;
     Ok(respond::no_content())
@@ -106,9 +119,11 @@ pub async fn confirm_email_change(
     State(app): State<Arc<App>>,
     Extension(config): Extension<Arc<HttpConfig>>,
     Path(collection): Path<String>,
+    req: Req,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
+    req.limit_tags(&app, &collection, &["confirmEmailChange"]).await?;
     let body = text_form(&config, &headers, body).await?;
     app.confirm_email_change(&collection, &body).await?;
     Ok(respond::no_content())
@@ -122,6 +137,7 @@ pub async fn request_otp(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
+    req.limit_tags(&app, &collection, &["requestOTP"]).await?;
     let body = text_form(&config, &headers, body).await?;
     respond::json(app.request_otp(&collection, &body).await?, &req.query)
 }
@@ -135,8 +151,12 @@ pub async fn auth_with_otp(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
+    req.limit_tags(&app, &collection, &["authWithOTP", "auth"]).await?;
     let body = text_form(&config, &headers, body).await?;
-    let response = app.auth_with_otp(&req.info, &collection, &body, req.query.expand()).await?;
+    let otp_id = body.get("otpId").and_then(Json::as_str).unwrap_or("");
+    let guard = req.failed_auth_guard(&app, &collection, otp_id).await?;
+    let result = app.auth_with_otp(&req.info, &collection, &body, req.query.expand()).await;
+    let response = super::auth::finish_login(&app, &collection, result, guard, &req).await?;
     track_origin(&app, &collection, &response, peer, &req).await;
     respond::json(response.to_json(), &req.query)
 }

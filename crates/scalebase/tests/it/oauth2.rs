@@ -177,6 +177,10 @@ sb_testkit::sbtest_http!(oauth2_signs_up_then_logs_in, |url, app| async move {
     assert_eq!(links.len(), 1);
     assert_eq!(links[0]["recordRef"], id.as_str());
     assert_eq!(links[0]["collectionRef"], "_pb_users_auth_");
+    // The login's origin is recorded like a password login's (spec §6.12).
+    let origins = su.all_records("_authOrigins").await;
+    assert_eq!(origins.len(), 1, "{origins:?}");
+    assert_eq!(origins[0]["recordRef"], id.as_str());
     assert_eq!(links[0]["provider"], "oidc");
     assert_eq!(links[0]["providerId"], "sub-1");
 

@@ -171,6 +171,19 @@ sbtest_http!(otp_expiry_and_collection, |url, app| async move {
         });
         assert_eq!(app.store().write(&[stmt]).await.expect("age otp"), vec![1]);
     }
+    // The periodic clean-up removes the expired code (and nothing else).
+    let fresh = guest
+        .post("/api/collections/users/request-otp", json!({"email": "pat@example.com"}))
+        .await
+        .body["otpId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sink.next_to("pat@example.com", 1).await;
+    assert_eq!(app.purge_expired_auth_state().await.expect("purge"), 1);
+    let left: Vec<Value> =
+        admin.all_records("_otps").await.into_iter().map(|r| r["id"].clone()).collect();
+    assert_eq!(left, vec![json!(fresh)]);
     let r = guest
         .post(
             "/api/collections/users/auth-with-otp",
@@ -183,7 +196,7 @@ sbtest_http!(otp_expiry_and_collection, |url, app| async move {
     let r =
         guest.post("/api/collections/users/request-otp", json!({"email": "pat@example.com"})).await;
     let otp_id = r.body["otpId"].as_str().unwrap().to_owned();
-    let (code_sent, _) = code_and_id(&sink.next_to("pat@example.com", 1).await);
+    let (code_sent, _) = code_and_id(&sink.next_to("pat@example.com", 2).await);
     admin
         .create_collection(json!({"name": "members", "type": "auth", "otp": {"enabled": true}, "fields": [{"name": "name", "type": "text"}]}))
         .await;

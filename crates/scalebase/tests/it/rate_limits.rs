@@ -253,3 +253,40 @@ sb_testkit::sbtest_http!(auth_tags, |url, app| async move {
     // An unknown collection is left to the route's 404.
     assert_eq!(g.post("/api/collections/nope/auth-with-password", body).await.status, 404);
 });
+
+// Every auth route checks its tag (spec §6.14): `COLL:tag` and `*:tag`, and the OTP and
+// OAuth2 logins also `auth`.
+sb_testkit::sbtest_http!(auth_route_tags, |url, app| async move {
+    let su = Client::admin(&url, &app).await;
+    let g = su.with_token(None);
+    let rule =
+        |label: &str| json!({"label": label, "audience": "", "duration": 60, "maxRequests": 1});
+    let routes: [(&str, &str, Value); 8] = [
+        ("requestVerification", "request-verification", json!({"email": "a@example.com"})),
+        ("confirmVerification", "confirm-verification", json!({"token": "x"})),
+        ("requestPasswordReset", "request-password-reset", json!({"email": "a@example.com"})),
+        ("confirmPasswordReset", "confirm-password-reset", json!({"token": "x"})),
+        ("requestEmailChange", "request-email-change", json!({"newEmail": "b@example.com"})),
+        ("confirmEmailChange", "confirm-email-change", json!({"token": "x"})),
+        ("requestOTP", "request-otp", json!({"email": "a@example.com"})),
+        ("authWithOAuth2", "auth-with-oauth2", json!({"provider": "nope"})),
+    ];
+    let rules: Vec<Value> =
+        routes.iter().map(|(tag, _, _)| rule(&format!("users:{tag}"))).collect();
+    set_limits(&su, json!({"enabled": true, "rules": rules})).await;
+    for (tag, path, body) in &routes {
+        let path = format!("/api/collections/users/{path}");
+        let first = g.post(&path, body.clone()).await;
+        assert_ne!(first.status, 429, "{tag}: {:?}", first.body);
+        assert_error(&g.post(&path, body.clone()).await, 429, TOO_MANY);
+        // Another collection's route is not limited by the `users:` rule.
+        let other = format!("/api/collections/_superusers/{}", path.rsplit('/').next().unwrap());
+        assert_ne!(g.post(&other, body.clone()).await.status, 429, "{tag}");
+    }
+    // `*:auth` covers the OTP login.
+    set_limits(&su, json!({"rules": [rule("*:auth")]})).await;
+    let otp = "/api/collections/users/auth-with-otp";
+    let body = json!({"otpId": "x", "password": "y"});
+    assert_ne!(g.post(otp, body.clone()).await.status, 429);
+    assert_error(&g.post(otp, body).await, 429, TOO_MANY);
+});

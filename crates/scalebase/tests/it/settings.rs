@@ -191,3 +191,45 @@ sb_testkit::sbtest_http!(validation_errors_as_the_reference, |url, app| async mo
     // Nothing of the refused patches was kept.
     assert_eq!(su.get("/api/settings").await.body["meta"]["appName"], "Acme");
 });
+
+// `superuserIPs` (spec §6.13): superusers are served only from the listed addresses — every
+// request with a superuser token from elsewhere, and a superuser login with the right
+// password, answer 403; wrong passwords, users and guests are unaffected.
+sb_testkit::sbtest_http!(superuser_ips_whitelist, |url, app| async move {
+    const NOT_ALLOWED: &str = "You are not allowed to perform this request.";
+    let su = Client::admin(&url, &app).await;
+    let user = su
+        .create_record("users", json!({"email": "u@example.com", "password": "password123", "passwordConfirm": "password123"}))
+        .await;
+    let user_token = crate::common::record_token(&app, "users", user["id"].as_str().unwrap()).await;
+    let user = su.with_token(Some(&user_token));
+    let g = su.with_token(None);
+    let login = "/api/collections/_superusers/auth-with-password";
+    let right = json!({"identity": "root@example.com", "password": crate::common::ADMIN_PASSWORD});
+    // The loopback subnet is listed: everything works.
+    let r = su.patch("/api/settings", json!({"superuserIPs": ["127.0.0.0/8", "::1"]})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(su.get("/api/collections").await.status, 200);
+    assert_eq!(g.post(login, right.clone()).await.status, 200);
+    // Only another address is listed.
+    let r = su.patch("/api/settings", json!({"superuserIPs": ["10.1.1.1"]})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    for path in
+        ["/api/settings", "/api/collections", "/api/health", "/api/collections/users/records"]
+    {
+        assert_error(&su.get(path).await, 403, NOT_ALLOWED);
+    }
+    assert_error(&g.post(login, right).await, 403, NOT_ALLOWED);
+    let wrong = json!({"identity": "root@example.com", "password": "wrong-password"});
+    assert_error(&g.post(login, wrong).await, 400, "Failed to authenticate.");
+    assert_eq!(user.get("/api/collections/users/records").await.status, 200);
+    assert_eq!(g.get("/api/health").await.status, 200);
+    // A trusted proxy header decides the address: a listed client is served again.
+    app.update_settings(&json!({"trustedProxy": {"headers": ["X-Real-IP"]}}))
+        .await
+        .expect("settings");
+    let r = su
+        .raw(reqwest::Method::GET, "/api/collections", None, "", &[("X-Real-IP", "10.1.1.1")])
+        .await;
+    assert_eq!(r.status, 200);
+});
