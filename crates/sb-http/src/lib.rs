@@ -8,6 +8,7 @@ mod client_ip;
 mod error;
 mod extract;
 mod middleware;
+mod observe;
 pub mod ratelimit;
 mod respond;
 mod routes;
@@ -21,6 +22,7 @@ use sb_core::App;
 pub use client_ip::{TrustedProxy, client_ip};
 pub use error::{ApiError, error_response};
 pub use extract::{BodyError, parse_body, parse_body_with_files, parse_form_body};
+pub use observe::metrics_router;
 pub use server::{ServeConfig, serve};
 
 /// Options of the HTTP layer.
@@ -35,6 +37,8 @@ pub struct HttpConfig {
     /// 5 minutes); a body still arriving after it fails with 400, so a client trickling bytes
     /// cannot hold a connection and its buffers indefinitely.
     pub body_read_timeout: std::time::Duration,
+    /// A bearer token that may read `GET /metrics` on the main listener (besides superusers).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -43,6 +47,7 @@ impl Default for HttpConfig {
             body_limit: 32 << 20,
             cors_origins: Vec::new(),
             body_read_timeout: std::time::Duration::from_secs(300),
+            metrics_token: None,
         }
     }
 }
@@ -58,12 +63,14 @@ pub fn router(app: Arc<App>, config: HttpConfig) -> Router {
 /// middleware runs for every request, matched or not, outermost first: CORS (answers
 /// preflights itself, as PocketBase does before anything else), security headers (so even a
 /// contained panic carries them), panic containment, the NUL guard, rate limiting (which also
-/// decides the client IP the handlers see), then the request body deadline.
+/// decides the client IP the handlers see), then the request body deadline. Around all of
+/// them, the request metrics count every request.
 pub fn router_with_limiter(
     app: Arc<App>,
     config: HttpConfig,
     limiter: Arc<dyn ratelimit::RateLimiter>,
 ) -> Router {
+    sb_observe::exporter();
     let config = Arc::new(config);
     let limits = Arc::new(ratelimit::Limits::new(limiter));
     let api = routes::api(config.clone()).with_state(app.clone());
@@ -75,4 +82,5 @@ pub fn router_with_limiter(
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(axum::middleware::from_fn_with_state(config, middleware::cors))
+        .layer(axum::middleware::from_fn(observe::record))
 }

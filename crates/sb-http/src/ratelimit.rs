@@ -254,7 +254,8 @@ pub struct RateCtx {
     pub auth: Option<Option<AuthInfo>>,
 }
 
-fn too_many() -> ApiError {
+fn too_many(kind: &'static str) -> ApiError {
+    sb_observe::rate_limited(kind);
     ApiError(CoreError::TooManyRequests)
 }
 
@@ -290,7 +291,7 @@ pub async fn middleware(
                     client_key(ip)
                 );
                 if !limits.limiter.hit(&key, rule.quota).await {
-                    return too_many().into_response();
+                    return too_many("rule").into_response();
                 }
             }
         }
@@ -351,7 +352,7 @@ impl Req {
             quota_key(rule.quota),
             client_key(ctx.ip)
         );
-        if ctx.limits.limiter.hit(&key, rule.quota).await { Ok(()) } else { Err(too_many()) }
+        if ctx.limits.limiter.hit(&key, rule.quota).await { Ok(()) } else { Err(too_many("rule")) }
     }
 
     /// The failed-login guard for a login attempt on `identity` of `collection`: 429 while the
@@ -382,7 +383,7 @@ impl Req {
         if !limiter.check(&ip_key, quotas.per_ip).await
             || !limiter.check(&id_key, quotas.per_identity).await
         {
-            return Err(too_many());
+            return Err(too_many("failed_auth"));
         }
         Ok(FailedAuthTicket { inner: Some((limiter.clone(), quotas, ip_key, id_key)) })
     }

@@ -125,10 +125,30 @@ pub(crate) fn render(stmt: &Stmt) -> Rendered {
     Dialect::Postgres.render(stmt)
 }
 
+/// Takes a pooled connection, recording the wait and the pool's state.
+async fn checkout(pool: &Pool) -> Result<deadpool_postgres::Object> {
+    let started = std::time::Instant::now();
+    let client = pool.get().await.map_err(error::pool);
+    sb_observe::db_pool_wait(POSTGRES, started.elapsed());
+    let status = pool.status();
+    sb_observe::db_pool(
+        POSTGRES,
+        status.available,
+        status.size.saturating_sub(status.available),
+        status.waiting,
+    );
+    client
+}
+
+const POSTGRES: sb_observe::Backend = sb_observe::Backend::Postgres;
+
 impl PostgresStore {
     async fn run(&self, sql: &str, params: &[Value]) -> Result<Rows> {
-        let client = self.pool.get().await.map_err(error::pool)?;
-        match run_autocommit(&client, sql, params, Mode::Query).await {
+        let client = checkout(&self.pool).await?;
+        let started = std::time::Instant::now();
+        let result = run_autocommit(&client, sql, params, Mode::Query).await;
+        sb_observe::db_query(POSTGRES, sb_observe::sql_operation(sql), started.elapsed());
+        match result {
             Ok(Outcome::Rows(rows)) => Ok(rows),
             Ok(Outcome::Count(_)) => Ok(Rows::default()),
             Err(e) => Err(error::classify(&e)),
@@ -148,7 +168,7 @@ impl Store for PostgresStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn Tx>> {
-        let client = self.pool.get().await.map_err(error::pool)?;
+        let client = checkout(&self.pool).await?;
         Ok(Box::new(tx::PgTx::new(client, self.pool.clone())))
     }
 

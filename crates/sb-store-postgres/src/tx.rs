@@ -58,6 +58,7 @@ impl PgTx {
         // cancelled half-way: a drop must then roll it back.
         self.state = State::Open;
         let client = self.client()?;
+        let started = std::time::Instant::now();
         let result = if fresh {
             let first = begin_with(client, &rendered.sql, &rendered.params, mode).await;
             match first {
@@ -76,6 +77,11 @@ impl PgTx {
                 Err(e) => Err(e),
             }
         };
+        sb_observe::db_query(
+            sb_observe::Backend::Postgres,
+            sb_observe::sql_operation(&rendered.sql),
+            started.elapsed(),
+        );
         if let Err(e) = &result
             && e.as_db_error().is_some_and(is_stale_plan)
         {
@@ -165,7 +171,9 @@ impl Tx for PgTx {
             }
             State::Open => {
                 let client = self.client.take().ok_or_else(aborted)?;
+                let started = std::time::Instant::now();
                 let committed = client.batch_execute("COMMIT").await;
+                sb_observe::db_query(sb_observe::Backend::Postgres, "commit", started.elapsed());
                 if committed.is_ok() && self.ddl {
                     self.pool.manager().statement_caches.clear();
                 }

@@ -19,6 +19,8 @@ use sb_store::{Result, Rows, StoreError, Value};
 
 use crate::{SqliteConfig, Synchronous, error};
 
+const SQLITE: sb_observe::Backend = sb_observe::Backend::Sqlite;
+
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 256;
 /// Virtual-machine instructions between two checks of the statement deadline. A check costs a
@@ -133,7 +135,10 @@ impl Conn {
     /// Runs a statement and collects its result rows.
     pub(crate) fn query(&self, sql: &str, params: &[Value]) -> Result<Rows> {
         let _armed = self.arm();
-        self.query_inner(sql, params).map_err(|e| self.fail(&e))
+        let started = std::time::Instant::now();
+        let result = self.query_inner(sql, params).map_err(|e| self.fail(&e));
+        sb_observe::db_query(SQLITE, sb_observe::sql_operation(sql), started.elapsed());
+        result
     }
 
     fn query_inner(&self, sql: &str, params: &[Value]) -> rusqlite::Result<Rows> {
@@ -160,7 +165,10 @@ impl Conn {
     /// that produce rows (`RETURNING`, `SELECT`) are run to completion and their rows dropped.
     pub(crate) fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
         let _armed = self.arm();
-        self.execute_inner(sql, params).map_err(|e| self.fail(&e))
+        let started = std::time::Instant::now();
+        let result = self.execute_inner(sql, params).map_err(|e| self.fail(&e));
+        sb_observe::db_query(SQLITE, sb_observe::sql_operation(sql), started.elapsed());
+        result
     }
 
     fn execute_inner(&self, sql: &str, params: &[Value]) -> rusqlite::Result<u64> {

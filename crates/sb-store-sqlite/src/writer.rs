@@ -327,9 +327,14 @@ impl Writer {
             }
             return;
         }
-        match self.conn.control("COMMIT") {
+        let started = std::time::Instant::now();
+        let committed = self.conn.control("COMMIT");
+        sb_observe::db_query(sb_observe::Backend::Sqlite, "commit", started.elapsed());
+        sb_observe::sqlite_writer_queue(self.msgs.len());
+        match committed {
             Ok(()) => {
                 let n = group.pending.len();
+                sb_observe::sqlite_commit_group(n);
                 self.counters.commits.fetch_add(1, Ordering::Relaxed);
                 self.counters.committed_jobs.fetch_add(n as u64, Ordering::Relaxed);
                 self.counters.largest_group.fetch_max(n, Ordering::Relaxed);

@@ -24,6 +24,8 @@ pub struct FileConfig {
     pub cors_origins: Option<Vec<String>>,
     pub log_format: Option<String>,
     pub log_level: Option<String>,
+    pub metrics_addr: Option<String>,
+    pub metrics_token: Option<String>,
 }
 
 impl FileConfig {
@@ -65,6 +67,13 @@ pub struct ServeArgs {
     /// Log level filter (tracing `EnvFilter` syntax), default `info`.
     #[arg(long, env = "SCALEBASE_LOG_LEVEL", value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// Serve `GET /metrics` (Prometheus, no authentication) on this separate address, e.g. an
+    /// internal scrape port `127.0.0.1:9090`.
+    #[arg(long, env = "SCALEBASE_METRICS_ADDR", value_name = "ADDR")]
+    pub metrics_addr: Option<String>,
+    /// A bearer token that may read `GET /metrics` on the main listener (superusers always may).
+    #[arg(long, env = "SCALEBASE_METRICS_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 /// Storage options shared by `serve` and the `superuser` commands.
@@ -112,6 +121,8 @@ pub struct ServeConfig {
     pub cors_origins: Vec<String>,
     pub log_json: bool,
     pub log_level: String,
+    pub metrics_addr: Option<SocketAddr>,
+    pub metrics_token: Option<String>,
 }
 
 impl StorageArgs {
@@ -180,8 +191,21 @@ impl ServeArgs {
             "pretty" => false,
             other => bail!("invalid log format {other:?} (expected pretty or json)"),
         };
+        let metrics_addr = match self.metrics_addr.clone().or_else(|| file.metrics_addr.clone()) {
+            Some(a) => Some(
+                a.parse::<SocketAddr>()
+                    .with_context(|| format!("invalid --metrics-addr address {a:?}"))?,
+            ),
+            None => None,
+        };
         Ok(ServeConfig {
             http,
+            metrics_addr,
+            metrics_token: self
+                .metrics_token
+                .clone()
+                .or_else(|| file.metrics_token.clone())
+                .filter(|t| !t.is_empty()),
             storage: self.storage.resolve(file)?,
             body_limit: self.body_limit.or(file.body_limit).unwrap_or(32 << 20),
             cors_origins: self

@@ -64,15 +64,52 @@ pub async fn run(
         sb_http::HttpConfig {
             body_limit: config.body_limit,
             cors_origins: config.cors_origins.clone(),
+            metrics_token: config.metrics_token.clone(),
             ..Default::default()
         },
     );
+    let metrics = match config.metrics_addr {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for metrics: {e}"))?;
+            tracing::info!(address = %addr, "metrics at http://{addr}/metrics");
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(sb_http::serve(
+                listener,
+                sb_http::metrics_router(),
+                sb_http::ServeConfig::default(),
+                async move {
+                    let _ = stopped.await;
+                },
+            ));
+            Some((stop, task))
+        }
+        None => None,
+    };
     let housekeeping = tokio::spawn(housekeeping(app.clone()));
+    let upkeep = tokio::spawn(metrics_upkeep());
     let served = sb_http::serve(listener, router, sb_http::ServeConfig::default(), shutdown).await;
     housekeeping.abort();
+    upkeep.abort();
+    if let Some((stop, task)) = metrics {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
     served?;
     app.store().close().await;
     Ok(())
+}
+
+/// Folds recorded histogram samples into their buckets every few seconds, so that memory stays
+/// flat however rarely `/metrics` is scraped.
+async fn metrics_upkeep() {
+    let Some(exporter) = sb_observe::exporter() else { return };
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        ticks.tick().await;
+        exporter.upkeep();
+    }
 }
 
 /// How often expired one-time passwords and MFA sessions are purged (PocketBase: hourly).

@@ -11,7 +11,8 @@ mod settings;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::response::Response;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use sb_core::{App, CoreError};
 use serde_json::json;
@@ -24,6 +25,8 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
     let limits = axum::Extension(config);
     Router::new()
         .route("/api/health", get(health))
+        .route("/api/ready", get(ready))
+        .route("/metrics", get(crate::observe::metrics_main))
         .route("/api/collections", get(collections::list).post(collections::create))
         .route(
             "/api/collections/import",
@@ -79,6 +82,7 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
         )
         .route("/api/collections/{collection}/request-otp", post(auth_mail::request_otp))
         .route("/api/collections/{collection}/auth-with-otp", post(auth_mail::auth_with_otp))
+        .route_layer(axum::middleware::from_fn(crate::observe::route_template))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(limits)
@@ -101,6 +105,31 @@ async fn health(req: Req, headers: axum::http::HeaderMap) -> ApiResult {
         json!({"message": "API is healthy.", "code": 200, "data": data}),
         &req.query,
     )
+}
+
+/// `GET /api/ready` (Scalebase): readiness for load balancers and orchestrators — 200 while
+/// the database answers, 503 when it does not. `/api/health` stays the liveness check.
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    let started = std::time::Instant::now();
+    let database = tokio::time::timeout(std::time::Duration::from_secs(2), app.ping()).await;
+    let (status, database) = match database {
+        Ok(Ok(())) => (200, "ok"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: the database does not answer");
+            (503, "unavailable")
+        }
+        Err(_) => {
+            tracing::warn!("readiness: the database did not answer within 2 s");
+            (503, "unavailable")
+        }
+    };
+    let body = json!({
+        "status": if status == 200 { "ready" } else { "unavailable" },
+        "checks": {"database": {"status": database, "latencyMs": started.elapsed().as_millis() as u64}},
+    });
+    let mut response = axum::Json(body).into_response();
+    *response.status_mut() = axum::http::StatusCode::from_u16(status).unwrap_or_default();
+    response
 }
 
 async fn not_found() -> Response {

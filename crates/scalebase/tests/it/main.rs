@@ -14,6 +14,7 @@ mod http;
 mod list;
 mod mfa;
 mod oauth2;
+mod observe;
 mod otp;
 mod rate_limits;
 mod records;

@@ -207,12 +207,25 @@ sb_testkit::sbtest_http!(failed_login_guard_is_on_by_default, |url, app| async m
     }
 
     // Tighter per-IP quota, applied at once: failures on any identity add up per client.
-    set_limits(&su, json!({"failedAuth": {"enabled": true, "duration": 2, "maxPerIP": 2, "maxPerIdentity": 10}})).await;
+    set_limits(&su, json!({"failedAuth": {"enabled": true, "duration": 300, "maxPerIP": 2, "maxPerIdentity": 10}})).await;
     assert_error(&login("nobody1@example.com", "x").await, 400, "Failed to authenticate.");
     assert_error(&login("nobody2@example.com", "x").await, 400, "Failed to authenticate.");
     assert_error(&login("u2@example.com", "password123").await, 429, TOO_MANY);
-    // It refills (one failure per second here); wait for it, bounded.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // A short window (a new quota, counted afresh) refills: one failure per 2.5 s here. Fail
+    // until refused (however slow each login is, two in a row come well within 2.5 s...
+    set_limits(&su, json!({"failedAuth": {"duration": 5, "maxPerIP": 2}})).await;
+    let mut refused = false;
+    for i in 0..6 {
+        let r = login(&format!("nobody{i}@example.com"), "x").await;
+        if r.status == 429 {
+            refused = true;
+            break;
+        }
+        assert_error(&r, 400, "Failed to authenticate.");
+    }
+    assert!(refused, "the short window never refused");
+    // ...then wait for the refill, bounded.
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let r = login("u2@example.com", "password123").await;
         if r.status == 200 {

@@ -1,0 +1,253 @@
+//! Metrics: every metric Scalebase exports is named, described and labelled here, and recorded
+//! through the functions of this crate (so names and label sets cannot drift between callers).
+//!
+//! Recording goes through the `metrics` facade; [`exporter`] installs the process-wide
+//! Prometheus recorder once and renders the text exposition format (process metrics — RSS, CPU,
+//! open file descriptors — are sampled at each render). Before the recorder is installed the
+//! recording functions are no-ops, so libraries and tests that never export pay nothing.
+//!
+//! Conventions: `scalebase_` prefix, base units (`_seconds`, `_bytes`), `_total` counters, and
+//! only bounded label values — route templates (`/api/collections/{collection}/records`), never
+//! raw paths.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// The metric names.
+pub mod names {
+    pub const HTTP_REQUESTS: &str = "scalebase_http_requests_total";
+    pub const HTTP_REQUEST_DURATION: &str = "scalebase_http_request_duration_seconds";
+    pub const HTTP_IN_FLIGHT: &str = "scalebase_http_requests_in_flight";
+    pub const RATE_LIMITED: &str = "scalebase_rate_limited_requests_total";
+    pub const DB_QUERY_DURATION: &str = "scalebase_db_query_duration_seconds";
+    pub const DB_POOL_CONNECTIONS: &str = "scalebase_db_pool_connections";
+    pub const DB_POOL_WAIT_DURATION: &str = "scalebase_db_pool_wait_duration_seconds";
+    pub const DB_POOL_WAITING: &str = "scalebase_db_pool_waiting";
+    pub const SQLITE_WRITER_QUEUE: &str = "scalebase_sqlite_writer_queue_depth";
+    pub const SQLITE_COMMIT_GROUP_SIZE: &str = "scalebase_sqlite_commit_group_size";
+    pub const REALTIME_CONNECTIONS: &str = "scalebase_realtime_connections";
+    pub const REALTIME_EVENTS_DELIVERED: &str = "scalebase_realtime_events_delivered_total";
+    pub const CACHE_REQUESTS: &str = "scalebase_cache_requests_total";
+
+    /// Every name above (the deploy kit's dashboards and alerts are checked against it).
+    pub const ALL: &[&str] = &[
+        HTTP_REQUESTS,
+        HTTP_REQUEST_DURATION,
+        HTTP_IN_FLIGHT,
+        RATE_LIMITED,
+        DB_QUERY_DURATION,
+        DB_POOL_CONNECTIONS,
+        DB_POOL_WAIT_DURATION,
+        DB_POOL_WAITING,
+        SQLITE_WRITER_QUEUE,
+        SQLITE_COMMIT_GROUP_SIZE,
+        REALTIME_CONNECTIONS,
+        REALTIME_EVENTS_DELIVERED,
+        CACHE_REQUESTS,
+    ];
+
+    /// Process metrics sampled at each scrape (Prometheus' standard names).
+    pub const PROCESS: &[&str] = &[
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+        "process_threads",
+    ];
+}
+
+use names::*;
+
+/// Latency buckets (seconds): 0.25 ms to 10 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// Commit group sizes.
+const GROUP_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
+/// The installed Prometheus recorder.
+pub struct Exporter {
+    handle: PrometheusHandle,
+    process: metrics_process::Collector,
+}
+
+impl Exporter {
+    /// The current metrics in the Prometheus text exposition format (version 0.0.4).
+    pub fn render(&self) -> String {
+        self.process.collect();
+        self.handle.render()
+    }
+
+    /// Drains histogram samples into their buckets; [`Exporter::render`] does it too. Call
+    /// it periodically when scrapes may be rare.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+}
+
+/// Installs the process-wide recorder (once; later calls return the same exporter). `None`
+/// when another recorder was installed first by someone else.
+pub fn exporter() -> Option<&'static Exporter> {
+    static EXPORTER: OnceLock<Option<Exporter>> = OnceLock::new();
+    EXPORTER
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(SQLITE_COMMIT_GROUP_SIZE.into()),
+                        GROUP_BUCKETS,
+                    )
+                })
+                .ok()?;
+            let handle = builder.install_recorder().ok()?;
+            describe();
+            let process = metrics_process::Collector::default();
+            process.describe();
+            Some(Exporter { handle, process })
+        })
+        .as_ref()
+}
+
+/// The `Content-Type` of [`Exporter::render`]'s output.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+fn describe() {
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests answered, by route template, method and status."
+    );
+    describe_histogram!(
+        HTTP_REQUEST_DURATION,
+        Unit::Seconds,
+        "Time from request to response headers, by route template, method and status."
+    );
+    describe_gauge!(HTTP_IN_FLIGHT, "HTTP requests being processed.");
+    describe_counter!(RATE_LIMITED, "Requests refused with 429 by a rate limit, by kind.");
+    describe_histogram!(
+        DB_QUERY_DURATION,
+        Unit::Seconds,
+        "Database statement latency, by backend and operation."
+    );
+    describe_gauge!(DB_POOL_CONNECTIONS, "Database pool connections, by backend and state.");
+    describe_histogram!(
+        DB_POOL_WAIT_DURATION,
+        Unit::Seconds,
+        "Time spent waiting for a pooled database connection, by backend."
+    );
+    describe_gauge!(DB_POOL_WAITING, "Callers waiting for a pooled database connection.");
+    describe_gauge!(SQLITE_WRITER_QUEUE, "Jobs queued for the SQLite writer thread.");
+    describe_histogram!(
+        SQLITE_COMMIT_GROUP_SIZE,
+        "Transactions committed together by one SQLite COMMIT (group commit)."
+    );
+    describe_gauge!(REALTIME_CONNECTIONS, "Open realtime (SSE) connections.");
+    describe_counter!(REALTIME_EVENTS_DELIVERED, "Realtime events sent to clients.");
+    describe_counter!(CACHE_REQUESTS, "Cache lookups, by cache and result (hit or miss).");
+}
+
+/// One answered HTTP request. `route` must be a route template (or `"unmatched"`).
+pub fn http_request(route: &str, method: &str, status: u16, elapsed: Duration) {
+    let labels = [
+        ("route", route.to_owned()),
+        ("method", method.to_owned()),
+        ("status", status.to_string()),
+    ];
+    counter!(HTTP_REQUESTS, &labels).increment(1);
+    histogram!(HTTP_REQUEST_DURATION, &labels).record(elapsed.as_secs_f64());
+}
+
+/// Counts a request entering (`+1`) or leaving (`-1`) processing.
+pub fn http_in_flight(delta: f64) {
+    gauge!(HTTP_IN_FLIGHT).increment(delta);
+}
+
+/// A request refused by a rate limit; `kind` is `rule` or `failed_auth`.
+pub fn rate_limited(kind: &'static str) {
+    counter!(RATE_LIMITED, "kind" => kind).increment(1);
+}
+
+/// Which storage engine recorded a database metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// One database statement (`operation`: select, insert, update, delete, ddl, commit, other).
+pub fn db_query(backend: Backend, operation: &'static str, elapsed: Duration) {
+    histogram!(DB_QUERY_DURATION, "backend" => backend.as_str(), "operation" => operation)
+        .record(elapsed.as_secs_f64());
+}
+
+/// The pool's connections right now.
+pub fn db_pool(backend: Backend, idle: usize, busy: usize, waiting: usize) {
+    let b = backend.as_str();
+    gauge!(DB_POOL_CONNECTIONS, "backend" => b, "state" => "idle").set(idle as f64);
+    gauge!(DB_POOL_CONNECTIONS, "backend" => b, "state" => "busy").set(busy as f64);
+    gauge!(DB_POOL_WAITING, "backend" => b).set(waiting as f64);
+}
+
+/// Time a caller waited for a pooled connection.
+pub fn db_pool_wait(backend: Backend, elapsed: Duration) {
+    histogram!(DB_POOL_WAIT_DURATION, "backend" => backend.as_str()).record(elapsed.as_secs_f64());
+}
+
+/// Jobs waiting for the SQLite writer.
+pub fn sqlite_writer_queue(depth: usize) {
+    gauge!(SQLITE_WRITER_QUEUE).set(depth as f64);
+}
+
+/// Transactions in one committed SQLite group.
+pub fn sqlite_commit_group(size: usize) {
+    histogram!(SQLITE_COMMIT_GROUP_SIZE).record(size as f64);
+}
+
+/// A realtime connection opened (`+1`) or closed (`-1`).
+pub fn realtime_connections(delta: f64) {
+    gauge!(REALTIME_CONNECTIONS).increment(delta);
+}
+
+/// Realtime events written to client streams.
+pub fn realtime_events_delivered(n: u64) {
+    counter!(REALTIME_EVENTS_DELIVERED).increment(n);
+}
+
+/// A cache lookup.
+pub fn cache_lookup(cache: &'static str, hit: bool) {
+    counter!(CACHE_REQUESTS, "cache" => cache, "result" => if hit { "hit" } else { "miss" })
+        .increment(1);
+}
+
+/// The SQL operation of a statement text, for [`db_query`]'s label.
+pub fn sql_operation(sql: &str) -> &'static str {
+    let word = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
+    match word.to_ascii_lowercase().as_str() {
+        "select" | "with" => "select",
+        "insert" => "insert",
+        "update" => "update",
+        "delete" => "delete",
+        "create" | "drop" | "alter" => "ddl",
+        "commit" => "commit",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,152 @@
+//! Operations: Prometheus metrics on the main listener (superuser or metrics token) and on a
+//! separate unauthenticated listener, metric labels from route templates only, and the
+//! readiness view.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::common::{Client, RawResp, assert_error};
+
+const TOKEN: &str = "scrape-secret-0123456789";
+
+/// The value of the sample whose line starts with `prefix` (its labels included).
+fn sample(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {prefix} in\n{text}"))
+}
+
+fn text(r: &RawResp) -> String {
+    String::from_utf8(r.bytes.clone()).expect("utf-8")
+}
+
+async fn metrics_case(backend: sb_testkit::Backend) {
+    let config = sb_http::HttpConfig { metrics_token: Some(TOKEN.into()), ..Default::default() };
+    let server = sb_testkit::TestServer::start_with(backend, config).await;
+    let su = Client::admin(&server.url, &server.app.app).await;
+    su.create_collection(json!({"name": "posts", "type": "base", "listRule": "", "viewRule": "", "fields": [{"name": "title", "type": "text"}]})).await;
+    let post = su.create_record("posts", json!({"title": "hello"})).await;
+    let id = post["id"].as_str().unwrap().to_owned();
+    let g = su.with_token(None);
+    for _ in 0..3 {
+        assert_eq!(g.get(&format!("/api/collections/posts/records/{id}")).await.status, 200);
+    }
+    assert_eq!(g.get("/api/nothing/here/xyz123").await.status, 404);
+
+    // Access on the main listener.
+    let scrape = |c: &Client| {
+        let c = c.clone();
+        async move { c.raw(Method::GET, "/metrics", None, "", &[]).await }
+    };
+    let r = scrape(&g).await;
+    assert_eq!(r.status, 401);
+    let user = su
+        .create_record("users", json!({"email": "u@example.com", "password": "password123", "passwordConfirm": "password123"}))
+        .await;
+    let token =
+        crate::common::record_token(&server.app.app, "users", user["id"].as_str().unwrap()).await;
+    assert_eq!(scrape(&su.with_token(Some(&token))).await.status, 403);
+    assert_eq!(scrape(&su.with_token(Some("Bearer wrong-token"))).await.status, 401);
+    let by_token = scrape(&su.with_token(Some(&format!("Bearer {TOKEN}")))).await;
+    assert_eq!(by_token.status, 200);
+    let r = scrape(&su).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers.get("content-type").unwrap(), "text/plain; version=0.0.4; charset=utf-8");
+    let body = text(&r);
+    let view = r#"scalebase_http_requests_total{route="/api/collections/{collection}/records/{id}",method="GET",status="200"}"#;
+    assert_eq!(sample(&body, view), 3.0);
+    assert!(
+        sample(
+            &body,
+            r#"scalebase_http_requests_total{route="unmatched",method="GET",status="404"}"#
+        ) >= 1.0
+    );
+    // Raw paths never become label values.
+    assert!(!body.contains(&id), "a record id leaked into the labels");
+    assert!(!body.contains("xyz123"));
+    assert!(body.contains(r#"scalebase_http_request_duration_seconds_bucket{route="/api/collections/{collection}/records/{id}",method="GET",status="200",le="+Inf"} 3"#), "{body}");
+    // Database metrics of this backend, process metrics.
+    let name = match backend {
+        sb_testkit::Backend::Sqlite => "sqlite",
+        sb_testkit::Backend::Postgres => "postgres",
+    };
+    let select = format!(
+        r#"scalebase_db_query_duration_seconds_count{{backend="{name}",operation="select"}}"#
+    );
+    assert!(sample(&body, &select) >= 3.0);
+    let commit = format!(
+        r#"scalebase_db_query_duration_seconds_count{{backend="{name}",operation="commit"}}"#
+    );
+    assert!(sample(&body, &commit) >= 1.0);
+    match backend {
+        sb_testkit::Backend::Sqlite => {
+            assert!(sample(&body, "scalebase_sqlite_commit_group_size_count") >= 1.0);
+        }
+        sb_testkit::Backend::Postgres => {
+            assert!(
+                sample(&body, r#"scalebase_db_pool_connections{backend="postgres",state="idle"}"#)
+                    >= 0.0
+            );
+            assert!(
+                sample(
+                    &body,
+                    r#"scalebase_db_pool_wait_duration_seconds_count{backend="postgres"}"#
+                ) >= 1.0
+            );
+        }
+    }
+    assert!(sample(&body, "process_resident_memory_bytes") > 0.0);
+    assert!(
+        sample(&body, "scalebase_http_requests_in_flight") >= 1.0,
+        "the scrape itself is in flight"
+    );
+
+    // The separate listener: no authentication, nothing but /metrics.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(sb_http::serve(
+        listener,
+        sb_http::metrics_router(),
+        sb_http::ServeConfig::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let internal = Client::guest(&format!("http://{addr}"));
+    let r = internal.raw(Method::GET, "/metrics", None, "", &[]).await;
+    assert_eq!(r.status, 200);
+    assert!(sample(&text(&r), view) >= 3.0);
+    assert_eq!(internal.raw(Method::GET, "/api/health", None, "", &[]).await.status, 404);
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_sqlite() {
+    metrics_case(sb_testkit::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_postgres() {
+    metrics_case(sb_testkit::Backend::Postgres).await;
+}
+
+// Readiness: 200 while the database answers, 503 once it does not; liveness stays up.
+sb_testkit::sbtest_http!(readiness_follows_the_database, |url, app| async move {
+    let g = Client::guest(&url);
+    let r = g.get("/api/ready").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["status"], "ready");
+    assert_eq!(r.body["checks"]["database"]["status"], "ok");
+    app.store().close().await;
+    let r = g.get("/api/ready").await;
+    assert_eq!(r.status, 503, "{:?}", r.body);
+    assert_eq!(r.body["status"], "unavailable");
+    assert_eq!(r.body["checks"]["database"]["status"], "unavailable");
+    assert_eq!(g.get("/api/health").await.status, 200);
+    assert_error(&g.get("/api/nope").await, 404, "The requested resource wasn't found.");
+});
