@@ -55,6 +55,11 @@ impl FromRequestParts<Arc<App>> for Req {
             (Some(t), None) => app.authenticate_token(t).await,
             (None, None) => None,
         };
+        if let (Some(a), Some(slot)) =
+            (&auth, parts.extensions.get::<Arc<crate::observe::LogSlot>>())
+        {
+            *slot.auth_id.lock() = Some(a.id().to_owned());
+        }
         let info = RequestInfo {
             context: "default".into(),
             method: parts.method.as_str().to_ascii_uppercase(),

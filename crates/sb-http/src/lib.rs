@@ -22,7 +22,7 @@ use sb_core::App;
 pub use client_ip::{TrustedProxy, client_ip};
 pub use error::{ApiError, error_response};
 pub use extract::{BodyError, parse_body, parse_body_with_files, parse_form_body};
-pub use observe::metrics_router;
+pub use observe::{RequestId, TraceContext, metrics_router};
 pub use server::{ServeConfig, serve};
 
 /// Options of the HTTP layer.

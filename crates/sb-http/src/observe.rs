@@ -33,15 +33,124 @@ pub(crate) async fn route_template(request: Request, next: Next) -> Response {
     response
 }
 
-/// Outermost middleware: in-flight gauge, request counter and latency histogram.
-pub(crate) async fn record(request: Request, next: Next) -> Response {
+/// Per-request facts that inner layers fill in for the request log line.
+#[derive(Default)]
+pub(crate) struct LogSlot {
+    /// The authenticated record's id (set when a handler resolves the token).
+    pub auth_id: parking_lot::Mutex<Option<String>>,
+}
+
+/// The request's id (`X-Request-Id`, taken from the client when sane, else generated).
+#[derive(Clone)]
+pub struct RequestId(pub Arc<str>);
+
+/// The W3C trace context of the request: the caller's trace id when it sent a valid
+/// `traceparent`, else a new one; `span_id` identifies this server's handling of the request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceContext {
+    pub trace_id: String,
+    pub parent_id: Option<String>,
+    pub span_id: String,
+    pub sampled: bool,
+}
+
+impl TraceContext {
+    /// Parses a `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`); all-zero ids and
+    /// unknown shapes are refused, as the W3C spec requires.
+    pub fn parse(header: &str) -> Option<(String, String, bool)> {
+        let parts: Vec<&str> = header.trim().split('-').collect();
+        let [version, trace, parent, flags] = parts.as_slice() else { return None };
+        let hex = |s: &str, n: usize| {
+            s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
+        if !hex(version, 2) || *version == "ff" || !hex(trace, 32) || !hex(parent, 16) {
+            return None;
+        }
+        if !hex(flags, 2) || !nonzero(trace) || !nonzero(parent) {
+            return None;
+        }
+        let sampled = u8::from_str_radix(flags, 16).is_ok_and(|f| f & 1 == 1);
+        Some(((*trace).to_owned(), (*parent).to_owned(), sampled))
+    }
+
+    fn from_headers(headers: &axum::http::HeaderMap) -> TraceContext {
+        let incoming =
+            headers.get("traceparent").and_then(|v| v.to_str().ok()).and_then(TraceContext::parse);
+        let span_id = random_hex(8);
+        match incoming {
+            Some((trace_id, parent, sampled)) => {
+                TraceContext { trace_id, parent_id: Some(parent), span_id, sampled }
+            }
+            None => {
+                TraceContext { trace_id: random_hex(16), parent_id: None, span_id, sampled: false }
+            }
+        }
+    }
+
+    /// The `traceparent` value for calls made while handling this request.
+    pub fn header(&self) -> String {
+        format!("00-{}-{}-{}", self.trace_id, self.span_id, if self.sampled { "01" } else { "00" })
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes * 2);
+    for b in (0..bytes).map(|_| rand::random::<u8>()) {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// A client's request id is kept when it is 1–128 visible ASCII characters.
+fn sane_request_id(value: &str) -> bool {
+    (1..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Outermost middleware: request id and trace context, in-flight gauge, request counter and
+/// latency histogram, and one log line per request.
+pub(crate) async fn record(mut request: Request, next: Next) -> Response {
     let method = request.method().as_str().to_owned();
+    let path = request.uri().path().to_owned();
     let started = Instant::now();
+    let request_id: Arc<str> =
+        match request.headers().get("x-request-id").and_then(|v| v.to_str().ok()) {
+            Some(id) if sane_request_id(id) => id.into(),
+            _ => random_hex(16).into(),
+        };
+    let trace = TraceContext::from_headers(request.headers());
+    let slot = Arc::new(LogSlot::default());
+    request.extensions_mut().insert(RequestId(request_id.clone()));
+    request.extensions_mut().insert(trace.clone());
+    request.extensions_mut().insert(slot.clone());
     sb_observe::http_in_flight(1.0);
     let _leave = InFlight;
-    let response = next.run(request).await;
-    let route = response.extensions().get::<RouteTemplate>().map_or("unmatched", |t| &t.0);
-    sb_observe::http_request(route, &method, response.status().as_u16(), started.elapsed());
+    let mut response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    let route = response
+        .extensions()
+        .get::<RouteTemplate>()
+        .map_or_else(|| Arc::from("unmatched"), |t| t.0.clone());
+    sb_observe::http_request(&route, &method, status, elapsed);
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    let auth_id = slot.auth_id.lock().take().unwrap_or_default();
+    tracing::info!(
+        target: "scalebase::request",
+        request_id = &*request_id,
+        trace_id = %trace.trace_id,
+        span_id = %trace.span_id,
+        method = %method,
+        route = &*route,
+        path = %path,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        auth_id = %auth_id,
+        "request"
+    );
     response
 }
 
@@ -108,3 +217,6 @@ pub fn metrics_router() -> axum::Router {
         .route("/metrics", axum::routing::get(|| async { exposition() }))
         .fallback(|| async { StatusCode::NOT_FOUND })
 }
+
+#[cfg(test)]
+mod tests;

@@ -150,3 +150,89 @@ sb_testkit::sbtest_http!(readiness_follows_the_database, |url, app| async move {
     assert_eq!(g.get("/api/health").await.status, 200);
     assert_error(&g.get("/api/nope").await, 404, "The requested resource wasn't found.");
 });
+
+/// Log lines written while a test runs (JSON, one per line), for the request-log test.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn request_lines(&self) -> Vec<serde_json::Value> {
+        let bytes = self.0.lock().unwrap().clone();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["target"] == "scalebase::request")
+            .collect()
+    }
+}
+
+// One JSON log line per request with its id, route template, status, latency and auth id;
+// `X-Request-Id` taken from a sane client value (else generated) and echoed; the caller's
+// `traceparent` trace id carried into the log.
+sb_testkit::sbtest_http!(request_log_lines_and_ids, |url, app| async move {
+    // The server runs on other threads: capture process-wide (each test is its own process).
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter("scalebase::request=info")
+            .with_writer(move || writer.clone())
+            .finish(),
+    )
+    .expect("no other subscriber in this test process");
+    let su = Client::admin(&url, &app).await;
+    let r = su
+        .raw(
+            Method::GET,
+            "/api/collections",
+            None,
+            "",
+            &[
+                ("X-Request-Id", "req-abc-123"),
+                ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers.get("x-request-id").unwrap(), "req-abc-123");
+    let g = su.with_token(None);
+    let r = g.raw(Method::GET, "/api/health", None, "", &[]).await;
+    let generated = r.headers.get("x-request-id").unwrap().to_str().unwrap().to_owned();
+    assert_eq!(generated.len(), 32);
+    assert!(generated.bytes().all(|b| b.is_ascii_hexdigit()));
+    let too_long = "x".repeat(200);
+    let r =
+        g.raw(Method::GET, "/api/health", None, "", &[("X-Request-Id", too_long.as_str())]).await;
+    assert_ne!(r.headers.get("x-request-id").unwrap(), too_long.as_str());
+
+    let lines = captured.request_lines();
+    let line = lines
+        .iter()
+        .find(|l| l["fields"]["request_id"] == "req-abc-123")
+        .unwrap_or_else(|| panic!("no log line for req-abc-123 in {lines:?}"));
+    let f = &line["fields"];
+    assert_eq!(f["route"], "/api/collections");
+    assert_eq!(f["method"], "GET");
+    assert_eq!(f["status"], 200);
+    assert_eq!(f["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert!(f["latency_ms"].as_f64().unwrap() >= 0.0);
+    assert!(!f["auth_id"].as_str().unwrap().is_empty(), "{line}");
+    let health = lines
+        .iter()
+        .find(|l| l["fields"]["request_id"] == generated.as_str())
+        .expect("the generated id is logged");
+    assert_eq!(health["fields"]["auth_id"], "");
+    assert_eq!(health["fields"]["route"], "/api/health");
+    assert_eq!(health["fields"]["trace_id"].as_str().unwrap().len(), 32);
+});
