@@ -8,6 +8,7 @@
 mod auth;
 mod catalog;
 mod collections;
+pub mod crons;
 mod error;
 pub mod mail;
 mod records;
@@ -63,6 +64,8 @@ pub struct App {
     mail_throttle: auth::ResendThrottle,
     /// OTP code checks per record (at most five in three minutes).
     otp_attempts: auth::OtpAttempts,
+    /// This process's id among the nodes sharing the database (cron claims, logs).
+    node_id: String,
 }
 
 impl App {
@@ -94,6 +97,7 @@ impl App {
             mailer: RwLock::new(Arc::new(mail::SmtpMailer)),
             mail_throttle: auth::ResendThrottle::default(),
             otp_attempts: auth::OtpAttempts::default(),
+            node_id: sb_auth::random::lower_alphanumeric(12),
         }))
     }
 

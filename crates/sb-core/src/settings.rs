@@ -270,30 +270,7 @@ pub fn is_rate_limit_label(label: &str) -> bool {
 /// A cron expression as PocketBase's scheduler accepts it: a macro, or five fields (minute,
 /// hour, day of month, month, day of week) of `*`, numbers, ranges, lists and `/steps`.
 pub fn is_cron(expr: &str) -> bool {
-    const MACROS: [&str; 7] =
-        ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
-    if MACROS.contains(&expr) {
-        return true;
-    }
-    let fields: Vec<&str> = expr.split(' ').filter(|f| !f.is_empty()).collect();
-    let bounds = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 6)];
-    fields.len() == 5
-        && fields.iter().zip(bounds).all(|(field, (lo, hi))| {
-            field.split(',').all(|part| {
-                let (range, step) = match part.split_once('/') {
-                    Some((r, s)) => (r, Some(s)),
-                    None => (part, None),
-                };
-                let num = |s: &str| s.parse::<u32>().ok().filter(|n| (lo..=hi).contains(n));
-                let step_ok = step.is_none_or(|s| s.parse::<u32>().is_ok_and(|n| n >= 1));
-                let range_ok = range == "*"
-                    || match range.split_once('-') {
-                        Some((a, b)) => num(a).zip(num(b)).is_some_and(|(a, b)| a <= b),
-                        None => num(range).is_some(),
-                    };
-                step_ok && range_ok
-            })
-        })
+    crate::crons::Schedule::parse(expr).is_some()
 }
 
 fn validate_s3(s3: &Json) -> ErrorMap {

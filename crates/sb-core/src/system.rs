@@ -48,7 +48,8 @@ struct Migration {
     name: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration { name: "0001_init" }];
+const MIGRATIONS: &[Migration] =
+    &[Migration { name: "0001_init" }, Migration { name: "0002_cron_runs" }];
 
 /// Applies pending migrations inside `tx`. Returns the names applied.
 pub async fn migrate(tx: &mut dyn Tx) -> CoreResult<Vec<&'static str>> {
@@ -74,6 +75,17 @@ pub async fn migrate(tx: &mut dyn Tx) -> CoreResult<Vec<&'static str>> {
         }
         match m.name {
             "0001_init" => init(tx).await?,
+            "0002_cron_runs" => {
+                tx.execute(&system_table(
+                    crate::crons::CRON_RUNS_TABLE,
+                    vec![
+                        col("id", ColumnType::Text, true),
+                        col("node", ColumnType::Text, false),
+                        col("created", ColumnType::Text, false),
+                    ],
+                ))
+                .await?;
+            }
             other => return Err(CoreError::internal(format!("unknown migration {other}"))),
         }
         tx.execute(&Stmt::Insert(Insert {

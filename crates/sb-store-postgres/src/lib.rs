@@ -176,6 +176,10 @@ impl Store for PostgresStore {
         self.run("SELECT 1", &[]).await.map(drop)
     }
 
+    async fn optimize(&self) -> Result<()> {
+        self.run("ANALYZE", &[]).await.map(drop)
+    }
+
     async fn table_columns(&self, table: &str) -> Result<Vec<String>> {
         let rows = self
             .run(

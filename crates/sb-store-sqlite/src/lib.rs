@@ -168,6 +168,11 @@ impl Store for SqliteStore {
         self.readers.query("SELECT 1".into(), Vec::new()).await.map(drop)
     }
 
+    async fn optimize(&self) -> Result<()> {
+        let stmt = Stmt::Raw { sql: "PRAGMA optimize".into(), params: Vec::new() };
+        writer::write(&self.writer, &[stmt]).await.map(drop)
+    }
+
     async fn table_columns(&self, table: &str) -> Result<Vec<String>> {
         let rows = self
             .readers

@@ -123,6 +123,12 @@ pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> Result<()>;
 
+    /// Refreshes the planner's statistics (the daily maintenance job): SQLite's
+    /// `PRAGMA optimize`, PostgreSQL's `ANALYZE`.
+    async fn optimize(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Names of the columns of a table or view, in order (empty when it does not exist).
     async fn table_columns(&self, table: &str) -> Result<Vec<String>>;
 

@@ -87,10 +87,10 @@ pub async fn run(
         }
         None => None,
     };
-    let housekeeping = tokio::spawn(housekeeping(app.clone()));
+    let scheduler = tokio::spawn(app.clone().run_scheduler());
     let upkeep = tokio::spawn(metrics_upkeep());
     let served = sb_http::serve(listener, router, sb_http::ServeConfig::default(), shutdown).await;
-    housekeeping.abort();
+    scheduler.abort();
     upkeep.abort();
     if let Some((stop, task)) = metrics {
         let _ = stop.send(());
@@ -109,22 +109,5 @@ async fn metrics_upkeep() {
     loop {
         ticks.tick().await;
         exporter.upkeep();
-    }
-}
-
-/// How often expired one-time passwords and MFA sessions are purged (PocketBase: hourly).
-const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Periodic clean-up jobs of a serving node. Every node runs them; they are idempotent deletes.
-async fn housekeeping(app: Arc<App>) {
-    let mut ticks = tokio::time::interval(HOUSEKEEPING_INTERVAL);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        match app.purge_expired_auth_state().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(rows = n, "purged expired OTPs and MFA sessions"),
-            Err(e) => tracing::warn!(error = %e, "purging expired OTPs and MFA sessions failed"),
-        }
     }
 }

@@ -3,6 +3,7 @@
 mod auth;
 mod auth_mail;
 mod collections;
+mod crons;
 mod files;
 mod oauth2;
 mod records;
@@ -54,6 +55,8 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
         .route("/api/collections/{collection}/auth-methods", get(auth::methods))
         .route("/api/collections/{collection}/impersonate/{id}", post(auth::impersonate))
         .route("/api/settings", get(settings::get).patch(settings::update))
+        .route("/api/crons", get(crons::list))
+        .route("/api/crons/{id}", post(crons::run))
         .route("/api/files/token", post(files::token))
         .route("/api/settings/test/email", post(auth_mail::test_email))
         .route(

@@ -5,6 +5,7 @@ mod auth_mail;
 mod auth_tokens;
 mod collections;
 mod common;
+mod crons;
 mod errors;
 mod expand;
 mod fields;
