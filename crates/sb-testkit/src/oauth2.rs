@@ -5,6 +5,12 @@
 //! basic), single-use authorization codes bound to their redirect URI, and the PKCE verifier
 //! against the challenge given at `authorize` (S256 or plain). The user that `authorize`
 //! "logs in" is set by the test with [`FakeProvider::set_user`].
+//!
+//! Token answers also carry an OpenID Connect `id_token` (RS256, signed with the committed test
+//! key `testdata/oauth2-rsa.pem`, public half served at `/jwks`) whose claims are the user's
+//! over defaults (`iss` [`ISSUER`], `aud` [`CLIENT_ID`], `iat`, `exp` in ten minutes), so a test
+//! forges a wrong audience or an expired token by setting those claims on the user;
+//! [`FakeProvider::sign_with_foreign_key`] signs with a key the JWKS does not hold.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +28,14 @@ use tokio::net::TcpListener;
 
 pub const CLIENT_ID: &str = "test-client";
 pub const CLIENT_SECRET: &str = "test-client-secret";
+/// The default `iss` of the fake's `id_token`s (Apple's, so it stands in for Sign in with Apple).
+pub const ISSUER: &str = "https://appleid.apple.com";
+/// The `kid` of the test key.
+pub const KEY_ID: &str = "test-key-1";
+
+const SIGNING_KEY: &str = include_str!("../testdata/oauth2-rsa.pem");
+const FOREIGN_KEY: &str = include_str!("../testdata/oauth2-rsa-other.pem");
+const JWK: &str = include_str!("../testdata/oauth2-rsa.jwk.json");
 
 /// What `authorize` recorded for a code.
 struct Grant {
@@ -39,6 +53,8 @@ struct Inner {
     tokens: HashMap<String, Json>,
     /// Token requests seen (for tests that check a request never reached the provider).
     token_requests: usize,
+    /// Sign `id_token`s with a key the JWKS does not hold.
+    foreign_key: bool,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -60,6 +76,7 @@ impl FakeProvider {
             .route("/token", post(token))
             .route("/userinfo", get(userinfo))
             .route("/userinfo/emails", get(emails))
+            .route("/jwks", get(jwks))
             .with_state(inner.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake provider");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
@@ -85,6 +102,24 @@ impl FakeProvider {
 
     pub fn user_info_url(&self) -> String {
         format!("{}/userinfo", self.url)
+    }
+
+    /// The JSON Web Key Set that verifies the `id_token`s.
+    pub fn jwks_url(&self) -> String {
+        format!("{}/jwks", self.url)
+    }
+
+    /// An `apple` provider entry: Apple has no user-info endpoint, its configured user-info URL
+    /// is the key set the `id_token` is checked with.
+    pub fn apple_provider_config(&self) -> Json {
+        let mut config = self.provider_config("apple");
+        config["userInfoURL"] = json!(self.jwks_url());
+        config
+    }
+
+    /// Signs the next `id_token`s with a key the JWKS does not hold (a forgery).
+    pub fn sign_with_foreign_key(&self, foreign: bool) {
+        self.inner.lock().expect("fake provider lock").foreign_key = foreign;
     }
 
     /// The collection's `oauth2.providers[]` entry for this provider under `name`.
@@ -226,14 +261,38 @@ async fn token(
         }
     }
     let access_token = random_token();
+    let id_token = id_token(&grant.user, inner.foreign_key);
     inner.tokens.insert(access_token.clone(), grant.user);
     axum::Json(json!({
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": 3600,
         "refresh_token": random_token(),
+        "id_token": id_token,
     }))
     .into_response()
+}
+
+/// An RS256 `id_token` whose claims are `user`'s over the defaults.
+fn id_token(user: &Json, foreign_key: bool) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let mut claims = json!({"iss": ISSUER, "aud": CLIENT_ID, "iat": now, "exp": now + 600});
+    for (k, v) in user.as_object().into_iter().flatten() {
+        claims[k] = v.clone();
+    }
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(KEY_ID.into());
+    let pem = if foreign_key { FOREIGN_KEY } else { SIGNING_KEY };
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).expect("test RSA key");
+    jsonwebtoken::encode(&header, &claims, &key).expect("sign id_token")
+}
+
+async fn jwks() -> Response {
+    let key: Json = serde_json::from_str(JWK).expect("test JWK");
+    axum::Json(json!({"keys": [key]})).into_response()
 }
 
 fn bearer(headers: &HeaderMap) -> &str {
