@@ -55,6 +55,21 @@ struct Inner {
     token_requests: usize,
     /// Sign `id_token`s with a key the JWKS does not hold.
     foreign_key: bool,
+    /// Extra members of the token answers.
+    token_extra: Json,
+    /// The user-info requests seen, oldest first.
+    user_info_requests: Vec<SeenRequest>,
+    /// For each token request, whether the client authenticated with HTTP basic.
+    token_basic_auth: Vec<bool>,
+}
+
+/// A user-info request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct SeenRequest {
+    pub method: String,
+    /// Header names in lower case.
+    pub headers: HashMap<String, String>,
+    pub body: String,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -74,7 +89,7 @@ impl FakeProvider {
         let router = Router::new()
             .route("/authorize", get(authorize))
             .route("/token", post(token))
-            .route("/userinfo", get(userinfo))
+            .route("/userinfo", get(userinfo).post(userinfo))
             .route("/userinfo/emails", get(emails))
             .route("/jwks", get(jwks))
             .with_state(inner.clone());
@@ -115,6 +130,21 @@ impl FakeProvider {
         let mut config = self.provider_config("apple");
         config["userInfoURL"] = json!(self.jwks_url());
         config
+    }
+
+    /// Members added to every token answer (VK sends the e-mail there).
+    pub fn set_token_extra(&self, extra: Json) {
+        self.inner.lock().expect("fake provider lock").token_extra = extra;
+    }
+
+    /// The user-info requests received so far.
+    pub fn user_info_requests(&self) -> Vec<SeenRequest> {
+        self.inner.lock().expect("fake provider lock").user_info_requests.clone()
+    }
+
+    /// For each token request so far, whether it authenticated with HTTP basic.
+    pub fn token_basic_auth(&self) -> Vec<bool> {
+        self.inner.lock().expect("fake provider lock").token_basic_auth.clone()
     }
 
     /// Signs the next `id_token`s with a key the JWKS does not hold (a forgery).
@@ -236,6 +266,11 @@ async fn token(
     let mut inner = inner.lock().expect("fake provider lock");
     inner.token_requests += 1;
     let (id, secret) = client_credentials(&headers, &form);
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Basic "));
+    inner.token_basic_auth.push(basic);
     if id != CLIENT_ID || secret != CLIENT_SECRET {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     }
@@ -263,14 +298,17 @@ async fn token(
     let access_token = random_token();
     let id_token = id_token(&grant.user, inner.foreign_key);
     inner.tokens.insert(access_token.clone(), grant.user);
-    axum::Json(json!({
+    let mut answer = json!({
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": 3600,
         "refresh_token": random_token(),
         "id_token": id_token,
-    }))
-    .into_response()
+    });
+    for (k, v) in inner.token_extra.as_object().into_iter().flatten() {
+        answer[k] = v.clone();
+    }
+    axum::Json(answer).into_response()
 }
 
 /// An RS256 `id_token` whose claims are `user`'s over the defaults.
@@ -303,8 +341,23 @@ fn bearer(headers: &HeaderMap) -> &str {
         .unwrap_or("")
 }
 
-async fn userinfo(State(inner): State<Shared>, headers: HeaderMap) -> Response {
-    match inner.lock().expect("fake provider lock").tokens.get(bearer(&headers)) {
+async fn userinfo(
+    State(inner): State<Shared>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let mut inner = inner.lock().expect("fake provider lock");
+    let seen = SeenRequest {
+        method: method.to_string(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect(),
+        body,
+    };
+    inner.user_info_requests.push(seen);
+    match inner.tokens.get(bearer(&headers)) {
         Some(user) => axum::Json(user.clone()).into_response(),
         None => oauth_error(StatusCode::UNAUTHORIZED, "invalid_token"),
     }

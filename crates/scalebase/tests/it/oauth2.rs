@@ -708,3 +708,82 @@ sb_testkit::sbtest_http!(apple_refuses_bad_id_tokens, |url, app| async move {
     assert_error(&r, 400, "Failed to fetch OAuth2 user.");
     fake.stop().await;
 });
+
+// What differs per provider on the wire: GraphQL POSTs, extra headers, HTTP basic client
+// authentication at the token endpoint, the e-mail in the token answer.
+sb_testkit::sbtest_http!(provider_specific_requests, |url, app| async move {
+    let su = Client::admin(&url, &app).await;
+    let fake = FakeProvider::start().await;
+    let guest = Client::guest(&url);
+    let cases = [
+        (
+            "linear",
+            json!({"data": {"viewer": {"id": "lin-1", "displayName": "ann", "name": "Ann", "email": "ann@linear.test", "active": true}}}),
+            json!({}),
+            "ann@linear.test",
+        ),
+        (
+            "twitch",
+            json!({"data": [{"id": "tw-1", "login": "tw", "display_name": "Tw", "email": "tw@twitch.test"}]}),
+            json!({}),
+            "tw@twitch.test",
+        ),
+        ("trakt", json!({"user": {"username": "tr", "ids": {"uuid": "tr-1"}}}), json!({}), ""),
+        (
+            "notion",
+            json!({"bot": {"owner": {"user": {"id": "no-1", "name": "No", "person": {"email": "no@notion.test"}}}}}),
+            json!({}),
+            "no@notion.test",
+        ),
+        ("twitter", json!({"data": {"id": "x-1", "username": "xx"}}), json!({}), ""),
+        (
+            "vk",
+            json!({"response": [{"id": 77, "first_name": "Ann", "last_name": "Lee"}]}),
+            json!({"email": "ann@vk.test"}),
+            "ann@vk.test",
+        ),
+    ];
+    for (i, (provider, user, token_extra, email)) in cases.into_iter().enumerate() {
+        let body =
+            json!({"oauth2": {"enabled": true, "providers": [fake.provider_config(provider)]}});
+        let r = su.patch("/api/collections/users", body).await;
+        assert_eq!(r.status, 200, "{provider}: {:?}", r.body);
+        fake.set_token_extra(token_extra);
+        let extra = if email.is_empty() {
+            json!({"createData": {"email": format!("{provider}@typed.test")}})
+        } else {
+            json!({})
+        };
+        let r = oauth2_login(&guest, &fake, "users", user, extra, "").await;
+        assert_eq!(r.status, 200, "{provider}: {:?}", r.body);
+        assert_eq!(r.body["meta"]["email"], email, "{provider}");
+        assert_eq!(r.body["meta"]["isNew"], true, "{provider}");
+        let seen = fake.user_info_requests();
+        let request = &seen[i];
+        let header = |name: &str| request.headers.get(name).map(String::as_str).unwrap_or("");
+        let basic = fake.token_basic_auth()[i];
+        match provider {
+            "linear" => {
+                assert_eq!(request.method, "POST");
+                assert_eq!(header("content-type"), "application/json");
+                let query: Value = serde_json::from_str(&request.body).expect("GraphQL body");
+                assert!(query["query"].as_str().unwrap().contains("viewer"), "{query}");
+                assert!(header("authorization").starts_with("Bearer "));
+            }
+            "twitch" => assert_eq!(header("client-id"), sb_testkit::oauth2::CLIENT_ID),
+            "trakt" => {
+                assert_eq!(header("trakt-api-key"), sb_testkit::oauth2::CLIENT_ID);
+                assert_eq!(header("trakt-api-version"), "2");
+            }
+            "notion" => assert_eq!(header("notion-version"), "2022-06-28"),
+            "vk" => assert_eq!(r.body["meta"]["name"], "Ann Lee"),
+            _ => {}
+        }
+        if provider != "linear" {
+            assert_eq!(request.method, "GET", "{provider}");
+        }
+        assert_eq!(basic, matches!(provider, "notion" | "twitter"), "{provider}");
+    }
+    assert_eq!(su.all_records("users").await.len(), 6);
+    fake.stop().await;
+});
