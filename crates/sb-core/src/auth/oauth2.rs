@@ -1,8 +1,10 @@
 //! OAuth2 login (spec §6.8) and the provider entries of `auth-methods` (§6.11).
 //!
 //! `auth-with-oauth2` exchanges the authorization code at the provider's token endpoint (with
-//! the PKCE verifier when the provider uses PKCE), reads the user-info endpoint with the access
-//! token, then finds the record to log in: an `_externalAuths` link for (collection, provider,
+//! the PKCE verifier when the provider uses PKCE), reads the user with the access token (as
+//! the provider's table entry says: a GET or a GraphQL POST of the user-info endpoint, or, for
+//! Apple, the token answer's `id_token` verified against the provider's key set), then finds
+//! the record to log in: an `_externalAuths` link for (collection, provider,
 //! provider user id), else the record already authenticated on this request, else the record
 //! with the provider's e-mail, else it signs a new record up through the ordinary create path
 //! (createRule, validation, `@request.context = "oauth2"`). The record changes and the new link
