@@ -304,3 +304,67 @@ fn every_verification_costs_one_hash_computation() {
         assert_eq!(computations() - before, 1, "{hash:?}");
     }
 }
+
+/// The fake OAuth2 provider's test keys (sb-testkit/testdata).
+const TEST_RSA: &str = include_str!("../../sb-testkit/testdata/oauth2-rsa.pem");
+const OTHER_RSA: &str = include_str!("../../sb-testkit/testdata/oauth2-rsa-other.pem");
+const TEST_JWK: &str = include_str!("../../sb-testkit/testdata/oauth2-rsa.jwk.json");
+
+fn rs256(pem: &str, kid: &str, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.into());
+    let key = EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    jsonwebtoken::encode(&header, claims, &key).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn id_tokens_verify_against_the_key_set() {
+    use crate::{IdTokenError, verify_id_token};
+    let jwk: Value = serde_json::from_str(TEST_JWK).unwrap_or_else(|e| panic!("{e}"));
+    let jwks = json!({"keys": [{"kty": "EC", "kid": "ec"}, jwk]});
+    let now = 1_700_000_000;
+    let iss = "https://appleid.apple.com";
+    let claims = json!({"iss": iss, "aud": "client", "sub": "u1", "exp": now + 600, "iat": now});
+    let good = rs256(TEST_RSA, "test-key-1", &claims);
+    let verified = verify_id_token(&good, &jwks, iss, "client", now);
+    assert_eq!(verified.ok().and_then(|c| c.get("sub").cloned()), Some(json!("u1")));
+    // A list audience holding the client id is accepted.
+    let listed = json!({"iss": iss, "aud": ["x", "client"], "sub": "u1", "exp": now + 600});
+    assert!(
+        verify_id_token(&rs256(TEST_RSA, "test-key-1", &listed), &jwks, iss, "client", now).is_ok()
+    );
+
+    let with = |patch: Value| {
+        let mut c = claims.clone();
+        for (k, v) in patch.as_object().into_iter().flatten() {
+            c[k] = v.clone();
+        }
+        rs256(TEST_RSA, "test-key-1", &c)
+    };
+    let cases: Vec<(String, IdTokenError)> = vec![
+        (rs256(OTHER_RSA, "test-key-1", &claims), IdTokenError::Signature),
+        (rs256(TEST_RSA, "unknown", &claims), IdTokenError::UnknownKey),
+        (rs256(TEST_RSA, "ec", &claims), IdTokenError::UnknownKey),
+        (with(json!({"aud": "other"})), IdTokenError::Audience),
+        (with(json!({"aud": null})), IdTokenError::Audience),
+        (with(json!({"iss": "https://evil.example"})), IdTokenError::Issuer),
+        (with(json!({"exp": now - 120})), IdTokenError::Expired),
+        (with(json!({"exp": null})), IdTokenError::Expired),
+        (with(json!({"nbf": now + 3600})), IdTokenError::Expired),
+        ("not.a.jwt".into(), IdTokenError::Malformed),
+        (
+            jsonwebtoken::encode(
+                &Header { kid: Some("test-key-1".into()), ..Header::new(Algorithm::HS256) },
+                &claims,
+                &EncodingKey::from_secret(b"secret"),
+            )
+            .unwrap_or_default(),
+            IdTokenError::Algorithm,
+        ),
+    ];
+    for (token, expected) in cases {
+        assert_eq!(verify_id_token(&token, &jwks, iss, "client", now).err(), Some(expected));
+    }
+    // Within the leeway an expired token still passes.
+    assert!(verify_id_token(&with(json!({"exp": now - 30})), &jwks, iss, "client", now).is_ok());
+}

@@ -5,6 +5,12 @@
 //! basic), single-use authorization codes bound to their redirect URI, and the PKCE verifier
 //! against the challenge given at `authorize` (S256 or plain). The user that `authorize`
 //! "logs in" is set by the test with [`FakeProvider::set_user`].
+//!
+//! Token answers also carry an OpenID Connect `id_token` (RS256, signed with the committed test
+//! key `testdata/oauth2-rsa.pem`, public half served at `/jwks`) whose claims are the user's
+//! over defaults (`iss` [`ISSUER`], `aud` [`CLIENT_ID`], `iat`, `exp` in ten minutes), so a test
+//! forges a wrong audience or an expired token by setting those claims on the user;
+//! [`FakeProvider::sign_with_foreign_key`] signs with a key the JWKS does not hold.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +28,14 @@ use tokio::net::TcpListener;
 
 pub const CLIENT_ID: &str = "test-client";
 pub const CLIENT_SECRET: &str = "test-client-secret";
+/// The default `iss` of the fake's `id_token`s (Apple's, so it stands in for Sign in with Apple).
+pub const ISSUER: &str = "https://appleid.apple.com";
+/// The `kid` of the test key.
+pub const KEY_ID: &str = "test-key-1";
+
+const SIGNING_KEY: &str = include_str!("../testdata/oauth2-rsa.pem");
+const FOREIGN_KEY: &str = include_str!("../testdata/oauth2-rsa-other.pem");
+const JWK: &str = include_str!("../testdata/oauth2-rsa.jwk.json");
 
 /// What `authorize` recorded for a code.
 struct Grant {
@@ -39,6 +53,23 @@ struct Inner {
     tokens: HashMap<String, Json>,
     /// Token requests seen (for tests that check a request never reached the provider).
     token_requests: usize,
+    /// Sign `id_token`s with a key the JWKS does not hold.
+    foreign_key: bool,
+    /// Extra members of the token answers.
+    token_extra: Json,
+    /// The user-info requests seen, oldest first.
+    user_info_requests: Vec<SeenRequest>,
+    /// For each token request, whether the client authenticated with HTTP basic.
+    token_basic_auth: Vec<bool>,
+}
+
+/// A user-info request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct SeenRequest {
+    pub method: String,
+    /// Header names in lower case.
+    pub headers: HashMap<String, String>,
+    pub body: String,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -58,8 +89,9 @@ impl FakeProvider {
         let router = Router::new()
             .route("/authorize", get(authorize))
             .route("/token", post(token))
-            .route("/userinfo", get(userinfo))
+            .route("/userinfo", get(userinfo).post(userinfo))
             .route("/userinfo/emails", get(emails))
+            .route("/jwks", get(jwks))
             .with_state(inner.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake provider");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
@@ -85,6 +117,39 @@ impl FakeProvider {
 
     pub fn user_info_url(&self) -> String {
         format!("{}/userinfo", self.url)
+    }
+
+    /// The JSON Web Key Set that verifies the `id_token`s.
+    pub fn jwks_url(&self) -> String {
+        format!("{}/jwks", self.url)
+    }
+
+    /// An `apple` provider entry: Apple has no user-info endpoint, its configured user-info URL
+    /// is the key set the `id_token` is checked with.
+    pub fn apple_provider_config(&self) -> Json {
+        let mut config = self.provider_config("apple");
+        config["userInfoURL"] = json!(self.jwks_url());
+        config
+    }
+
+    /// Members added to every token answer (VK sends the e-mail there).
+    pub fn set_token_extra(&self, extra: Json) {
+        self.inner.lock().expect("fake provider lock").token_extra = extra;
+    }
+
+    /// The user-info requests received so far.
+    pub fn user_info_requests(&self) -> Vec<SeenRequest> {
+        self.inner.lock().expect("fake provider lock").user_info_requests.clone()
+    }
+
+    /// For each token request so far, whether it authenticated with HTTP basic.
+    pub fn token_basic_auth(&self) -> Vec<bool> {
+        self.inner.lock().expect("fake provider lock").token_basic_auth.clone()
+    }
+
+    /// Signs the next `id_token`s with a key the JWKS does not hold (a forgery).
+    pub fn sign_with_foreign_key(&self, foreign: bool) {
+        self.inner.lock().expect("fake provider lock").foreign_key = foreign;
     }
 
     /// The collection's `oauth2.providers[]` entry for this provider under `name`.
@@ -201,6 +266,11 @@ async fn token(
     let mut inner = inner.lock().expect("fake provider lock");
     inner.token_requests += 1;
     let (id, secret) = client_credentials(&headers, &form);
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Basic "));
+    inner.token_basic_auth.push(basic);
     if id != CLIENT_ID || secret != CLIENT_SECRET {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     }
@@ -226,14 +296,41 @@ async fn token(
         }
     }
     let access_token = random_token();
+    let id_token = id_token(&grant.user, inner.foreign_key);
     inner.tokens.insert(access_token.clone(), grant.user);
-    axum::Json(json!({
+    let mut answer = json!({
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": 3600,
         "refresh_token": random_token(),
-    }))
-    .into_response()
+        "id_token": id_token,
+    });
+    for (k, v) in inner.token_extra.as_object().into_iter().flatten() {
+        answer[k] = v.clone();
+    }
+    axum::Json(answer).into_response()
+}
+
+/// An RS256 `id_token` whose claims are `user`'s over the defaults.
+fn id_token(user: &Json, foreign_key: bool) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let mut claims = json!({"iss": ISSUER, "aud": CLIENT_ID, "iat": now, "exp": now + 600});
+    for (k, v) in user.as_object().into_iter().flatten() {
+        claims[k] = v.clone();
+    }
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(KEY_ID.into());
+    let pem = if foreign_key { FOREIGN_KEY } else { SIGNING_KEY };
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).expect("test RSA key");
+    jsonwebtoken::encode(&header, &claims, &key).expect("sign id_token")
+}
+
+async fn jwks() -> Response {
+    let key: Json = serde_json::from_str(JWK).expect("test JWK");
+    axum::Json(json!({"keys": [key]})).into_response()
 }
 
 fn bearer(headers: &HeaderMap) -> &str {
@@ -244,8 +341,23 @@ fn bearer(headers: &HeaderMap) -> &str {
         .unwrap_or("")
 }
 
-async fn userinfo(State(inner): State<Shared>, headers: HeaderMap) -> Response {
-    match inner.lock().expect("fake provider lock").tokens.get(bearer(&headers)) {
+async fn userinfo(
+    State(inner): State<Shared>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let mut inner = inner.lock().expect("fake provider lock");
+    let seen = SeenRequest {
+        method: method.to_string(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect(),
+        body,
+    };
+    inner.user_info_requests.push(seen);
+    match inner.tokens.get(bearer(&headers)) {
         Some(user) => axum::Json(user.clone()).into_response(),
         None => oauth_error(StatusCode::UNAUTHORIZED, "invalid_token"),
     }

@@ -1,8 +1,10 @@
 //! OAuth2 login (spec §6.8) and the provider entries of `auth-methods` (§6.11).
 //!
 //! `auth-with-oauth2` exchanges the authorization code at the provider's token endpoint (with
-//! the PKCE verifier when the provider uses PKCE), reads the user-info endpoint with the access
-//! token, then finds the record to log in: an `_externalAuths` link for (collection, provider,
+//! the PKCE verifier when the provider uses PKCE), reads the user with the access token (as
+//! the provider's table entry says: a GET or a GraphQL POST of the user-info endpoint, or, for
+//! Apple, the token answer's `id_token` verified against the provider's key set), then finds
+//! the record to log in: an `_externalAuths` link for (collection, provider,
 //! provider user id), else the record already authenticated on this request, else the record
 //! with the provider's e-mail, else it signs a new record up through the ordinary create path
 //! (createRule, validation, `@request.context = "oauth2"`). The record changes and the new link
@@ -24,7 +26,7 @@ use sb_sql::{Delete, Expr, Stmt, Ty, Update};
 use serde_json::{Map, Value as Json, json};
 use sha2::{Digest, Sha256};
 
-use self::providers::{MappedUser, ProviderKind};
+use self::providers::{HeaderValue, MappedUser, ProviderKind, TokenAuth, UserInfo};
 use super::{AUTH_FAILED, AuthResponse, form_string, mfa};
 use crate::error::{CoreError, CoreResult};
 use crate::records::Record;
@@ -113,9 +115,12 @@ pub(crate) fn auth_method_entries(auth: &AuthOptions) -> Vec<Json> {
             let mut params: Vec<(&str, String)> = vec![
                 ("client_id", p.config.client_id.clone()),
                 ("response_type", "code".into()),
-                ("scope", p.kind.scopes.join(" ")),
                 ("state", state.clone()),
             ];
+            if !p.kind.scopes.is_empty() {
+                params.push(("scope", p.kind.scopes.join(" ")));
+            }
+            params.extend(p.kind.auth_params.iter().map(|(k, v)| (*k, (*v).to_owned())));
             if p.pkce {
                 params.push(("code_challenge", challenge.clone()));
                 params.push(("code_challenge_method", method.into()));
@@ -152,6 +157,8 @@ struct Token {
     access_token: String,
     refresh_token: String,
     expiry: Option<chrono::DateTime<chrono::Utc>>,
+    /// The whole answer (`id_token`, VK's `email`, ...).
+    fields: Map<String, Json>,
 }
 
 /// The OAuth2 user as `meta` shows it.
@@ -555,12 +562,15 @@ async fn fetch_user(provider: &Provider<'_>, form: &Form) -> CoreResult<OAuth2Us
             CoreError::bad_request(USER_FAILED)
         })?;
         let mut mapped = (provider.kind.map_user)(&raw);
+        if mapped.email.is_empty() && provider.kind.email_in_token {
+            mapped.email = token.fields.get("email").and_then(Json::as_str).unwrap_or("").into();
+        }
         if mapped.email.is_empty()
             && let Some(list) = provider.kind.emails
+            && let Some(url) = list.at.resolve(provider.user_info_url)
         {
             // Without the address the login still works (by link or sign-up without e-mail).
-            let url = format!("{}{}", provider.user_info_url, list.suffix);
-            match get_json(&url, &token).await {
+            match get_json(&url, &token, &[]).await {
                 Ok(emails) => mapped.email = (list.pick)(&emails),
                 Err(cause) => {
                     tracing::info!(provider = %provider.config.name, %cause, "OAuth2 e-mail list failed");
@@ -587,19 +597,23 @@ async fn exchange_code(provider: &Provider<'_>, form: &Form) -> Result<Token, St
         ("grant_type", "authorization_code"),
         ("code", form.code.as_str()),
         ("redirect_uri", form.redirect_url.as_str()),
-        ("client_id", provider.config.client_id.as_str()),
-        ("client_secret", provider.config.client_secret.as_str()),
     ];
     if provider.pkce {
         params.push(("code_verifier", form.code_verifier.as_str()));
     }
-    let response = http_client()
-        .post(provider.token_url)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .form(&params)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    let (id, secret) = (&provider.config.client_id, &provider.config.client_secret);
+    let mut request =
+        http_client().post(provider.token_url).header(reqwest::header::ACCEPT, "application/json");
+    request = match provider.kind.token_auth {
+        TokenAuth::Form => {
+            params.push(("client_id", id.as_str()));
+            params.push(("client_secret", secret.as_str()));
+            request
+        }
+        // RFC 6749 §2.3.1: both parts form-encoded before the basic encoding.
+        TokenAuth::Basic => request.basic_auth(form_encode(id), Some(form_encode(secret))),
+    };
+    let response = request.form(&params).send().await.map_err(|e| e.to_string())?;
     let status = response.status();
     let content_type = response
         .headers()
@@ -638,23 +652,96 @@ async fn exchange_code(provider: &Provider<'_>, form: &Form) -> Result<Token, St
         expiry: expires_in
             .filter(|s| *s > 0)
             .map(|s| chrono::Utc::now() + chrono::Duration::seconds(s)),
+        fields,
     })
 }
 
+fn form_encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// The provider's user (or, for an `id_token` provider, the verified claims) as JSON.
 async fn read_user_info(provider: &Provider<'_>, token: &Token) -> Result<Json, String> {
     if provider.user_info_url.is_empty() {
         return Err("no user info URL configured".into());
     }
-    match get_json(provider.user_info_url, token).await? {
-        user @ Json::Object(_) => Ok(user),
+    let headers: Vec<(&str, &str)> = provider
+        .kind
+        .headers
+        .iter()
+        .map(|(name, value)| match value {
+            HeaderValue::Fixed(v) => (*name, *v),
+            HeaderValue::ClientId => (*name, provider.config.client_id.as_str()),
+        })
+        .collect();
+    let user = match provider.kind.user_info {
+        UserInfo::Get => get_json(provider.user_info_url, token, &headers).await?,
+        UserInfo::Post(body) => {
+            let request = http_client()
+                .post(provider.user_info_url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+            send_json(request, provider.user_info_url, token, &headers).await?
+        }
+        UserInfo::IdToken { issuer } => id_token_claims(provider, token, issuer).await?,
+    };
+    match user {
+        Json::Object(_) => Ok(user),
         _ => Err("user info is not a JSON object".into()),
     }
 }
 
-/// A GET with the access token, answered with JSON.
-async fn get_json(url: &str, token: &Token) -> Result<Json, String> {
+/// The claims of the token answer's `id_token`, verified with the key set at the user-info
+/// URL; a `user` JSON text beside it (Apple's first-authorization name) is added as `user`.
+async fn id_token_claims(
+    provider: &Provider<'_>,
+    token: &Token,
+    issuer: &str,
+) -> Result<Json, String> {
+    let id_token = token.fields.get("id_token").and_then(Json::as_str).unwrap_or("");
+    if id_token.is_empty() {
+        return Err("no id_token in the token answer".into());
+    }
     let response = http_client()
-        .get(url)
+        .get(provider.user_info_url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let bytes = read_limited(response).await?;
+    if !status.is_success() {
+        return Err(format!("key set answered {status}"));
+    }
+    let jwks: Json = serde_json::from_slice(&bytes).map_err(|_| "key set is not JSON")?;
+    let now = chrono::Utc::now().timestamp();
+    let mut claims =
+        sb_auth::verify_id_token(id_token, &jwks, issuer, &provider.config.client_id, now)
+            .map_err(|e| e.to_string())?;
+    if let Some(Json::String(user)) = token.fields.get("user")
+        && let Ok(user @ Json::Object(_)) = serde_json::from_str::<Json>(user)
+    {
+        claims.insert("user".into(), user);
+    }
+    Ok(Json::Object(claims))
+}
+
+/// A GET with the access token, answered with JSON.
+async fn get_json(url: &str, token: &Token, headers: &[(&str, &str)]) -> Result<Json, String> {
+    send_json(http_client().get(url), url, token, headers).await
+}
+
+/// Sends `request` with the access token and `headers`; the answer must be JSON.
+async fn send_json(
+    mut request: reqwest::RequestBuilder,
+    url: &str,
+    token: &Token,
+    headers: &[(&str, &str)],
+) -> Result<Json, String> {
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request
         .bearer_auth(&token.access_token)
         .header(reqwest::header::ACCEPT, "application/json")
         .send()

@@ -64,7 +64,7 @@ pub async fn oauth2_login(
     let (code, state) = fake.authorize(&auth_url).await;
     assert_eq!(state, provider["state"].as_str().unwrap());
     let mut body = json!({
-        "provider": "oidc",
+        "provider": provider["name"],
         "code": code,
         "codeVerifier": provider["codeVerifier"],
         "redirectURL": REDIRECT,
@@ -546,5 +546,244 @@ sb_testkit::sbtest_http!(oauth2_github_user_and_email_list, |url, app| async mov
     assert_eq!(r.body["message"], "Failed to create record.");
     assert_eq!(code(&r, "email"), "validation_required");
     assert_eq!(su.all_records("_externalAuths").await.len(), 1);
+    fake.stop().await;
+});
+
+// Every built-in provider: the listing and, configured with client id `cid`, each provider's
+// authorization URL (endpoint, scopes, extra parameters, PKCE) are PocketBase's
+// (`oauth2_providers_ref.json`, read from PocketBase 0.40.6).
+sb_testkit::sbtest_http!(provider_list_and_urls_match_pocketbase, |url, app| async move {
+    let reference: Value =
+        serde_json::from_str(include_str!("oauth2_providers_ref.json")).expect("reference JSON");
+    let reference = reference["providers"].as_array().expect("providers").clone();
+    let su = Client::admin(&url, &app).await;
+    let listed = su.get("/api/collections/meta/oauth2-providers").await;
+    assert_eq!(listed.status, 200);
+    let names = |list: &[Value]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|p| {
+                (p["name"].as_str().unwrap().into(), p["displayName"].as_str().unwrap().into())
+            })
+            .collect()
+    };
+    assert_eq!(names(listed.body.as_array().unwrap()), names(&reference));
+
+    let configs: Vec<Value> = reference
+        .iter()
+        .map(|p| {
+            let name = p["name"].as_str().unwrap();
+            let mut config = json!({"name": name, "clientId": "cid", "clientSecret": "sec"});
+            if name.starts_with("oidc") {
+                config["authURL"] = json!("https://id.example.com/auth");
+                config["tokenURL"] = json!("https://id.example.com/token");
+                config["userInfoURL"] = json!("https://id.example.com/userinfo");
+            }
+            config
+        })
+        .collect();
+    let r = su
+        .patch("/api/collections/users", json!({"oauth2": {"enabled": true, "providers": configs}}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let methods = Client::guest(&url).get("/api/collections/users/auth-methods").await;
+    let entries = methods.body["oauth2"]["providers"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), reference.len());
+    for (entry, expected) in entries.iter().zip(&reference) {
+        let auth_url = entry["authURL"]
+            .as_str()
+            .unwrap()
+            .replace(&format!("state={}", entry["state"].as_str().unwrap()), "state=STATE");
+        let challenge = entry["codeChallenge"].as_str().unwrap();
+        let auth_url = if challenge.is_empty() {
+            auth_url
+        } else {
+            auth_url.replace(&format!("code_challenge={challenge}"), "code_challenge=CHALLENGE")
+        };
+        assert_eq!(
+            (entry["name"].as_str(), entry["displayName"].as_str()),
+            (expected["name"].as_str(), expected["displayName"].as_str())
+        );
+        assert_eq!(auth_url, expected["authURL"].as_str().unwrap(), "{}", expected["name"]);
+        assert_eq!(entry["codeChallengeMethod"], expected["codeChallengeMethod"]);
+    }
+});
+
+/// Apple-style claims of an `id_token` (Apple sends `email_verified` as a string).
+fn apple_claims(sub: &str, email: &str) -> Value {
+    json!({"sub": sub, "email": email, "email_verified": "true", "is_private_email": "true"})
+}
+
+async fn enable_apple(su: &Client, fake: &FakeProvider) {
+    let body = json!({"oauth2": {"enabled": true, "providers": [fake.apple_provider_config()]}});
+    let r = su.patch("/api/collections/users", body).await;
+    assert_eq!(r.status, 200, "enable apple: {:?}", r.body);
+}
+
+sb_testkit::sbtest_http!(apple_id_token_signs_up_then_logs_in, |url, app| async move {
+    let su = Client::admin(&url, &app).await;
+    let fake = FakeProvider::start().await;
+    enable_apple(&su, &fake).await;
+    let guest = Client::guest(&url);
+    let claims = apple_claims("001234.abcd", "ann@privaterelay.appleid.com");
+    let r = oauth2_login(&guest, &fake, "users", claims.clone(), json!({}), "").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let meta = &r.body["meta"];
+    assert_eq!((meta["id"].as_str(), meta["isNew"].as_bool()), (Some("001234.abcd"), Some(true)));
+    assert_eq!(meta["email"], "ann@privaterelay.appleid.com");
+    // rawUser is the verified claims (the fake's defaults plus the user's).
+    assert_eq!(meta["rawUser"]["sub"], "001234.abcd");
+    assert_eq!(meta["rawUser"]["aud"], sb_testkit::oauth2::CLIENT_ID);
+    assert_eq!(meta["rawUser"]["iss"], sb_testkit::oauth2::ISSUER);
+    let record = &r.body["record"];
+    assert_eq!(
+        (record["email"].as_str(), record["verified"].as_bool()),
+        (Some("ann@privaterelay.appleid.com"), Some(true))
+    );
+    let id = record["id"].as_str().unwrap().to_owned();
+    let links = external_auths(&su).await;
+    assert_eq!((links.len(), links[0]["provider"].as_str()), (1, Some("apple")));
+
+    // Logging in again finds the linked record.
+    let r = oauth2_login(&guest, &fake, "users", claims, json!({}), "").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        (r.body["record"]["id"].as_str(), r.body["meta"]["isNew"].as_bool()),
+        (Some(id.as_str()), Some(false))
+    );
+
+    // An unverified Apple e-mail is not used: the sign-up takes the submitted one, unverified.
+    let mut unverified = apple_claims("009.other", "other@example.com");
+    unverified["email_verified"] = json!("false");
+    let typed = json!({"createData": {"email": "typed@example.com"}});
+    let r = oauth2_login(&guest, &fake, "users", unverified, typed, "").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["meta"]["email"], "");
+    let record = &r.body["record"];
+    assert_eq!(
+        (record["email"].as_str(), record["verified"].as_bool()),
+        (Some("typed@example.com"), Some(false))
+    );
+    fake.stop().await;
+});
+
+sb_testkit::sbtest_http!(apple_refuses_bad_id_tokens, |url, app| async move {
+    let su = Client::admin(&url, &app).await;
+    let fake = FakeProvider::start().await;
+    enable_apple(&su, &fake).await;
+    let guest = Client::guest(&url);
+    let claims = apple_claims("001.bad", "bad@example.com");
+    let with = |patch: Value| {
+        let mut c = claims.clone();
+        for (k, v) in patch.as_object().into_iter().flatten() {
+            c[k] = v.clone();
+        }
+        c
+    };
+    let past = 1_600_000_000_u64;
+    let cases = [
+        ("wrong audience", with(json!({"aud": "someone-else"}))),
+        ("wrong issuer", with(json!({"iss": "https://accounts.example.com"}))),
+        ("expired", with(json!({"exp": past, "iat": past - 600}))),
+        ("no subject", with(json!({"sub": ""}))),
+    ];
+    for (case, user) in cases {
+        let r = oauth2_login(&guest, &fake, "users", user, json!({}), "").await;
+        assert_eq!(r.status, 400, "{case}: {:?}", r.body);
+        assert_error(&r, 400, "Failed to fetch OAuth2 user.");
+    }
+    // Signed with a key the key set does not hold.
+    fake.sign_with_foreign_key(true);
+    let r = oauth2_login(&guest, &fake, "users", claims.clone(), json!({}), "").await;
+    assert_error(&r, 400, "Failed to fetch OAuth2 user.");
+    fake.sign_with_foreign_key(false);
+    assert!(su.all_records("users").await.is_empty());
+    assert!(external_auths(&su).await.is_empty());
+
+    // A key set that cannot be read refuses the login too.
+    let mut config = fake.apple_provider_config();
+    config["userInfoURL"] = json!(format!("{}/missing-jwks", fake.url));
+    let r = su.patch("/api/collections/users", json!({"oauth2": {"providers": [config]}})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = oauth2_login(&guest, &fake, "users", claims, json!({}), "").await;
+    assert_error(&r, 400, "Failed to fetch OAuth2 user.");
+    fake.stop().await;
+});
+
+// What differs per provider on the wire: GraphQL POSTs, extra headers, HTTP basic client
+// authentication at the token endpoint, the e-mail in the token answer.
+sb_testkit::sbtest_http!(provider_specific_requests, |url, app| async move {
+    let su = Client::admin(&url, &app).await;
+    let fake = FakeProvider::start().await;
+    let guest = Client::guest(&url);
+    let cases = [
+        (
+            "linear",
+            json!({"data": {"viewer": {"id": "lin-1", "displayName": "ann", "name": "Ann", "email": "ann@linear.test", "active": true}}}),
+            json!({}),
+            "ann@linear.test",
+        ),
+        (
+            "twitch",
+            json!({"data": [{"id": "tw-1", "login": "tw", "display_name": "Tw", "email": "tw@twitch.test"}]}),
+            json!({}),
+            "tw@twitch.test",
+        ),
+        ("trakt", json!({"user": {"username": "tr", "ids": {"uuid": "tr-1"}}}), json!({}), ""),
+        (
+            "notion",
+            json!({"bot": {"owner": {"user": {"id": "no-1", "name": "No", "person": {"email": "no@notion.test"}}}}}),
+            json!({}),
+            "no@notion.test",
+        ),
+        ("twitter", json!({"data": {"id": "x-1", "username": "xx"}}), json!({}), ""),
+        (
+            "vk",
+            json!({"response": [{"id": 77, "first_name": "Ann", "last_name": "Lee"}]}),
+            json!({"email": "ann@vk.test"}),
+            "ann@vk.test",
+        ),
+    ];
+    for (i, (provider, user, token_extra, email)) in cases.into_iter().enumerate() {
+        let body =
+            json!({"oauth2": {"enabled": true, "providers": [fake.provider_config(provider)]}});
+        let r = su.patch("/api/collections/users", body).await;
+        assert_eq!(r.status, 200, "{provider}: {:?}", r.body);
+        fake.set_token_extra(token_extra);
+        let extra = if email.is_empty() {
+            json!({"createData": {"email": format!("{provider}@typed.test")}})
+        } else {
+            json!({})
+        };
+        let r = oauth2_login(&guest, &fake, "users", user, extra, "").await;
+        assert_eq!(r.status, 200, "{provider}: {:?}", r.body);
+        assert_eq!(r.body["meta"]["email"], email, "{provider}");
+        assert_eq!(r.body["meta"]["isNew"], true, "{provider}");
+        let seen = fake.user_info_requests();
+        let request = &seen[i];
+        let header = |name: &str| request.headers.get(name).map(String::as_str).unwrap_or("");
+        let basic = fake.token_basic_auth()[i];
+        match provider {
+            "linear" => {
+                assert_eq!(request.method, "POST");
+                assert_eq!(header("content-type"), "application/json");
+                let query: Value = serde_json::from_str(&request.body).expect("GraphQL body");
+                assert!(query["query"].as_str().unwrap().contains("viewer"), "{query}");
+                assert!(header("authorization").starts_with("Bearer "));
+            }
+            "twitch" => assert_eq!(header("client-id"), sb_testkit::oauth2::CLIENT_ID),
+            "trakt" => {
+                assert_eq!(header("trakt-api-key"), sb_testkit::oauth2::CLIENT_ID);
+                assert_eq!(header("trakt-api-version"), "2");
+            }
+            "notion" => assert_eq!(header("notion-version"), "2022-06-28"),
+            "vk" => assert_eq!(r.body["meta"]["name"], "Ann Lee"),
+            _ => {}
+        }
+        if provider != "linear" {
+            assert_eq!(request.method, "GET", "{provider}");
+        }
+        assert_eq!(basic, matches!(provider, "notion" | "twitter"), "{provider}");
+    }
+    assert_eq!(su.all_records("users").await.len(), 6);
     fake.stop().await;
 });
