@@ -10,6 +10,7 @@ mod catalog;
 mod collections;
 mod error;
 pub mod mail;
+pub mod realtime;
 mod records;
 mod settings;
 mod storage;
@@ -25,6 +26,7 @@ use serde_json::Value as Json;
 pub use auth::AuthResponse;
 pub use catalog::Catalog;
 pub use error::{CoreError, CoreResult};
+pub use records::changes::ChangeAction;
 pub use records::write::{RecordInput, UploadedFile};
 pub use records::{Record, Viewer};
 pub use sb_query::{AuthInfo, RequestInfo};
@@ -62,6 +64,8 @@ pub struct App {
     mail_throttle: auth::ResendThrottle,
     /// OTP code checks per record (at most five in three minutes).
     otp_attempts: auth::OtpAttempts,
+    /// Realtime clients of this node and the event bus.
+    realtime: realtime::Realtime,
 }
 
 impl App {
@@ -93,6 +97,7 @@ impl App {
             mailer: RwLock::new(Arc::new(mail::SmtpMailer)),
             mail_throttle: auth::ResendThrottle::default(),
             otp_attempts: auth::OtpAttempts::default(),
+            realtime: realtime::Realtime::default(),
         }))
     }
 

@@ -35,6 +35,10 @@ pub struct HttpConfig {
     /// 5 minutes); a body still arriving after it fails with 400, so a client trickling bytes
     /// cannot hold a connection and its buffers indefinitely.
     pub body_read_timeout: std::time::Duration,
+    /// A realtime stream ends after this long without a message (PocketBase: 5 minutes).
+    pub realtime_idle_timeout: std::time::Duration,
+    /// A realtime stream ends after this long regardless of activity (PocketBase: 30 minutes).
+    pub realtime_lifetime: std::time::Duration,
 }
 
 impl Default for HttpConfig {
@@ -43,6 +47,8 @@ impl Default for HttpConfig {
             body_limit: 32 << 20,
             cors_origins: Vec::new(),
             body_read_timeout: std::time::Duration::from_secs(300),
+            realtime_idle_timeout: std::time::Duration::from_secs(300),
+            realtime_lifetime: std::time::Duration::from_secs(1800),
         }
     }
 }

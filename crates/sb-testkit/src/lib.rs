@@ -176,9 +176,11 @@ impl TestServer {
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let router = sb_http::router(app.app.clone(), config);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let realtime = app.app.clone();
         let task = tokio::spawn(async move {
-            let shutdown = async {
+            let shutdown = async move {
                 rx.await.ok();
+                realtime.close_realtime();
             };
             sb_http::serve(listener, router, sb_http::ServeConfig::default(), shutdown).await.ok();
         });

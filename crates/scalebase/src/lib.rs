@@ -67,6 +67,13 @@ pub async fn run(
             ..Default::default()
         },
     );
+    // Realtime streams never finish by themselves: end them when shutdown begins, so the
+    // drain completes as soon as the in-flight requests do.
+    let realtime = app.clone();
+    let shutdown = async move {
+        shutdown.await;
+        realtime.close_realtime();
+    };
     sb_http::serve(listener, router, sb_http::ServeConfig::default(), shutdown).await?;
     app.store().close().await;
     Ok(())

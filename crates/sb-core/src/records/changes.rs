@@ -43,5 +43,6 @@ impl App {
                 "record changed"
             );
         }
+        self.publish_changes(changes);
     }
 }

@@ -16,6 +16,7 @@ mod mfa;
 mod oauth2;
 mod otp;
 mod rate_limits;
+mod realtime;
 mod records;
 mod rules_matrix;
 mod schema_changes;
