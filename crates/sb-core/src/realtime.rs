@@ -3,7 +3,7 @@
 //! Every committed write reaches [`App::records_changed`], which publishes the changes on the
 //! [`EventBus`]. Each node runs one dispatcher (started with its first realtime client) that
 //! reads the bus in order, decides per event which subscriptions of its clients may see the
-//! record (rules evaluated in memory where possible, otherwise one batched SQL statement per
+//! record (rules evaluated in memory by `sb_query::evaluate` where possible, otherwise one batched SQL statement per
 //! event, see `dispatch`), and queues the serialised event on those clients' streams.
 //! Events are prepared a few at a time concurrently but delivered in bus order, so each
 //! client sees the changes of a record in commit order.
@@ -11,7 +11,6 @@
 mod bus;
 mod clients;
 mod dispatch;
-pub mod eval;
 
 use std::net::IpAddr;
 use std::sync::Arc;

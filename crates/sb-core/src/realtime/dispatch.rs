@@ -4,7 +4,7 @@
 //! Subscriptions are grouped by what their access check depends on (the rule, the `filter`
 //! option, and — only when the rule or filter mentions `@request` — the bound auth and the
 //! options' query and headers), so ten thousand guests watching a collection share one check.
-//! Each group is decided in memory when the evaluator ([`super::eval`]) can; the rest are
+//! Each group is decided in memory when the evaluator ([`sb_query::evaluate`]) can; the rest are
 //! decided together by one SQL statement per event (in chunks of [`SQL_GROUPS`] columns),
 //! evaluated against a derived row built from the event record's values, so delete events
 //! (whose row is gone) are checked exactly like the others.
@@ -18,7 +18,7 @@ use sb_sql::{Expr, FromItem, Select, SelectItem, Stmt};
 use serde_json::{Map, Value as Json};
 
 use super::clients::{Client, Subscription, Topic};
-use super::{BusEvent, Deliveries, Message, eval};
+use super::{BusEvent, Deliveries, Message};
 use crate::catalog::Catalog;
 use crate::error::CoreResult;
 use crate::records::changes::ChangeAction;
@@ -315,15 +315,27 @@ fn eval_group(
     record: &Map<String, Json>,
     g: &Group,
 ) -> Option<bool> {
+    let row = |name: &str| match c.field(name) {
+        Some(f) => storage::to_sql(f, record.get(name).unwrap_or(&Json::Null)),
+        None => sb_sql::Value::Null,
+    };
+    let scope = |access| Scope {
+        collection: c,
+        alias: ALIAS,
+        lookup: catalog,
+        request: &g.req,
+        access,
+        now: chrono::Utc::now(),
+    };
     let mut verdict = true;
     if let Some(rule) = &g.rule {
         let expr = sb_filter::parse_filter(rule).ok()?;
-        verdict &= eval::evaluate(&expr, c, record, &g.req, catalog, Access::Full)?;
+        verdict &= sb_query::evaluate(&expr, &scope(Access::Full), &row)?;
     }
     if let Some(filter) = &g.filter {
         let access = if g.superuser { Access::Full } else { Access::Client };
-        let Ok(expr) = sb_filter::parse_filter(filter) else { return Some(false) };
-        verdict &= eval::evaluate(&expr, c, record, &g.req, catalog, access)?;
+        let expr = sb_filter::parse_filter(filter).ok()?;
+        verdict &= sb_query::evaluate(&expr, &scope(access), &row)?;
     }
     Some(verdict)
 }
