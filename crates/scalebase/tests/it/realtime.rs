@@ -422,6 +422,61 @@ async fn realtime_idle_timeout_and_shutdown() {
     server.stop().await;
 }
 
+/// Resident memory of this process in KiB (each nextest test runs in its own process).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+// 10k idle subscribers on one node (at the application layer, without sockets: the
+// server-side memory of a whole SSE connection is measured by `realtime_bench`): every one
+// receives the events its rule admits, and what they hold is printed (never asserted).
+sb_testkit::sbtest_http!(realtime_ten_thousand_subscribers, |url, app| async move {
+    const N: usize = 10_000;
+    let admin = Client::admin(&url, &app).await;
+    admin
+        .create_collection(json!({"name": "posts", "listRule": "t != 'hidden'",
+            "fields": [{"name": "t", "type": "text"}]}))
+        .await;
+    let ip: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let before = rss_kib();
+    let mut conns = Vec::with_capacity(N);
+    for _ in 0..N {
+        let c = app.realtime_connect(Some(ip)).expect("connect");
+        let mut body = serde_json::Map::new();
+        body.insert("clientId".into(), json!(&*c.client_id));
+        body.insert("subscriptions".into(), json!(["posts/*"]));
+        app.realtime_subscribe(Some(ip), None, &body).expect("subscribe");
+        conns.push(c);
+    }
+    let after = rss_kib();
+    eprintln!(
+        "realtime: {N} idle subscribers hold {} KiB ({:.2} KiB each, application layer)",
+        after.saturating_sub(before),
+        after.saturating_sub(before) as f64 / N as f64
+    );
+    assert_eq!(app.realtime_client_count(), N);
+    let started = std::time::Instant::now();
+    for t in ["hello", "hidden", "last"] {
+        admin.post("/api/collections/posts/records", json!({"t": t})).await;
+    }
+    for c in &mut conns {
+        for want in ["hello", "last"] {
+            let m = tokio::time::timeout(WAIT, c.messages.recv()).await.unwrap().unwrap();
+            assert_eq!(&*m.event, "posts/*");
+            let data: Value = serde_json::from_str(&m.data).unwrap();
+            assert_eq!(data["record"]["t"], want);
+        }
+    }
+    eprintln!("realtime: 2 events reached {N} subscribers in {:?}", started.elapsed());
+});
+
 fn percent(s: &str) -> String {
     url_encode(s)
 }
