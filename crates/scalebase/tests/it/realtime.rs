@@ -422,6 +422,36 @@ async fn realtime_idle_timeout_and_shutdown() {
     server.stop().await;
 }
 
+/// The header-read timeout (which also bounds an idle keep-alive connection) does not end a
+/// realtime stream that is still open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realtime_outlives_the_header_read_timeout() {
+    let serve = sb_http::ServeConfig {
+        header_read_timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let server = sb_testkit::TestServer::start_with_serve(
+        sb_testkit::Backend::Sqlite,
+        sb_http::HttpConfig::default(),
+        serve,
+    )
+    .await;
+    let admin = Client::admin(&server.url, &server.app.app).await;
+    admin
+        .create_collection(
+            json!({"name": "a", "listRule": "", "fields": [{"name": "t", "type": "text"}]}),
+        )
+        .await;
+    let mut sse = Sse::connect(&server.url).await;
+    sse.subscribe(&Client::guest(&server.url), &["a/*"]).await;
+    // several header-read timeouts pass while the stream is idle
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    admin.post("/api/collections/a/records", json!({"t": "late"})).await;
+    assert_eq!(titles(&sse.until(|_| true).await), ["late"]);
+    drop(sse);
+    server.stop().await;
+}
+
 /// Resident memory of this process in KiB (each nextest test runs in its own process).
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
