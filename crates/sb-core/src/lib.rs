@@ -66,6 +66,8 @@ pub struct App {
     otp_attempts: auth::OtpAttempts,
     /// Realtime clients of this node and the event bus.
     realtime: realtime::Realtime,
+    /// Keeps each record's change reports in commit order.
+    change_order: records::changes::ChangeOrder,
 }
 
 impl App {
@@ -98,6 +100,7 @@ impl App {
             mail_throttle: auth::ResendThrottle::default(),
             otp_attempts: auth::OtpAttempts::default(),
             realtime: realtime::Realtime::default(),
+            change_order: records::changes::ChangeOrder::default(),
         }))
     }
 
