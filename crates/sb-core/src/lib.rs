@@ -11,6 +11,7 @@ mod collections;
 pub mod crons;
 mod error;
 pub mod mail;
+pub mod realtime;
 mod records;
 mod settings;
 mod storage;
@@ -26,6 +27,7 @@ use serde_json::Value as Json;
 pub use auth::AuthResponse;
 pub use catalog::Catalog;
 pub use error::{CoreError, CoreResult};
+pub use records::changes::ChangeAction;
 pub use records::write::{RecordInput, UploadedFile};
 pub use records::{Record, Viewer};
 pub use sb_query::{AuthInfo, RequestInfo};
@@ -66,6 +68,10 @@ pub struct App {
     otp_attempts: auth::OtpAttempts,
     /// This process's id among the nodes sharing the database (cron claims, logs).
     node_id: String,
+    /// Realtime clients of this node and the event bus.
+    realtime: realtime::Realtime,
+    /// Keeps each record's change reports in commit order.
+    change_order: records::changes::ChangeOrder,
 }
 
 impl App {
@@ -98,6 +104,8 @@ impl App {
             mail_throttle: auth::ResendThrottle::default(),
             otp_attempts: auth::OtpAttempts::default(),
             node_id: sb_auth::random::lower_alphanumeric(12),
+            realtime: realtime::Realtime::default(),
+            change_order: records::changes::ChangeOrder::default(),
         }))
     }
 

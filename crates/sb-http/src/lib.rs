@@ -39,6 +39,10 @@ pub struct HttpConfig {
     pub body_read_timeout: std::time::Duration,
     /// A bearer token that may read `GET /metrics` on the main listener (besides superusers).
     pub metrics_token: Option<String>,
+    /// A realtime stream ends after this long without a message (PocketBase: 5 minutes).
+    pub realtime_idle_timeout: std::time::Duration,
+    /// A realtime stream ends after this long regardless of activity (PocketBase: 30 minutes).
+    pub realtime_lifetime: std::time::Duration,
 }
 
 impl Default for HttpConfig {
@@ -48,6 +52,8 @@ impl Default for HttpConfig {
             cors_origins: Vec::new(),
             body_read_timeout: std::time::Duration::from_secs(300),
             metrics_token: None,
+            realtime_idle_timeout: std::time::Duration::from_secs(300),
+            realtime_lifetime: std::time::Duration::from_secs(1800),
         }
     }
 }

@@ -19,7 +19,8 @@ pub struct ServeConfig {
     /// Time allowed for a client to send a request's headers; also how long a connection may
     /// sit idle before its first request.
     pub header_read_timeout: Duration,
-    /// Most simultaneous connections; further accepts wait.
+    /// Most simultaneous connections; further accepts wait. Every realtime (SSE) client holds
+    /// one for as long as it is connected, so this bounds subscribers plus requests.
     pub max_connections: usize,
     /// How long shutdown waits for in-flight requests before dropping connections.
     pub drain_timeout: Duration,
@@ -29,7 +30,7 @@ impl Default for ServeConfig {
     fn default() -> Self {
         ServeConfig {
             header_read_timeout: Duration::from_secs(10),
-            max_connections: 10_000,
+            max_connections: 25_000,
             drain_timeout: Duration::from_secs(10),
         }
     }

@@ -32,6 +32,7 @@ use sb_schema::Collection;
 mod affinity;
 mod compare;
 mod context;
+mod eval;
 mod functions;
 mod macros;
 mod operand;
@@ -40,6 +41,7 @@ mod request;
 mod resolve;
 mod sort;
 
+pub use eval::evaluate;
 pub use resolve::{Compiled, compile_filter, compile_query, compile_sort};
 
 /// Finds collections by id or by name (exact match), for relation walks and `@collection.*`.

@@ -5,9 +5,11 @@
 //! * `exec`: execution on the real SQLite and PostgreSQL backends (`db`) against the shared
 //!   `fixture`, with the expected ids of `reference_cases` recorded from the reference
 //!   PocketBase.
+//! * `eval`: the in-memory evaluator against the SQL path on both backends.
 //! * `snapshots`: the SQL rendered for both dialects, side by side.
 
 mod db;
+mod eval;
 mod exec;
 mod fixture;
 mod harness;

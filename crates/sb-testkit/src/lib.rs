@@ -171,16 +171,27 @@ impl TestServer {
     }
 
     pub async fn start_with(backend: Backend, config: sb_http::HttpConfig) -> TestServer {
+        Self::start_with_serve(backend, config, sb_http::ServeConfig::default()).await
+    }
+
+    /// A server with the given HTTP and connection-level settings.
+    pub async fn start_with_serve(
+        backend: Backend,
+        config: sb_http::HttpConfig,
+        serve: sb_http::ServeConfig,
+    ) -> TestServer {
         let app = TestApp::open(backend).await;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let router = sb_http::router(app.app.clone(), config);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let realtime = app.app.clone();
         let task = tokio::spawn(async move {
-            let shutdown = async {
+            let shutdown = async move {
                 rx.await.ok();
+                realtime.close_realtime();
             };
-            sb_http::serve(listener, router, sb_http::ServeConfig::default(), shutdown).await.ok();
+            sb_http::serve(listener, router, serve, shutdown).await.ok();
         });
         TestServer { url, app, shutdown: Some(tx), task: Some(task) }
     }

@@ -89,6 +89,13 @@ pub async fn run(
     };
     let scheduler = tokio::spawn(app.clone().run_scheduler());
     let upkeep = tokio::spawn(metrics_upkeep());
+    // Realtime streams never finish by themselves: end them when shutdown begins, so the
+    // drain completes as soon as the in-flight requests do.
+    let realtime = app.clone();
+    let shutdown = async move {
+        shutdown.await;
+        realtime.close_realtime();
+    };
     let served = sb_http::serve(listener, router, sb_http::ServeConfig::default(), shutdown).await;
     scheduler.abort();
     upkeep.abort();

@@ -32,6 +32,36 @@ pub struct RecordChange {
     pub record: Record,
 }
 
+/// Locks that keep a record's change reports in commit order: a write that will report a
+/// change to an existing record holds its record's stripe from before its first statement
+/// until after `records_changed`, so two writes of one record commit and publish in the same
+/// order (without it, two transactions committed together could publish in either order).
+/// Taken before any statement, so it never waits while holding a row lock.
+pub(crate) struct ChangeOrder {
+    stripes: Vec<std::sync::Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl Default for ChangeOrder {
+    fn default() -> Self {
+        ChangeOrder { stripes: (0..1024).map(|_| Default::default()).collect() }
+    }
+}
+
+impl ChangeOrder {
+    pub(crate) async fn lock(
+        &self,
+        collection_id: &str,
+        id: &str,
+    ) -> tokio::sync::OwnedMutexGuard<()> {
+        let mut hash = crc32fast::Hasher::new();
+        hash.update(collection_id.as_bytes());
+        hash.update(b"/");
+        hash.update(id.as_bytes());
+        let i = hash.finalize() as usize % self.stripes.len();
+        self.stripes[i].clone().lock_owned().await
+    }
+}
+
 impl App {
     /// Called after a transaction commits, with everything it changed in order.
     pub(crate) fn records_changed(&self, changes: Vec<RecordChange>) {
@@ -43,5 +73,6 @@ impl App {
                 "record changed"
             );
         }
+        self.publish_changes(changes);
     }
 }

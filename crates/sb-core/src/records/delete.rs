@@ -55,6 +55,7 @@ impl App {
             }
         };
         let target = target_condition(&catalog, &c, id, rule, req)?;
+        let _order = self.change_order.lock(&c.id, id).await;
         let mut tx = self.store.begin().await?;
         let result = async {
             // The record's last state, for the change notification.

@@ -283,6 +283,7 @@ impl App {
             })
             .collect();
         let changed = !set.is_empty();
+        let order = if changed { Some(self.change_order.lock(&c.id, id).await) } else { None };
         if changed {
             let update = Stmt::Update(Update { table: c.name.clone(), set, where_: Some(target) });
             // Nothing changed (the rule no longer admits the row, or it is gone) commits
@@ -301,6 +302,7 @@ impl App {
                 record: record.clone(),
             }]);
         }
+        drop(order);
         let viewer = Viewer::from_request(req);
         self.finish_record(&catalog, req, &viewer, record, expand).await
     }

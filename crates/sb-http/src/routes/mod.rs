@@ -6,6 +6,7 @@ mod collections;
 mod crons;
 mod files;
 mod oauth2;
+mod realtime;
 mod records;
 mod settings;
 
@@ -54,6 +55,11 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
         .route("/api/collections/{collection}/auth-refresh", post(auth::refresh))
         .route("/api/collections/{collection}/auth-methods", get(auth::methods))
         .route("/api/collections/{collection}/impersonate/{id}", post(auth::impersonate))
+        .route("/api/realtime", get(realtime::connect).post(realtime::subscribe))
+        .route(
+            "/api/oauth2-redirect",
+            get(realtime::oauth2_redirect).post(realtime::oauth2_redirect),
+        )
         .route("/api/settings", get(settings::get).patch(settings::update))
         .route("/api/crons", get(crons::list))
         .route("/api/crons/{id}", post(crons::run))

@@ -18,6 +18,7 @@ mod oauth2;
 mod observe;
 mod otp;
 mod rate_limits;
+mod realtime;
 mod records;
 mod rules_matrix;
 mod schema_changes;
