@@ -9,6 +9,7 @@ mod auth;
 mod catalog;
 mod collections;
 mod error;
+mod files;
 pub mod mail;
 mod records;
 mod settings;
@@ -25,6 +26,7 @@ use serde_json::Value as Json;
 pub use auth::AuthResponse;
 pub use catalog::Catalog;
 pub use error::{CoreError, CoreResult};
+pub use files::{FileRequest, ServedFile};
 pub use records::write::{RecordInput, UploadedFile};
 pub use records::{Record, Viewer};
 pub use sb_query::{AuthInfo, RequestInfo};
@@ -35,12 +37,15 @@ pub use settings::Settings;
 pub struct AppConfig {
     /// Concurrent password hashes (each argon2id hash holds ~19 MiB); defaults to the CPU count.
     pub hash_concurrency: usize,
+    /// Root of the local file storage (`<dir>/storage`), used while `settings.s3` is disabled.
+    pub storage_dir: std::path::PathBuf,
 }
 
 impl Default for AppConfig {
     fn default() -> Self {
         AppConfig {
             hash_concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            storage_dir: std::path::PathBuf::from("sb_data/storage"),
         }
     }
 }
@@ -62,6 +67,8 @@ pub struct App {
     mail_throttle: auth::ResendThrottle,
     /// OTP code checks per record (at most five in three minutes).
     otp_attempts: auth::OtpAttempts,
+    /// File storage of file fields.
+    storage: files::Storage,
 }
 
 impl App {
@@ -93,6 +100,7 @@ impl App {
             mailer: RwLock::new(Arc::new(mail::SmtpMailer)),
             mail_throttle: auth::ResendThrottle::default(),
             otp_attempts: auth::OtpAttempts::default(),
+            storage: files::Storage::new(config.storage_dir),
         }))
     }
 

@@ -3,7 +3,7 @@
 mod auth;
 mod auth_mail;
 mod collections;
-mod files;
+pub(crate) mod files;
 mod oauth2;
 mod records;
 mod settings;
@@ -52,6 +52,7 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
         .route("/api/collections/{collection}/impersonate/{id}", post(auth::impersonate))
         .route("/api/settings", get(settings::get).patch(settings::update))
         .route("/api/files/token", post(files::token))
+        .route("/api/files/{collection}/{id}/{filename}", get(files::download))
         .route("/api/settings/test/email", post(auth_mail::test_email))
         .route(
             "/api/collections/{collection}/request-verification",
