@@ -290,3 +290,18 @@ impl App {
         Err(CoreError::not_found())
     }
 }
+
+impl App {
+    /// Whether `name` (a file, or `thumbs_<file>/<thumb>_<file>`) is stored for a record.
+    pub async fn stored_file_exists(
+        &self,
+        collection_id: &str,
+        record_id: &str,
+        name: &str,
+    ) -> CoreResult<bool> {
+        let mut parts = vec![collection_id, record_id];
+        parts.extend(name.split('/'));
+        let key = Key::new(&parts).map_err(CoreError::internal)?;
+        self.file_store()?.exists(&key).await.map_err(CoreError::internal)
+    }
+}

@@ -6,6 +6,7 @@
 //! afterwards. PostgreSQL being unreachable fails the test: nothing is skipped silently.
 
 pub mod oauth2;
+pub mod s3;
 pub mod smtp;
 
 use std::sync::Arc;
