@@ -146,18 +146,10 @@ pub(crate) fn check_field(
         if !o.mime_types.is_empty() {
             let detected = sb_files::content_type(&u.bytes[..u.bytes.len().min(3072)], "");
             if !sb_files::mime_matches(&detected, &o.mime_types) {
-                return Some(
-                    FieldError::new(
-                        "validation_invalid_mime_type",
-                        format!(
-                            "{:?} mime type must be one of: {}.",
-                            u.name,
-                            o.mime_types.join(", ")
-                        ),
-                    )
-                    .with_param("file", u.original_name.clone())
-                    .with_param("mimeTypes", o.mime_types.join(", ")),
-                );
+                return Some(FieldError::new(
+                    "validation_invalid_mime_type",
+                    format!("{:?} mime type must be one of: {}.", u.name, o.mime_types.join(", ")),
+                ));
             }
         }
     }
@@ -238,6 +230,21 @@ impl App {
         let gone: Vec<String> =
             file_names(c, before).into_iter().filter(|n| !now.contains(n)).collect();
         self.remove_files(c, record_id, &gone).await;
+    }
+}
+
+impl App {
+    /// Removes a whole collection folder (after a collection delete or truncate commits).
+    pub(crate) async fn remove_folder(&self, collection_id: &str) {
+        let Ok(prefix) = sb_files::Key::new(&[collection_id]) else { return };
+        match self.file_store() {
+            Ok(store) => {
+                if let Err(e) = store.delete_prefix(&prefix).await {
+                    tracing::error!(error = %e, folder = prefix.as_str(), "cannot delete files");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "file storage unavailable; files left behind"),
+        }
     }
 }
 

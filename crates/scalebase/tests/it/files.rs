@@ -653,3 +653,32 @@ sb_testkit::sbtest_http!(s3_storage, |url, app| async move {
     assert!(s3.keys().await.is_empty());
     s3.stop().await;
 });
+
+sb_testkit::sbtest_http!(truncate_and_collection_delete_remove_files, |url, app| async move {
+    let su = Client::admin(&url, &app).await;
+    let c = docs_collection(&su, "docs", json!([])).await;
+    let cid = c["id"].as_str().unwrap().to_owned();
+    let path = "/api/collections/docs/records";
+    let up = |name: &'static str| {
+        let su = su.clone();
+        async move {
+            let r = send_files(
+                &su,
+                reqwest::Method::POST,
+                path,
+                &[],
+                &[("doc", name, "text/plain", b"x".to_vec())],
+            )
+            .await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            (r.body["id"].as_str().unwrap().to_owned(), r.body["doc"].as_str().unwrap().to_owned())
+        }
+    };
+    let (id, name) = up("a.txt").await;
+    assert!(app.stored_file_exists(&cid, &id, &name).await.unwrap());
+    assert_eq!(su.delete("/api/collections/docs/truncate").await.status, 204);
+    assert!(!app.stored_file_exists(&cid, &id, &name).await.unwrap());
+    let (id, name) = up("b.txt").await;
+    assert_eq!(su.delete("/api/collections/docs").await.status, 204);
+    assert!(!app.stored_file_exists(&cid, &id, &name).await.unwrap());
+});
