@@ -34,11 +34,12 @@ impl Uploads {
 /// Applies the uploaded files of `input` to `data` (after the plain and modifier keys):
 /// a plain `field` part replaces the value, unless the same body also sets `field`, whose
 /// names are then kept; `field+` appends and `+field` prepends. Parts that name no file field
-/// are ignored.
+/// are ignored, and so are hidden fields for non-superusers (as their plain keys are).
 pub(crate) fn apply_uploads(
     c: &Collection,
     data: &mut Map<String, Json>,
     input: &RecordInput,
+    superuser: bool,
 ) -> Uploads {
     let mut uploads = Uploads::default();
     // Plain parts first, then prepends and appends (increasing key length, spec §3.9).
@@ -49,6 +50,9 @@ pub(crate) fn apply_uploads(
         let (name, modifier) = record::parse_modifier_key(key);
         let Some(field) = c.field(name) else { continue };
         let FieldKind::File(_) = &field.kind else { continue };
+        if field.hidden && !superuser {
+            continue;
+        }
         let detected = sb_files::content_type(&file.bytes[..file.bytes.len().min(3072)], "");
         let stored = sb_files::stored_name(&file.original_name, extension_for(&detected));
         uploads.0.push(Upload {

@@ -645,7 +645,7 @@ fn apply_input(
         }
         data.insert(field.name.clone(), value);
     }
-    let uploads = files::apply_uploads(c, &mut data, input);
+    let uploads = files::apply_uploads(c, &mut data, input, superuser);
     Applied {
         uploads,
         password_confirm: input.data.get("passwordConfirm").cloned(),
