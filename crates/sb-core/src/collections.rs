@@ -205,10 +205,14 @@ impl App {
             if current.iter().any(|o| o.id != c.id && view_depends_on(o, &c.name)) {
                 return Err(CoreError::bad_request(DELETE_FAILED));
             }
-            drop_storage(tx.as_mut(), c).await.map_err(|e| raw_error(DELETE_FAILED, e))
+            drop_storage(tx.as_mut(), c).await.map_err(|e| raw_error(DELETE_FAILED, e))?;
+            Ok(c.id.clone())
         }
         .await;
-        self.end_schema_change(tx, result).await
+        let id = self.end_schema_change(tx, result).await?;
+        // The collection's files go once the delete has committed.
+        self.remove_folder(&id).await;
+        Ok(())
     }
 
     /// `DELETE /api/collections/COLL/truncate`.
@@ -220,7 +224,9 @@ impl App {
                 "View collections cannot be truncated since they don't store their own records.",
             ));
         }
-        self.truncate_records(&c).await
+        self.truncate_records(&c).await?;
+        self.remove_folder(&c.id).await;
+        Ok(())
     }
 
     /// `PUT /api/collections/import` (spec §2.2): upserts every listed collection in one

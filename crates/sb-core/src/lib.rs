@@ -10,6 +10,7 @@ mod catalog;
 mod collections;
 pub mod crons;
 mod error;
+mod files;
 pub mod mail;
 pub mod realtime;
 mod records;
@@ -27,6 +28,7 @@ use serde_json::Value as Json;
 pub use auth::AuthResponse;
 pub use catalog::Catalog;
 pub use error::{CoreError, CoreResult};
+pub use files::{FileRequest, ServedFile};
 pub use records::changes::ChangeAction;
 pub use records::write::{RecordInput, UploadedFile};
 pub use records::{Record, Viewer};
@@ -39,12 +41,15 @@ pub use system::SUPERUSERS;
 pub struct AppConfig {
     /// Concurrent password hashes (each argon2id hash holds ~19 MiB); defaults to the CPU count.
     pub hash_concurrency: usize,
+    /// Root of the local file storage (`<dir>/storage`), used while `settings.s3` is disabled.
+    pub storage_dir: std::path::PathBuf,
 }
 
 impl Default for AppConfig {
     fn default() -> Self {
         AppConfig {
             hash_concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            storage_dir: std::path::PathBuf::from("sb_data/storage"),
         }
     }
 }
@@ -72,6 +77,8 @@ pub struct App {
     realtime: realtime::Realtime,
     /// Keeps each record's change reports in commit order.
     change_order: records::changes::ChangeOrder,
+    /// File storage of file fields.
+    storage: files::Storage,
 }
 
 impl App {
@@ -106,6 +113,7 @@ impl App {
             node_id: sb_auth::random::lower_alphanumeric(12),
             realtime: realtime::Realtime::default(),
             change_order: records::changes::ChangeOrder::default(),
+            storage: files::Storage::new(config.storage_dir),
         }))
     }
 

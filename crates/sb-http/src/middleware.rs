@@ -19,10 +19,13 @@ use crate::error::error_response;
 /// Adds the security headers every PocketBase response carries.
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
+    let is_file = response.extensions().get::<crate::routes::files::FileResponse>().is_some();
     let headers = response.headers_mut();
     headers.insert("x-xss-protection", HeaderValue::from_static("1; mode=block"));
     headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    headers.insert("x-frame-options", HeaderValue::from_static("SAMEORIGIN"));
+    if !is_file {
+        headers.insert("x-frame-options", HeaderValue::from_static("SAMEORIGIN"));
+    }
     headers.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     response
 }

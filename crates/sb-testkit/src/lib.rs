@@ -6,6 +6,7 @@
 //! afterwards. PostgreSQL being unreachable fails the test: nothing is skipped silently.
 
 pub mod oauth2;
+pub mod s3;
 pub mod smtp;
 
 use std::sync::Arc;
@@ -129,7 +130,9 @@ pub struct TestApp {
 impl TestApp {
     pub async fn open(backend: Backend) -> TestApp {
         let db = TestDb::open(backend).await;
-        let app = App::open(db.store.clone(), AppConfig::default()).await.expect("open app");
+        let config =
+            AppConfig { storage_dir: db.dir.path().join("storage"), ..AppConfig::default() };
+        let app = App::open(db.store.clone(), config).await.expect("open app");
         TestApp { app, db }
     }
 

@@ -92,6 +92,7 @@ impl FakeProvider {
             .route("/userinfo", get(userinfo).post(userinfo))
             .route("/userinfo/emails", get(emails))
             .route("/jwks", get(jwks))
+            .route("/avatar.png", get(avatar))
             .with_state(inner.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake provider");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
@@ -372,4 +373,61 @@ async fn emails(State(inner): State<Shared>, headers: HeaderMap) -> Response {
         return StatusCode::NOT_FOUND.into_response();
     }
     axum::Json(inner.emails.clone()).into_response()
+}
+
+/// `GET /avatar.png`: a small PNG (an 8x6 image), for avatar downloads at sign-up.
+async fn avatar() -> Response {
+    ([(header::CONTENT_TYPE, "image/png")], avatar_png()).into_response()
+}
+
+/// The bytes `/avatar.png` serves: an 8x6 RGB PNG built by hand (stored, uncompressed
+/// deflate blocks), so the testkit needs no image library.
+pub fn avatar_png() -> Vec<u8> {
+    let (w, h) = (8u32, 6u32);
+    let mut raw = Vec::new();
+    for y in 0..h {
+        raw.push(0u8);
+        for x in 0..w {
+            raw.extend([(x * 30) as u8, (y * 40) as u8, 200]);
+        }
+    }
+    // zlib: header, one stored block, adler32.
+    let mut z = vec![0x78, 0x01, 0x01];
+    let len = raw.len() as u16;
+    z.extend(len.to_le_bytes());
+    z.extend((!len).to_le_bytes());
+    z.extend(&raw);
+    let (mut a, mut b) = (1u32, 0u32);
+    for byte in &raw {
+        a = (a + u32::from(*byte)) % 65521;
+        b = (b + a) % 65521;
+    }
+    z.extend(((b << 16) | a).to_be_bytes());
+    let mut png = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        png.extend((data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend(data);
+        png.extend(&body);
+        png.extend(crc32(&body).to_be_bytes());
+    };
+    let mut ihdr = Vec::new();
+    ihdr.extend(w.to_be_bytes());
+    ihdr.extend(h.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]);
+    chunk(b"IHDR", &ihdr);
+    chunk(b"IDAT", &z);
+    chunk(b"IEND", &[]);
+    png
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for byte in data {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
 }

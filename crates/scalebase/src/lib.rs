@@ -47,7 +47,8 @@ pub async fn open_store(config: &StorageConfig) -> anyhow::Result<Arc<dyn Store>
 /// Opens the store and the application (running system migrations).
 pub async fn open_app(config: &StorageConfig) -> anyhow::Result<Arc<App>> {
     let store = open_store(config).await?;
-    App::open(store, AppConfig::default())
+    let app_config = AppConfig { storage_dir: config.dir.join("storage"), ..AppConfig::default() };
+    App::open(store, app_config)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the application: {e}"))
 }

@@ -29,3 +29,25 @@ impl App {
         self.issue_token(&c, &record, TokenType::File, duration, None)
     }
 }
+
+impl App {
+    /// Resolves a file token (`?token=`) to its principal; any failure means "guest".
+    pub(crate) async fn authenticate_file_token(&self, token: &str) -> Option<sb_query::AuthInfo> {
+        let claims = sb_auth::token::peek(token)?;
+        if claims.kind != TokenType::File || claims.id.is_empty() {
+            return None;
+        }
+        let catalog = self.catalog();
+        let c = catalog.get(&claims.collection_id)?.clone();
+        if c.id != claims.collection_id || !c.is_auth() {
+            return None;
+        }
+        let record = crate::records::view::load_record(self.store.as_ref(), &c, &claims.id, None)
+            .await
+            .ok()??;
+        let key = super::signing_key(&c, &record, TokenType::File)?;
+        sb_auth::token::verify(token, &key, TokenType::File, chrono::Utc::now().timestamp())
+            .ok()?;
+        Some(sb_query::AuthInfo { collection: c, record: record.data })
+    }
+}

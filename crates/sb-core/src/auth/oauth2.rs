@@ -350,14 +350,19 @@ impl App {
             payload.insert(username_field.clone(), json!(m.username));
         }
         let avatar_field = &mapped_fields.avatar_url;
+        let mut files = Vec::new();
         if !avatar_field.is_empty()
             && !payload.contains_key(avatar_field)
             && !m.avatar_url.is_empty()
         {
             match c.field(avatar_field).map(|f| &f.kind) {
-                Some(FieldKind::File(_)) => {
-                    // Downloading the avatar into a file field needs file storage.
-                    tracing::info!(field = %avatar_field, "OAuth2 avatar not stored: file fields are not supported yet");
+                Some(FieldKind::File(o)) => {
+                    // Best effort, as PocketBase: a failed download leaves the field empty.
+                    let limit = if o.max_size > 0 { o.max_size as usize } else { 5 << 20 };
+                    match download_avatar(&m.avatar_url, limit).await {
+                        Ok(file) => files.push((avatar_field.clone(), file)),
+                        Err(e) => tracing::warn!(error = %e, "OAuth2 avatar not downloaded"),
+                    }
                 }
                 _ => {
                     payload.insert(avatar_field.clone(), json!(m.avatar_url));
@@ -371,7 +376,7 @@ impl App {
         }
         let catalog = self.catalog();
         let (c, mut data) =
-            self.prepare_create(&catalog, req, &c.id, RecordInput::from_data(payload)).await?;
+            self.prepare_create(&catalog, req, &c.id, RecordInput { data: payload, files }).await?;
         let email = data.get("email").and_then(Json::as_str).unwrap_or("");
         if email == m.email {
             // Marked verified when it matches the provider's data (even when both are empty).
@@ -382,15 +387,17 @@ impl App {
             insert_stmt(&c, &data),
             insert_stmt(externals, &link_row(&c, &id, &form.provider, &m.id)),
         ];
-        self.store.write(&statements).await.map_err(|e| {
-            match write_error(&c, e, CREATE_FAILED) {
+        if let Err(e) = self.store.write(&statements).await {
+            // The avatar (the only file of a new record) was stored before the write.
+            self.remove_files(&c, &id, &crate::records::files::file_names(&c, &data)).await;
+            return Err(match write_error(&c, e, CREATE_FAILED) {
                 CoreError::Internal(cause) => {
                     tracing::warn!(%cause, "OAuth2 sign-up failed");
                     CoreError::bad_request(AUTH_FAILED)
                 }
                 other => other,
-            }
-        })?;
+            });
+        }
         Ok(Record { collection: c, data, expand: None, managed: false })
     }
 
@@ -753,6 +760,48 @@ async fn send_json(
         return Err(format!("{url} answered {status}"));
     }
     serde_json::from_slice::<Json>(&bytes).map_err(|_| format!("{url} did not answer JSON"))
+}
+
+/// Upper bound of an avatar download.
+const AVATAR_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Downloads the provider's avatar (http/https only, at most `limit` bytes, bounded in time)
+/// as an upload named after the URL's last path segment.
+async fn download_avatar(url: &str, limit: usize) -> Result<crate::UploadedFile, String> {
+    let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("unsupported avatar URL scheme".into());
+    }
+    let name = parsed
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .filter(|s| !s.is_empty())
+        .unwrap_or("avatar")
+        .to_owned();
+    let work = async {
+        let mut response =
+            http_client().get(parsed.clone()).send().await.map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("avatar answered {}", response.status()));
+        }
+        let claimed_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+            if body.len() + chunk.len() > limit {
+                return Err("avatar too large".into());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(crate::UploadedFile { original_name: name, claimed_type, bytes: body.into() })
+    };
+    tokio::time::timeout(AVATAR_TIMEOUT, work)
+        .await
+        .map_err(|_| "avatar download timed out".to_string())?
 }
 
 /// The body of a provider answer, refused beyond [`MAX_ANSWER_BYTES`].

@@ -65,6 +65,7 @@ impl ChangeOrder {
 impl App {
     /// Called after a transaction commits, with everything it changed in order.
     pub(crate) fn records_changed(&self, changes: Vec<RecordChange>) {
+        self.remove_deleted_files(&changes);
         for change in &changes {
             tracing::trace!(
                 action = change.action.as_str(),

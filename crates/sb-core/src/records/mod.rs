@@ -4,6 +4,7 @@
 pub(crate) mod changes;
 pub(crate) mod delete;
 pub(crate) mod expand;
+pub(crate) mod files;
 pub(crate) mod list;
 pub(crate) mod view;
 pub(crate) mod write;

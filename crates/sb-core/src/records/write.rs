@@ -17,6 +17,7 @@ use sb_store::StoreError;
 use serde_json::{Map, Value as Json};
 
 use super::changes::{ChangeAction, RecordChange};
+use super::files;
 use super::view::load_record;
 use super::{Record, Viewer, compile_rule, id_equals, is_superuser, target_condition};
 use crate::catalog::Catalog;
@@ -66,6 +67,8 @@ struct Applied {
     old_password: Option<Json>,
     /// New plaintext values of password fields, hashed just before the write.
     new_passwords: Map<String, Json>,
+    /// Uploaded files, already named in `data`; stored just before the write.
+    uploads: files::Uploads,
 }
 
 impl Applied {
@@ -87,7 +90,12 @@ impl App {
         let catalog = self.catalog();
         let (c, data) = self.prepare_create(&catalog, req, collection, input).await?;
         let insert = insert_stmt(&c, &data);
-        self.store.write(&[insert]).await.map_err(|e| write_error(&c, e, CREATE_FAILED))?;
+        if let Err(e) = self.store.write(&[insert]).await {
+            // Every file of a record being created is one of this request's uploads.
+            let id = data.get("id").and_then(Json::as_str).unwrap_or_default();
+            self.remove_files(&c, id, &files::file_names(&c, &data)).await;
+            return Err(write_error(&c, e, CREATE_FAILED));
+        }
         let record = Record { collection: c.clone(), data, expand: None, managed: false };
         self.records_changed(vec![RecordChange {
             action: ChangeAction::Create,
@@ -168,6 +176,8 @@ impl App {
             return Err(CoreError::validation(CREATE_FAILED, errors));
         }
         self.hash_new_passwords(&mut applied).await?;
+        let id = applied.data.get("id").and_then(Json::as_str).unwrap_or_default().to_owned();
+        self.store_uploads(&c, &id, &applied.data, &applied.uploads).await?;
         Ok((c, applied.data))
     }
 
@@ -268,6 +278,7 @@ impl App {
             return Err(CoreError::validation(UPDATE_FAILED, errors));
         }
         self.hash_new_passwords(&mut applied).await?;
+        self.store_uploads(&c, id, &applied.data, &applied.uploads).await?;
         let set: Vec<(String, Expr)> = c
             .fields
             .iter()
@@ -288,11 +299,16 @@ impl App {
             let update = Stmt::Update(Update { table: c.name.clone(), set, where_: Some(target) });
             // Nothing changed (the rule no longer admits the row, or it is gone) commits
             // nothing and answers 404.
-            let counts =
-                self.store.write(&[update]).await.map_err(|e| write_error(&c, e, UPDATE_FAILED))?;
+            let written = self.store.write(&[update]).await;
+            if !matches!(&written, Ok(counts) if counts.first() != Some(&0)) {
+                let new: Vec<String> = applied.uploads.0.iter().map(|u| u.name.clone()).collect();
+                self.remove_files(&c, id, &new).await;
+            }
+            let counts = written.map_err(|e| write_error(&c, e, UPDATE_FAILED))?;
             if counts.first() == Some(&0) {
                 return Err(CoreError::not_found());
             }
+            self.remove_replaced_files(&c, id, &existing.data, &applied.data).await;
         }
         let record =
             Record { collection: c.clone(), data: applied.data, expand: None, managed: false };
@@ -437,27 +453,14 @@ impl App {
                     }
                     continue;
                 }
-                FieldKind::File(_) => {
-                    // Uploads are not handled yet: a name is valid only when the record already
-                    // has that file.
+                FieldKind::File(o) => {
                     let before = existing
                         .map(|r| {
                             record::to_unique_strings(r.data.get(&f.name).unwrap_or(&Json::Null))
                         })
                         .unwrap_or_default();
-                    let invalid: Vec<String> = record::to_unique_strings(value)
-                        .into_iter()
-                        .filter(|name| !before.contains(name))
-                        .collect();
-                    if !invalid.is_empty() {
-                        errors.insert(
-                            f.name.clone(),
-                            FieldError::new(
-                                "validation_invalid_file",
-                                format!("Invalid new files: [{}].", invalid.join(" ")),
-                            )
-                            .with_param("invalidFiles", invalid),
-                        );
+                    if let Some(e) = files::check_field(f, o, value, &before, &applied.uploads) {
+                        errors.insert(f.name.clone(), e);
                         continue;
                     }
                 }
@@ -644,7 +647,9 @@ fn apply_input(
         }
         data.insert(field.name.clone(), value);
     }
+    let uploads = files::apply_uploads(c, &mut data, input, superuser);
     Applied {
+        uploads,
         password_confirm: input.data.get("passwordConfirm").cloned(),
         old_password: input.data.get("oldPassword").cloned(),
         data,

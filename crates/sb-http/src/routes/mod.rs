@@ -4,7 +4,7 @@ mod auth;
 mod auth_mail;
 mod collections;
 mod crons;
-mod files;
+pub(crate) mod files;
 mod oauth2;
 mod realtime;
 mod records;
@@ -64,6 +64,7 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
         .route("/api/crons", get(crons::list))
         .route("/api/crons/{id}", post(crons::run))
         .route("/api/files/token", post(files::token))
+        .route("/api/files/{collection}/{id}/{filename}", get(files::download))
         .route("/api/settings/test/email", post(auth_mail::test_email))
         .route(
             "/api/collections/{collection}/request-verification",

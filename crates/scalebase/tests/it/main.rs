@@ -10,6 +10,7 @@ mod errors;
 mod expand;
 mod fields;
 mod file_token;
+mod files;
 mod hardening;
 mod http;
 mod list;

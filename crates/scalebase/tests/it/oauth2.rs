@@ -151,7 +151,7 @@ sb_testkit::sbtest_http!(oauth2_signs_up_then_logs_in, |url, app| async move {
     assert_eq!(record["email"], "new@example.com");
     assert_eq!(record["verified"], true);
     assert_eq!(record["emailVisibility"], true);
-    // users maps `name` (and the avatar to a file field, which is not downloaded).
+    // users maps `name`; the avatar file is downloaded best effort (this URL does not resolve).
     assert_eq!(record["name"], "New User");
     assert_eq!(record["avatar"], "");
     let meta = &r.body["meta"];
@@ -785,5 +785,25 @@ sb_testkit::sbtest_http!(provider_specific_requests, |url, app| async move {
         assert_eq!(basic, matches!(provider, "notion" | "twitter"), "{provider}");
     }
     assert_eq!(su.all_records("users").await.len(), 6);
+    fake.stop().await;
+});
+
+sb_testkit::sbtest_http!(oauth2_sign_up_downloads_the_avatar, |url, app| async move {
+    let su = Client::admin(&url, &app).await;
+    let fake = FakeProvider::start().await;
+    enable_oauth2(&su, "users", &fake, json!({})).await;
+    let guest = Client::guest(&url);
+    let mut user = oidc_user("sub-av", "av@example.com", "Ava", "ava");
+    user["picture"] = json!(format!("{}/avatar.png", fake.url));
+    let r = oauth2_login(&guest, &fake, "users", user, json!({}), "").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let record = &r.body["record"];
+    let avatar = record["avatar"].as_str().unwrap();
+    assert!(avatar.starts_with("avatar_") && avatar.ends_with(".png"), "{avatar}");
+    let path = format!("/api/files/users/{}/{avatar}", record["id"].as_str().unwrap());
+    let f = guest.raw(reqwest::Method::GET, &path, None, Vec::<u8>::new(), &[]).await;
+    assert_eq!(f.status, 200);
+    assert_eq!(f.bytes, sb_testkit::oauth2::avatar_png());
+    assert_eq!(f.headers["content-type"], "image/png");
     fake.stop().await;
 });

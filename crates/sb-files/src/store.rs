@@ -1,0 +1,180 @@
+//! The object store behind file fields: a local directory or an S3-compatible bucket, through
+//! `object_store`, addressed only by [`Key`]s made of validated components.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, PutPayload};
+
+use crate::names::is_valid_component;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid storage key component")]
+    InvalidKey,
+    #[error("file storage: {0}")]
+    Backend(String),
+}
+
+impl From<object_store::Error> for StoreError {
+    fn from(e: object_store::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// A storage key: one or more validated components joined by `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key(Path);
+
+impl Key {
+    /// Builds a key; every component must pass [`is_valid_component`] (no separators, no
+    /// leading dot, so no `.`/`..`), which makes escaping the storage root impossible.
+    pub fn new(parts: &[&str]) -> Result<Key, StoreError> {
+        if parts.is_empty() || !parts.iter().all(|p| is_valid_component(p)) {
+            return Err(StoreError::InvalidKey);
+        }
+        Path::parse(parts.join("/")).map(Key).map_err(|_| StoreError::InvalidKey)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_ref()
+    }
+}
+
+/// Size and modification time of a stored object.
+#[derive(Debug, Clone)]
+pub struct FileMeta {
+    pub size: u64,
+    pub last_modified: chrono::DateTime<chrono::Utc>,
+}
+
+/// Settings of an S3-compatible backend (PocketBase's `settings.s3`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Config {
+    pub bucket: String,
+    pub region: String,
+    pub endpoint: String,
+    pub access_key: String,
+    pub secret: String,
+    pub force_path_style: bool,
+}
+
+/// A file store (cheap to clone).
+#[derive(Clone)]
+pub struct FileStore {
+    inner: Arc<dyn ObjectStore>,
+    label: &'static str,
+}
+
+impl std::fmt::Debug for FileStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FileStore({})", self.label)
+    }
+}
+
+impl FileStore {
+    /// Files under a local directory (created when missing). Writes go to a temporary file
+    /// renamed into place, so readers never see a partial file.
+    pub fn local(root: &std::path::Path) -> Result<FileStore, StoreError> {
+        std::fs::create_dir_all(root).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let fs = object_store::local::LocalFileSystem::new_with_prefix(root)?
+            .with_automatic_cleanup(true);
+        Ok(FileStore { inner: Arc::new(fs), label: "local" })
+    }
+
+    /// Files in an S3-compatible bucket. Requests are bounded in time.
+    pub fn s3(config: &S3Config) -> Result<FileStore, StoreError> {
+        let mut builder = object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(&config.bucket)
+            .with_region(&config.region)
+            .with_access_key_id(&config.access_key)
+            .with_secret_access_key(&config.secret)
+            .with_virtual_hosted_style_request(!config.force_path_style)
+            .with_client_options(
+                object_store::ClientOptions::new()
+                    .with_allow_http(true)
+                    .with_connect_timeout(Duration::from_secs(10))
+                    .with_timeout(Duration::from_secs(60)),
+            )
+            .with_retry(object_store::RetryConfig {
+                max_retries: 2,
+                retry_timeout: Duration::from_secs(30),
+                ..Default::default()
+            });
+        if !config.endpoint.is_empty() {
+            builder = builder.with_endpoint(config.endpoint.trim_end_matches('/'));
+        }
+        Ok(FileStore { inner: Arc::new(builder.build()?), label: "s3" })
+    }
+
+    pub async fn put(&self, key: &Key, bytes: Bytes) -> Result<(), StoreError> {
+        self.inner.put(&key.0, PutPayload::from_bytes(bytes)).await?;
+        Ok(())
+    }
+
+    /// The object's metadata; `None` when it does not exist.
+    pub async fn head(&self, key: &Key) -> Result<Option<FileMeta>, StoreError> {
+        match self.inner.head(&key.0).await {
+            Ok(m) => Ok(Some(FileMeta { size: m.size, last_modified: m.last_modified })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn exists(&self, key: &Key) -> Result<bool, StoreError> {
+        Ok(self.head(key).await?.is_some())
+    }
+
+    /// The whole object, or `range` of it; `None` when it does not exist.
+    pub async fn get(
+        &self,
+        key: &Key,
+        range: Option<Range<u64>>,
+    ) -> Result<Option<Bytes>, StoreError> {
+        let result = match range {
+            Some(r) if r.is_empty() => return Ok(Some(Bytes::new())),
+            Some(r) => self.inner.get_range(&key.0, r).await,
+            None => match self.inner.get(&key.0).await {
+                Ok(g) => g.bytes().await,
+                Err(e) => Err(e),
+            },
+        };
+        match result {
+            Ok(b) => Ok(Some(b)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes one object (a missing object is not an error).
+    pub async fn delete(&self, key: &Key) -> Result<(), StoreError> {
+        match self.inner.delete(&key.0).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes every object under `prefix` (a "folder").
+    pub async fn delete_prefix(&self, prefix: &Key) -> Result<(), StoreError> {
+        let mut listing = self.inner.list(Some(&prefix.0));
+        let mut keys = Vec::new();
+        while let Some(item) = listing.next().await {
+            match item {
+                Ok(meta) => keys.push(meta.location),
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for key in keys {
+            match self.inner.delete(&key).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}
