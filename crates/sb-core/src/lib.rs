@@ -25,6 +25,7 @@ use serde_json::Value as Json;
 pub use auth::AuthResponse;
 pub use catalog::Catalog;
 pub use error::{CoreError, CoreResult};
+pub use records::batch::{BatchAction, BatchError, BatchOp, BatchSettings};
 pub use records::write::{RecordInput, UploadedFile};
 pub use records::{Record, Viewer};
 pub use sb_query::{AuthInfo, RequestInfo};

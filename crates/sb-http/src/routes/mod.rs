@@ -2,6 +2,7 @@
 
 mod auth;
 mod auth_mail;
+mod batch;
 mod collections;
 mod files;
 mod oauth2;
@@ -24,6 +25,7 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
     let limits = axum::Extension(config);
     Router::new()
         .route("/api/health", get(health))
+        .route("/api/batch", post(batch::batch))
         .route("/api/collections", get(collections::list).post(collections::create))
         .route(
             "/api/collections/import",
