@@ -1,5 +1,5 @@
-//! Records API: list, view, create, update, delete, with API rules, expand and the record JSON
-//! form (hidden fields, e-mail visibility).
+//! Records API: list, view, create, update, delete and batches of writes, with API rules, expand
+//! and the record JSON form (hidden fields, e-mail visibility).
 
 pub(crate) mod batch;
 pub(crate) mod changes;
