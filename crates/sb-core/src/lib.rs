@@ -29,6 +29,7 @@ pub use auth::AuthResponse;
 pub use catalog::Catalog;
 pub use error::{CoreError, CoreResult};
 pub use files::{FileRequest, ServedFile};
+pub use records::batch::{BatchAction, BatchError, BatchOp, BatchSettings};
 pub use records::changes::ChangeAction;
 pub use records::write::{RecordInput, UploadedFile};
 pub use records::{Record, Viewer};

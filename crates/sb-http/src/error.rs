@@ -45,9 +45,17 @@ fn sentence(message: &str) -> String {
 
 /// A JSON error response with the given status, message and data.
 pub fn error_response(status: u16, message: &str, data: Json) -> Response {
+    json_response(status, &error_body(status, message, data))
+}
+
+/// The error body `{"data", "message", "status"}`; an empty message is the status's default.
+fn error_body(status: u16, message: &str, data: Json) -> Json {
     let message =
         if message.is_empty() { default_message(status).to_owned() } else { sentence(message) };
-    let body = json!({"data": data, "message": message, "status": status});
+    json!({"data": data, "message": message, "status": status})
+}
+
+fn json_response(status: u16, body: &Json) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (code, body.to_string()).into_response();
     response
@@ -56,38 +64,42 @@ pub fn error_response(status: u16, message: &str, data: Json) -> Response {
     response
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The status and JSON body answered for this error (internal causes are logged here).
+    pub fn status_and_body(self) -> (u16, Json) {
         let status = self.0.status();
         match self.0 {
             CoreError::BadRequest { message, data } => {
-                error_response(400, &message, data.to_json())
+                (400, error_body(400, &message, data.to_json()))
             }
             CoreError::Unauthorized(m) | CoreError::Forbidden(m) | CoreError::NotFound(m) => {
-                error_response(status, &m, json!({}))
+                (status, error_body(status, &m, json!({})))
             }
             CoreError::TooLarge | CoreError::TooManyRequests => {
-                error_response(status, "", json!({}))
+                (status, error_body(status, "", json!({})))
             }
             CoreError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
-                error_response(500, "", json!({}))
+                (500, error_body(500, "", json!({})))
             }
             CoreError::Unavailable(cause) => {
                 tracing::warn!(%cause, "service unavailable");
-                let mut r = error_response(503, "", json!({}));
-                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                r
+                (503, error_body(503, "", json!({})))
             }
-            CoreError::Custom { status, body } => {
-                let code =
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let mut r = (code, body.to_string()).into_response();
-                r.headers_mut()
-                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                r
-            }
+            CoreError::Custom { status, body } => (status, body),
         }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let unavailable = matches!(self.0, CoreError::Unavailable(_));
+        let (status, body) = self.status_and_body();
+        let mut response = json_response(status, &body);
+        if unavailable {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 

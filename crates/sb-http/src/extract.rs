@@ -111,7 +111,7 @@ impl Query {
         self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
-    fn first_values(&self) -> BTreeMap<String, String> {
+    pub(crate) fn first_values(&self) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         for (k, v) in &self.pairs {
             out.entry(k.clone()).or_insert_with(|| v.clone());

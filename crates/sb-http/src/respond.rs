@@ -50,7 +50,7 @@ pub fn check_fields(query: &Query) -> Result<(), ApiError> {
     picker(query).map(|_| ())
 }
 
-fn picker(query: &Query) -> Result<Option<sb_filter::fields::FieldsPicker>, ApiError> {
+pub(crate) fn picker(query: &Query) -> Result<Option<sb_filter::fields::FieldsPicker>, ApiError> {
     match query.get("fields").filter(|f| !f.trim().is_empty()) {
         None => Ok(None),
         Some(f) => sb_filter::fields::parse_fields(f).map(Some).map_err(|_| bad_request("")),

@@ -30,6 +30,7 @@ use self::providers::{HeaderValue, MappedUser, ProviderKind, TokenAuth, UserInfo
 use super::{AUTH_FAILED, AuthResponse, form_string, mfa};
 use crate::error::{CoreError, CoreResult};
 use crate::records::Record;
+use crate::records::db::Db;
 use crate::records::view::load_record;
 use crate::records::write::{insert_stmt, write_error};
 use crate::system::SUPERUSERS;
@@ -375,8 +376,15 @@ impl App {
             payload.insert("password".into(), json!(password));
         }
         let catalog = self.catalog();
-        let (c, mut data) =
-            self.prepare_create(&catalog, req, &c.id, RecordInput { data: payload, files }).await?;
+        let (c, mut data) = self
+            .prepare_create(
+                &mut Db::Store(self.store.as_ref()),
+                &catalog,
+                req,
+                &c.id,
+                RecordInput { data: payload, files },
+            )
+            .await?;
         let email = data.get("email").and_then(Json::as_str).unwrap_or("");
         if email == m.email {
             // Marked verified when it matches the provider's data (even when both are empty).

@@ -39,56 +39,24 @@ impl App {
         id: &str,
     ) -> CoreResult<()> {
         let catalog = self.catalog();
-        let c = catalog
-            .get(collection)
-            .cloned()
-            .ok_or_else(|| CoreError::NotFound("Missing collection context.".into()))?;
-        if c.is_view() {
-            return Err(CoreError::bad_request("Unsupported collection type."));
-        }
-        let rule = if is_superuser(req) {
-            None
-        } else {
-            match c.delete_rule.as_deref() {
-                None => return Err(CoreError::superusers_only()),
-                Some(rule) => Some(rule),
-            }
-        };
-        let target = target_condition(&catalog, &c, id, rule, req)?;
+        let (c, target) = delete_target(&catalog, req, collection, id)?;
         let _order = self.change_order.lock(&c.id, id).await;
         let mut tx = self.store.begin().await?;
-        let result = async {
-            // The record's last state, for the change notification.
-            let mut select = storage::select_record(&c, ALIAS);
-            select.where_ = Some(id_equals(ALIAS, id));
-            select.limit = Some(1);
-            let before = Record::from_rows(&c, tx.query(&Stmt::Select(select)).await?);
-            let deleted = tx
-                .execute(&Stmt::Delete(Delete { table: c.name.clone(), where_: Some(target) }))
-                .await?;
-            if deleted == 0 {
-                return Err(CoreError::not_found());
-            }
-            let mut visited = HashSet::from([(c.id.clone(), id.to_owned())]);
-            release_references(tx.as_mut(), &catalog, &c, id, &mut visited).await?;
-            Ok(before)
-        }
-        .await;
-        match result {
-            Ok(before) => {
+        match delete_in(tx.as_mut(), &catalog, &c, id, target).await {
+            Ok(deleted) => {
                 tx.commit().await?;
-                let changes = before
+                let changes = deleted
                     .into_iter()
                     .map(|record| RecordChange { action: ChangeAction::Delete, record })
                     .collect();
                 self.records_changed(changes);
+                Ok(())
             }
             Err(e) => {
                 tx.rollback().await.ok();
-                return Err(e);
+                Err(e)
             }
         }
-        Ok(())
     }
 
     /// Deletes every record of a collection with the same integrity handling as single deletes.
@@ -133,6 +101,58 @@ impl App {
             }
         }
     }
+}
+
+/// The checks of a delete that need no database (collection, view, delete rule): the
+/// collection and the WHERE condition of its DELETE (record id and rule).
+pub(crate) fn delete_target(
+    catalog: &Catalog,
+    req: &RequestInfo,
+    collection: &str,
+    id: &str,
+) -> CoreResult<(Arc<Collection>, Expr)> {
+    let c = catalog
+        .get(collection)
+        .cloned()
+        .ok_or_else(|| CoreError::NotFound("Missing collection context.".into()))?;
+    if c.is_view() {
+        return Err(CoreError::bad_request("Unsupported collection type."));
+    }
+    let rule = if is_superuser(req) {
+        None
+    } else {
+        match c.delete_rule.as_deref() {
+            None => return Err(CoreError::superusers_only()),
+            Some(rule) => Some(rule),
+        }
+    };
+    let target = target_condition(catalog, &c, id, rule, req)?;
+    Ok((c, target))
+}
+
+/// The delete of record `id` of `c` in `tx`, with `target` from [`delete_target`], and the
+/// relation integrity handling. Returns the deleted record's last state; the caller reports
+/// the change once `tx` commits (or drops it when `tx` is rolled back).
+pub(crate) async fn delete_in(
+    tx: &mut dyn Tx,
+    catalog: &Catalog,
+    c: &Arc<Collection>,
+    id: &str,
+    target: Expr,
+) -> CoreResult<Vec<Record>> {
+    // The record's last state, for the change notification.
+    let mut select = storage::select_record(c, ALIAS);
+    select.where_ = Some(id_equals(ALIAS, id));
+    select.limit = Some(1);
+    let before = Record::from_rows(c, tx.query(&Stmt::Select(select)).await?);
+    let deleted =
+        tx.execute(&Stmt::Delete(Delete { table: c.name.clone(), where_: Some(target) })).await?;
+    if deleted == 0 {
+        return Err(CoreError::not_found());
+    }
+    let mut visited = HashSet::from([(c.id.clone(), id.to_owned())]);
+    release_references(tx, catalog, c, id, &mut visited).await?;
+    Ok(before)
 }
 
 /// Relation fields (of non-view collections) that point to `collection_id`.

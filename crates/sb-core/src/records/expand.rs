@@ -17,6 +17,7 @@ use sb_schema::{Collection, FieldKind};
 use sb_sql::{Expr, FromItem, Join, JoinKind, JoinSource, Select, Stmt, Ty, Typed};
 use serde_json::{Map, Value as Json};
 
+use super::db::Db;
 use super::{Record, Viewer, compile_rule, is_superuser};
 use crate::catalog::Catalog;
 use crate::error::CoreResult;
@@ -61,6 +62,20 @@ impl App {
         records: &mut [Record],
         expand: &str,
     ) -> CoreResult<()> {
+        let mut db = Db::Store(self.store.as_ref());
+        self.expand_in(&mut db, catalog, req, viewer, records, expand).await
+    }
+
+    /// [`App::expand`], reading through `db` (a batch's transaction).
+    pub(crate) async fn expand_in(
+        &self,
+        db: &mut Db<'_>,
+        catalog: &Catalog,
+        req: &RequestInfo,
+        viewer: &Viewer,
+        records: &mut [Record],
+        expand: &str,
+    ) -> CoreResult<()> {
         let paths = sb_filter::parse_expand(expand);
         if paths.is_empty() || records.is_empty() {
             return Ok(());
@@ -68,13 +83,14 @@ impl App {
         let mut expand_req = req.clone();
         expand_req.context = "expand".into();
         let tree = Tree::from_paths(&paths);
-        self.expand_level(catalog, &expand_req, viewer, records, &tree).await.map(|_| ())
+        self.expand_level(db, catalog, &expand_req, viewer, records, &tree).await.map(|_| ())
     }
 
     /// Expands every path of `tree` on `records` (all of one collection). True when at least
     /// one path succeeded (or there is nothing to expand).
     fn expand_level<'a>(
         &'a self,
+        db: &'a mut Db<'_>,
         catalog: &'a Catalog,
         req: &'a RequestInfo,
         viewer: &'a Viewer,
@@ -87,7 +103,7 @@ impl App {
             }
             let mut any = false;
             for (name, sub) in &tree.0 {
-                any |= self.expand_one(catalog, req, viewer, records, name, sub).await?;
+                any |= self.expand_one(db, catalog, req, viewer, records, name, sub).await?;
             }
             Ok(any)
         })
@@ -95,8 +111,10 @@ impl App {
 
     /// Expands relation `name` (and the paths of `sub` below it) on `records`; false when
     /// every path through it is void.
+    #[allow(clippy::too_many_arguments, reason = "the expansion context, one call site")]
     async fn expand_one(
         &self,
+        db: &mut Db<'_>,
         catalog: &Catalog,
         req: &RequestInfo,
         viewer: &Viewer,
@@ -134,7 +152,7 @@ impl App {
                         }
                     }
                 }
-                self.load_where(&target, &ids, rule, |ids| Expr::InList {
+                self.load_where(db, &target, &ids, rule, |ids| Expr::InList {
                     expr: Box::new(Expr::col(ALIAS, "id")),
                     list: ids,
                     negated: false,
@@ -145,16 +163,18 @@ impl App {
                 let ids: Vec<String> = records.iter().map(|r| r.id().to_owned()).collect();
                 let multiple = *multiple_field;
                 let field = field.clone();
-                self.load_where(&target, &ids, rule, move |ids| {
+                self.load_where(db, &target, &ids, rule, move |ids| {
                     back_condition(&field, multiple, ids)
                 })
                 .await?
             }
         };
-        if !sub.0.is_empty() && !self.expand_level(catalog, req, viewer, &mut related, sub).await? {
+        if !sub.0.is_empty()
+            && !self.expand_level(db, catalog, req, viewer, &mut related, sub).await?
+        {
             return Ok(false);
         }
-        self.mark_managed(catalog, req, viewer, &mut related).await?;
+        self.mark_managed_in(db, catalog, req, viewer, &mut related).await?;
         for r in records.iter_mut() {
             r.expand.get_or_insert_with(Map::new);
         }
@@ -165,6 +185,7 @@ impl App {
     /// Loads records of `c` matching `condition(ids)` (ids chunked) and the rule.
     async fn load_where(
         &self,
+        db: &mut Db<'_>,
         c: &Arc<Collection>,
         ids: &[String],
         rule: Option<Expr>,
@@ -183,7 +204,7 @@ impl App {
                     desc: false,
                 }];
             }
-            let rows = self.store.query(&Stmt::Select(select)).await?;
+            let rows = db.query(&Stmt::Select(select)).await?;
             out.extend(Record::from_rows(c, rows));
         }
         Ok(out)

@@ -1,7 +1,9 @@
-//! Records API: list, view, create, update, delete, with API rules, expand and the record JSON
-//! form (hidden fields, e-mail visibility).
+//! Records API: list, view, create, update, delete and batches of writes, with API rules, expand
+//! and the record JSON form (hidden fields, e-mail visibility).
 
+pub(crate) mod batch;
 pub(crate) mod changes;
+pub(crate) mod db;
 pub(crate) mod delete;
 pub(crate) mod expand;
 pub(crate) mod files;
@@ -127,6 +129,19 @@ impl App {
         viewer: &Viewer,
         records: &mut [Record],
     ) -> CoreResult<()> {
+        let mut db = db::Db::Store(self.store.as_ref());
+        self.mark_managed_in(&mut db, catalog, req, viewer, records).await
+    }
+
+    /// [`App::mark_managed`], reading through `db` (a batch's transaction).
+    pub(crate) async fn mark_managed_in(
+        &self,
+        db: &mut db::Db<'_>,
+        catalog: &Catalog,
+        req: &RequestInfo,
+        viewer: &Viewer,
+        records: &mut [Record],
+    ) -> CoreResult<()> {
         const CHUNK: usize = 500;
         let Some(c) = records.first().map(|r| r.collection.clone()) else { return Ok(()) };
         let rule = c.auth.as_ref().and_then(|a| a.manage_rule.as_deref()).unwrap_or("");
@@ -157,7 +172,7 @@ impl App {
                 ])),
                 ..Default::default()
             };
-            let rows = self.store.query(&Stmt::Select(select)).await?;
+            let rows = db.query(&Stmt::Select(select)).await?;
             managed.extend(
                 rows.rows.into_iter().filter_map(|row| row.into_iter().next()?.into_string()),
             );

@@ -8,6 +8,7 @@ use sb_sql::{Expr, Stmt};
 use sb_store::Store;
 use serde_json::Value as Json;
 
+use super::db::Db;
 use super::{Record, Viewer, compile_rule, id_equals, is_superuser};
 use crate::catalog::Catalog;
 use crate::error::{CoreError, CoreResult};
@@ -22,12 +23,22 @@ pub(crate) async fn load_record(
     id: &str,
     condition: Option<Expr>,
 ) -> CoreResult<Option<Record>> {
+    load_record_in(&mut Db::Store(store), c, id, condition).await
+}
+
+/// [`load_record`] as `db` sees it.
+pub(crate) async fn load_record_in(
+    db: &mut Db<'_>,
+    c: &Arc<Collection>,
+    id: &str,
+    condition: Option<Expr>,
+) -> CoreResult<Option<Record>> {
     let mut select = storage::select_record(c, ALIAS);
     let mut conditions = vec![id_equals(ALIAS, id)];
     conditions.extend(condition);
     select.where_ = Some(Expr::And(conditions));
     select.limit = Some(1);
-    let rows = store.query(&Stmt::Select(select)).await?;
+    let rows = db.query(&Stmt::Select(select)).await?;
     Ok(Record::from_rows(c, rows).into_iter().next())
 }
 
@@ -79,11 +90,25 @@ impl App {
         record: Record,
         expand: Option<&str>,
     ) -> CoreResult<Json> {
+        let mut db = Db::Store(self.store.as_ref());
+        self.finish_record_in(&mut db, catalog, req, viewer, record, expand).await
+    }
+
+    /// [`App::finish_record`], reading through `db` (a batch's transaction).
+    pub(crate) async fn finish_record_in(
+        &self,
+        db: &mut Db<'_>,
+        catalog: &Catalog,
+        req: &RequestInfo,
+        viewer: &Viewer,
+        record: Record,
+        expand: Option<&str>,
+    ) -> CoreResult<Json> {
         let mut records = vec![record];
         if let Some(expand) = expand {
-            self.expand(catalog, req, viewer, &mut records, expand).await?;
+            self.expand_in(db, catalog, req, viewer, &mut records, expand).await?;
         }
-        self.mark_managed(catalog, req, viewer, &mut records).await?;
+        self.mark_managed_in(db, catalog, req, viewer, &mut records).await?;
         Ok(records.pop().map(|r| r.to_json(viewer)).unwrap_or(Json::Null))
     }
 }

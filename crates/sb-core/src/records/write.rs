@@ -17,8 +17,9 @@ use sb_store::StoreError;
 use serde_json::{Map, Value as Json};
 
 use super::changes::{ChangeAction, RecordChange};
+use super::db::Db;
 use super::files;
-use super::view::load_record;
+use super::view::load_record_in;
 use super::{Record, Viewer, compile_rule, id_equals, is_superuser, target_condition};
 use crate::catalog::Catalog;
 use crate::error::{CoreError, CoreResult};
@@ -88,15 +89,8 @@ impl App {
         expand: Option<&str>,
     ) -> CoreResult<Json> {
         let catalog = self.catalog();
-        let (c, data) = self.prepare_create(&catalog, req, collection, input).await?;
-        let insert = insert_stmt(&c, &data);
-        if let Err(e) = self.store.write(&[insert]).await {
-            // Every file of a record being created is one of this request's uploads.
-            let id = data.get("id").and_then(Json::as_str).unwrap_or_default();
-            self.remove_files(&c, id, &files::file_names(&c, &data)).await;
-            return Err(write_error(&c, e, CREATE_FAILED));
-        }
-        let record = Record { collection: c.clone(), data, expand: None, managed: false };
+        let mut db = Db::Store(self.store.as_ref());
+        let record = self.create_in(&mut db, &catalog, req, collection, input).await?;
         self.records_changed(vec![RecordChange {
             action: ChangeAction::Create,
             record: record.clone(),
@@ -105,11 +99,33 @@ impl App {
         self.finish_record(&catalog, req, &viewer, record, expand).await
     }
 
+    /// A create on `db`: the checks, then the INSERT. Returns the written record (every field);
+    /// the caller reports the change once it is committed.
+    pub(crate) async fn create_in(
+        &self,
+        db: &mut Db<'_>,
+        catalog: &Catalog,
+        req: &RequestInfo,
+        collection: &str,
+        input: RecordInput,
+    ) -> CoreResult<Record> {
+        let (c, data) = self.prepare_create(db, catalog, req, collection, input).await?;
+        let insert = insert_stmt(&c, &data);
+        if let Err(e) = db.write(insert).await {
+            // Every file of a record being created is one of this request's uploads.
+            let id = data.get("id").and_then(Json::as_str).unwrap_or_default();
+            self.remove_files(&c, id, &files::file_names(&c, &data)).await;
+            return Err(write_error(&c, e, CREATE_FAILED));
+        }
+        Ok(Record { collection: c, data, expand: None, managed: false })
+    }
+
     /// Everything of a create before the write: the body applied, rules, form checks,
     /// validation and password hashing. Returns the collection and the row to insert, so that
     /// callers (OAuth2 sign-up) can write it together with other rows in one transaction.
     pub(crate) async fn prepare_create(
         &self,
+        db: &mut Db<'_>,
         catalog: &Catalog,
         req: &RequestInfo,
         collection: &str,
@@ -159,19 +175,19 @@ impl App {
         }
         if !superuser
             && let Some(rule) = c.create_rule.as_deref().filter(|r| !r.is_empty())
-            && !self.virtual_row_passes(catalog, &c, &applied.data, rule, &rule_req).await?
+            && !self.virtual_row_passes(db, catalog, &c, &applied.data, rule, &rule_req).await?
         {
             return Err(CoreError::bad_request(CREATE_FAILED));
         }
         if c.is_auth() {
-            let manager =
-                superuser || self.manages_virtual(catalog, &c, &applied.data, &rule_req).await?;
+            let manager = superuser
+                || self.manages_virtual(db, catalog, &c, &applied.data, &rule_req).await?;
             let form = auth_form_checks(&c, &applied, None, manager);
             if !form.errors.is_empty() {
                 return Err(CoreError::validation(CREATE_FAILED, form.errors));
             }
         }
-        let errors = self.validate_record(catalog, &c, &applied, None).await?;
+        let errors = self.validate_record(db, catalog, &c, &applied, None).await?;
         if !errors.is_empty() {
             return Err(CoreError::validation(CREATE_FAILED, errors));
         }
@@ -196,6 +212,35 @@ impl App {
         expand: Option<&str>,
     ) -> CoreResult<Json> {
         let catalog = self.catalog();
+        // A record's changes are reported in commit order: hold its lock from before the
+        // write until the change is reported.
+        let order_key = catalog.get(collection).map(|c| c.id.clone()).unwrap_or_default();
+        let _order = self.change_order.lock(&order_key, id).await;
+        let mut db = Db::Store(self.store.as_ref());
+        let (record, changed) =
+            self.update_in(&mut db, &catalog, req, collection, id, input).await?;
+        if changed {
+            self.records_changed(vec![RecordChange {
+                action: ChangeAction::Update,
+                record: record.clone(),
+            }]);
+        }
+        let viewer = Viewer::from_request(req);
+        self.finish_record(&catalog, req, &viewer, record, expand).await
+    }
+
+    /// An update on `db`: the checks, then the UPDATE. Returns the record as written (every
+    /// field) and whether anything changed; the caller reports the change once it is
+    /// committed.
+    pub(crate) async fn update_in(
+        &self,
+        db: &mut Db<'_>,
+        catalog: &Catalog,
+        req: &RequestInfo,
+        collection: &str,
+        id: &str,
+        input: RecordInput,
+    ) -> CoreResult<(Record, bool)> {
         let c = catalog
             .get(collection)
             .cloned()
@@ -207,17 +252,15 @@ impl App {
         if !superuser && c.update_rule.is_none() {
             return Err(CoreError::superusers_only());
         }
-        let existing = load_record(self.store.as_ref(), &c, id, None)
-            .await?
-            .ok_or_else(CoreError::not_found)?;
+        let existing = load_record_in(db, &c, id, None).await?.ok_or_else(CoreError::not_found)?;
         let mut applied = apply_input(&c, existing.data.clone(), &input, superuser);
         let mut rule_req = req.clone();
         rule_req.body = applied.submitted.clone();
         let rule =
             if superuser { None } else { c.update_rule.as_deref().filter(|r| !r.is_empty()) };
         if let Some(rule) = rule {
-            let condition = compile_rule(&catalog, &c, rule, ALIAS, &rule_req)?;
-            if !self.exists_where(&c, id, condition).await? {
+            let condition = compile_rule(catalog, &c, rule, ALIAS, &rule_req)?;
+            if !exists_where_in(db, &c, id, condition).await? {
                 return Err(CoreError::not_found());
             }
         }
@@ -229,9 +272,9 @@ impl App {
                 applied.data.insert(f.name.clone(), Json::String(now.clone()));
             }
         }
-        let mut target = target_condition(&catalog, &c, id, rule, &rule_req)?;
+        let mut target = target_condition(catalog, &c, id, rule, &rule_req)?;
         if c.is_auth() {
-            let manager = superuser || self.manages_stored(&catalog, &c, id, &rule_req).await?;
+            let manager = superuser || self.manages_stored(db, catalog, &c, id, &rule_req).await?;
             let mut form = auth_form_checks(&c, &applied, Some(&existing), manager);
             if let Some(old) = form.old_password_to_verify.take() {
                 let hash = existing.data.get("password").and_then(Json::as_str).unwrap_or("");
@@ -263,7 +306,7 @@ impl App {
                 let manage_rule = c.auth.as_ref().and_then(|a| a.manage_rule.as_deref());
                 target = Expr::And(vec![
                     target,
-                    target_condition(&catalog, &c, id, manage_rule, &rule_req)?,
+                    target_condition(catalog, &c, id, manage_rule, &rule_req)?,
                 ]);
             }
             let email_changed = applied.data.get("email") != existing.data.get("email");
@@ -273,7 +316,7 @@ impl App {
                     .insert("tokenKey".into(), Json::String(sb_auth::random::alphanumeric(50)));
             }
         }
-        let errors = self.validate_record(&catalog, &c, &applied, Some(&existing)).await?;
+        let errors = self.validate_record(db, catalog, &c, &applied, Some(&existing)).await?;
         if !errors.is_empty() {
             return Err(CoreError::validation(UPDATE_FAILED, errors));
         }
@@ -294,33 +337,27 @@ impl App {
             })
             .collect();
         let changed = !set.is_empty();
-        let order = if changed { Some(self.change_order.lock(&c.id, id).await) } else { None };
         if changed {
             let update = Stmt::Update(Update { table: c.name.clone(), set, where_: Some(target) });
             // Nothing changed (the rule no longer admits the row, or it is gone) commits
             // nothing and answers 404.
-            let written = self.store.write(&[update]).await;
-            if !matches!(&written, Ok(counts) if counts.first() != Some(&0)) {
+            let written = db.write(update).await;
+            if !matches!(&written, Ok(n) if *n != 0) {
                 let new: Vec<String> = applied.uploads.0.iter().map(|u| u.name.clone()).collect();
                 self.remove_files(&c, id, &new).await;
             }
-            let counts = written.map_err(|e| write_error(&c, e, UPDATE_FAILED))?;
-            if counts.first() == Some(&0) {
+            let count = written.map_err(|e| write_error(&c, e, UPDATE_FAILED))?;
+            if count == 0 {
                 return Err(CoreError::not_found());
             }
-            self.remove_replaced_files(&c, id, &existing.data, &applied.data).await;
+            // Single requests are committed here; a batch may still roll back, so it keeps
+            // the replaced files (they are left unreferenced rather than risk a lost file).
+            if matches!(db, Db::Store(_)) {
+                self.remove_replaced_files(&c, id, &existing.data, &applied.data).await;
+            }
         }
-        let record =
-            Record { collection: c.clone(), data: applied.data, expand: None, managed: false };
-        if changed {
-            self.records_changed(vec![RecordChange {
-                action: ChangeAction::Update,
-                record: record.clone(),
-            }]);
-        }
-        drop(order);
-        let viewer = Viewer::from_request(req);
-        self.finish_record(&catalog, req, &viewer, record, expand).await
+        let record = Record { collection: c, data: applied.data, expand: None, managed: false };
+        Ok((record, changed))
     }
 
     async fn hash_new_passwords(&self, applied: &mut Applied) -> CoreResult<()> {
@@ -338,19 +375,13 @@ impl App {
         id: &str,
         condition: Expr,
     ) -> CoreResult<bool> {
-        let select = Select {
-            columns: vec![SelectItem::Expr { expr: Expr::Int(1), alias: None }],
-            from: Some(FromItem::Table { name: c.name.clone(), alias: Some(ALIAS.into()) }),
-            where_: Some(Expr::And(vec![id_equals(ALIAS, id), condition])),
-            limit: Some(1),
-            ..Default::default()
-        };
-        Ok(!self.store.query(&Stmt::Select(select)).await?.is_empty())
+        exists_where_in(&mut Db::Store(self.store.as_ref()), c, id, condition).await
     }
 
     /// Evaluates a rule against a virtual row made of `data` (create rules, spec §5.3).
     async fn virtual_row_passes(
         &self,
+        db: &mut Db<'_>,
         catalog: &Catalog,
         c: &Arc<Collection>,
         data: &Map<String, Json>,
@@ -388,12 +419,13 @@ impl App {
             limit: Some(1),
             ..Default::default()
         };
-        Ok(!self.store.query(&Stmt::Select(select)).await?.is_empty())
+        Ok(!db.query(&Stmt::Select(select)).await?.is_empty())
     }
 
     /// Whether the requester satisfies the collection's manageRule for a record being created.
     async fn manages_virtual(
         &self,
+        db: &mut Db<'_>,
         catalog: &Catalog,
         c: &Arc<Collection>,
         data: &Map<String, Json>,
@@ -401,7 +433,7 @@ impl App {
     ) -> CoreResult<bool> {
         match c.auth.as_ref().and_then(|a| a.manage_rule.as_deref()) {
             Some(rule) if !rule.is_empty() && req.auth.is_some() => {
-                self.virtual_row_passes(catalog, c, data, rule, req).await
+                self.virtual_row_passes(db, catalog, c, data, rule, req).await
             }
             _ => Ok(false),
         }
@@ -410,6 +442,7 @@ impl App {
     /// Whether the requester satisfies the collection's manageRule for a stored record.
     pub(crate) async fn manages_stored(
         &self,
+        db: &mut Db<'_>,
         catalog: &Catalog,
         c: &Arc<Collection>,
         id: &str,
@@ -418,7 +451,7 @@ impl App {
         match c.auth.as_ref().and_then(|a| a.manage_rule.as_deref()) {
             Some(rule) if !rule.is_empty() && req.auth.is_some() => {
                 let condition = compile_rule(catalog, c, rule, ALIAS, req)?;
-                self.exists_where(c, id, condition).await
+                exists_where_in(db, c, id, condition).await
             }
             _ => Ok(false),
         }
@@ -427,6 +460,7 @@ impl App {
     /// Field validation, including the checks that need the database (relation ids exist).
     async fn validate_record(
         &self,
+        db: &mut Db<'_>,
         catalog: &Catalog,
         c: &Collection,
         applied: &Applied,
@@ -483,7 +517,7 @@ impl App {
                     }
                     continue;
                 }
-                if let Some(e) = self.check_new_id(c, &o.pattern, id).await? {
+                if let Some(e) = self.check_new_id(db, c, &o.pattern, id).await? {
                     errors.insert(f.name.clone(), e);
                     continue;
                 }
@@ -514,7 +548,7 @@ impl App {
                     );
                     continue;
                 };
-                if !self.all_exist(target, &ids).await? {
+                if !self.all_exist(db, target, &ids).await? {
                     errors.insert(
                         f.name.clone(),
                         FieldError::new(
@@ -532,6 +566,7 @@ impl App {
     /// separators, and (for ids with a custom pattern) no case-insensitive duplicate.
     async fn check_new_id(
         &self,
+        db: &mut Db<'_>,
         c: &Collection,
         pattern: &str,
         id: &str,
@@ -559,7 +594,7 @@ impl App {
             limit: Some(1),
             ..Default::default()
         };
-        if self.store.query(&Stmt::Select(select)).await?.is_empty() {
+        if db.query(&Stmt::Select(select)).await?.is_empty() {
             return Ok(None);
         }
         Ok(Some(FieldError::new(
@@ -568,7 +603,12 @@ impl App {
         )))
     }
 
-    async fn all_exist(&self, target: &Collection, ids: &[String]) -> CoreResult<bool> {
+    async fn all_exist(
+        &self,
+        db: &mut Db<'_>,
+        target: &Collection,
+        ids: &[String],
+    ) -> CoreResult<bool> {
         let select = Select {
             columns: vec![SelectItem::Expr { expr: Expr::CountStar, alias: None }],
             from: Some(FromItem::Table { name: target.name.clone(), alias: Some(ALIAS.into()) }),
@@ -579,10 +619,27 @@ impl App {
             }),
             ..Default::default()
         };
-        let rows = self.store.query(&Stmt::Select(select)).await?;
+        let rows = db.query(&Stmt::Select(select)).await?;
         let count = rows.rows.first().and_then(|r| r.first()).and_then(|v| v.as_i64()).unwrap_or(0);
         Ok(count as usize == ids.len())
     }
+}
+
+/// True when the record `id` of `c` satisfies `condition` (over alias `t`) as `db` sees it.
+pub(crate) async fn exists_where_in(
+    db: &mut Db<'_>,
+    c: &Collection,
+    id: &str,
+    condition: Expr,
+) -> CoreResult<bool> {
+    let select = Select {
+        columns: vec![SelectItem::Expr { expr: Expr::Int(1), alias: None }],
+        from: Some(FromItem::Table { name: c.name.clone(), alias: Some(ALIAS.into()) }),
+        where_: Some(Expr::And(vec![id_equals(ALIAS, id), condition])),
+        limit: Some(1),
+        ..Default::default()
+    };
+    Ok(!db.query(&Stmt::Select(select)).await?.is_empty())
 }
 
 /// Applies the submitted body to `data`: plain keys first, then modifiers, in order of

@@ -2,6 +2,7 @@
 
 mod auth;
 mod auth_mail;
+mod batch;
 mod collections;
 mod crons;
 pub(crate) mod files;
@@ -29,6 +30,7 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
         .route("/api/health", get(health))
         .route("/api/ready", get(ready))
         .route("/metrics", get(crate::observe::metrics_main))
+        .route("/api/batch", post(batch::batch))
         .route("/api/collections", get(collections::list).post(collections::create))
         .route(
             "/api/collections/import",
