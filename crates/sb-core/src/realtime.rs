@@ -70,6 +70,7 @@ impl App {
     pub(crate) fn publish_changes(&self, changes: Vec<RecordChange>) {
         for change in changes {
             self.realtime.bus.publish(BusEvent {
+                seq: self.realtime.clients.next_seq(),
                 action: change.action,
                 collection_id: change.record.collection.id.clone(),
                 record: change.record.data,

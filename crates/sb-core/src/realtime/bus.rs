@@ -12,6 +12,10 @@ use crate::records::changes::ChangeAction;
 /// its JSON form — the new state for creates and updates, the last state for deletes.
 #[derive(Debug, Clone)]
 pub struct BusEvent {
+    /// This node's order of the event (assigned when it is published or received here): a
+    /// client sees only events numbered after its latest subscription change, as if events
+    /// were delivered at commit time.
+    pub seq: u64,
     pub action: ChangeAction,
     pub collection_id: String,
     pub record: Map<String, Json>,

@@ -109,6 +109,9 @@ fn options_of(raw_query: &str) -> (BTreeMap<String, String>, BTreeMap<String, St
 pub struct ClientState {
     pub auth: Option<Arc<AuthInfo>>,
     pub subscriptions: Arc<[Arc<Subscription>]>,
+    /// The last event number published before these subscriptions were set; only later
+    /// events are delivered under them.
+    pub since: u64,
 }
 
 /// A client connected to this node.
@@ -149,6 +152,8 @@ impl Client {
 pub struct Clients {
     map: RwLock<HashMap<Arc<str>, Arc<Client>>>,
     closed: std::sync::atomic::AtomicBool,
+    /// Events numbered so far (see [`super::BusEvent::seq`]).
+    published: std::sync::atomic::AtomicU64,
 }
 
 /// Why a subscription request was refused (spec §7.2).
@@ -200,6 +205,11 @@ impl Clients {
         map.clear();
     }
 
+    /// Numbers the next published event.
+    pub fn next_seq(&self) -> u64 {
+        self.published.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+    }
+
     /// Replaces a client's subscriptions and binds the request's auth (spec §7.2).
     pub fn set_subscriptions(
         &self,
@@ -225,6 +235,7 @@ impl Clients {
             state.auth = Some(Arc::new(a));
         }
         state.subscriptions = subscriptions.into();
+        state.since = self.published.load(std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 }

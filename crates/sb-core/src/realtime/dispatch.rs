@@ -100,6 +100,10 @@ impl App {
         let mut candidates = Vec::new();
         for client in clients {
             let state = client.state();
+            if event.seq <= state.since {
+                // Published before the client's current subscriptions were set.
+                continue;
+            }
             for sub in state.subscriptions.iter() {
                 if sub.topic.matches(&c, &id) {
                     candidates.push(Candidate {
