@@ -94,13 +94,11 @@ impl TraceContext {
     }
 }
 
+/// A random non-zero id of `bytes` (8 or 16) bytes in lower-case hex.
 fn random_hex(bytes: usize) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(bytes * 2);
-    for b in (0..bytes).map(|_| rand::random::<u8>()) {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+    let value = rand::random::<u128>() | 1;
+    let hex = format!("{value:032x}");
+    hex[32 - bytes * 2..].to_owned()
 }
 
 /// A client's request id is kept when it is 1–128 visible ASCII characters.

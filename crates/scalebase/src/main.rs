@@ -70,7 +70,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: scalebase::config::ServeConfig) -> anyhow::Result<()> {
-    init_tracing(config.log_json, &config.log_level);
+    let _log = init_tracing(config.log_json, &config.log_level);
     let app = scalebase::open_app(&config.storage).await?;
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
@@ -82,7 +82,7 @@ async fn serve(config: scalebase::config::ServeConfig) -> anyhow::Result<()> {
 }
 
 async fn superuser(action: SuperuserAction, file: &FileConfig) -> anyhow::Result<()> {
-    init_tracing(false, "warn");
+    let _log = init_tracing(false, "warn");
     let storage = match &action {
         SuperuserAction::Upsert { storage, .. }
         | SuperuserAction::Create { storage, .. }
@@ -116,15 +116,20 @@ async fn superuser(action: SuperuserAction, file: &FileConfig) -> anyhow::Result
     }
 }
 
-fn init_tracing(json: bool, level: &str) {
+fn init_tracing(json: bool, level: &str) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Every request writes a log line: a background thread does the writing, so a slow
+    // stderr never blocks a request (lines are dropped, not waited for, if it falls far
+    // behind). The returned guard flushes the last lines when the caller drops it at exit.
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     if json {
         builder.json().init();
     } else {
         builder.init();
     }
+    guard
 }
 
 /// Resolves on SIGINT or SIGTERM.

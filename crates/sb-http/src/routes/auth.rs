@@ -22,7 +22,8 @@ const LOAD_FAILED: &str = "An error occurred while loading the submitted data.";
 const NOT_ALLOWED: &str = "You are not allowed to perform this request.";
 const VALIDATION_FAILED: &str = "An error occurred while validating the submitted data.";
 
-async fn form(config: &HttpConfig, headers: &HeaderMap, body: Body) -> ApiResult<Json> {
+/// The body as JSON (multipart/urlencoded values type-inferred).
+pub(super) async fn form(config: &HttpConfig, headers: &HeaderMap, body: Body) -> ApiResult<Json> {
     let bytes = read_body(body, config.body_limit).await?;
     parse_body(headers, bytes).await.map(Json::Object).map_err(|e| body_error(e, LOAD_FAILED))
 }

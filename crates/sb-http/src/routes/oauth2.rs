@@ -8,16 +8,12 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
 use sb_core::App;
-use serde_json::Value as Json;
 
-use super::body_error;
 use crate::HttpConfig;
 use crate::error::ApiResult;
-use crate::extract::{Req, parse_body, read_body};
+use crate::extract::Req;
 use crate::ratelimit::FailedAuthTicket;
 use crate::respond;
-
-const LOAD_FAILED: &str = "An error occurred while loading the submitted data.";
 
 pub async fn with_oauth2(
     State(app): State<Arc<App>>,
@@ -29,11 +25,7 @@ pub async fn with_oauth2(
     body: Body,
 ) -> ApiResult {
     req.limit_tags(&app, &collection, &["authWithOAuth2", "auth"]).await?;
-    let bytes = read_body(body, config.body_limit).await?;
-    let body = parse_body(&headers, bytes)
-        .await
-        .map(Json::Object)
-        .map_err(|e| body_error(e, LOAD_FAILED))?;
+    let body = super::auth::form(&config, &headers, body).await?;
     let result = app.auth_with_oauth2(&req.info, &collection, &body, req.query.expand()).await;
     // A failed code exchange is not a guessed secret: it does not count as a failed login.
     let unguarded = FailedAuthTicket::unguarded();
