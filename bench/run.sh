@@ -80,11 +80,18 @@ fi
 labels=(pocketbase scalebase)
 [[ -n "$normal_scenarios" ]] && labels+=(scalebase-normal)
 declare -A port
-i=0
-for label in "${labels[@]}"; do
-  port[$label]=$((port_base + i)); i=$((i + 1))
-  if (exec 3<>"/dev/tcp/127.0.0.1/${port[$label]}") 2>/dev/null; then
-    echo "port ${port[$label]} is in use; set BENCH_PORT_BASE" >&2; exit 1
+in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Without BENCH_PORT_BASE, a taken default port moves the servers to the next free block.
+for _ in $(seq 1 50); do
+  busy=0
+  for i in "${!labels[@]}"; do in_use $((port_base + i)) && busy=1; done
+  [[ $busy == 0 || -n "${BENCH_PORT_BASE:-}" ]] && break
+  port_base=$((port_base + 10))
+done
+for i in "${!labels[@]}"; do
+  port[${labels[$i]}]=$((port_base + i))
+  if in_use "${port[${labels[$i]}]}"; then
+    echo "port ${port[${labels[$i]}]} is in use; set BENCH_PORT_BASE" >&2; exit 1
   fi
 done
 
