@@ -4,6 +4,7 @@
 //! listener and a shutdown future so tests can run the whole server in-process on port 0.
 
 pub mod config;
+pub mod telemetry;
 
 use std::future::Future;
 use std::sync::Arc;

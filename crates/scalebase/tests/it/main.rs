@@ -26,4 +26,5 @@ mod rules_matrix;
 mod schema_changes;
 mod settings;
 mod superusers;
+mod traces;
 mod views;

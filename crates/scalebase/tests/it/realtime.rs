@@ -12,14 +12,14 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// One SSE message.
 #[derive(Debug, Clone)]
-struct Event {
+pub(crate) struct Event {
     id: String,
-    name: String,
+    pub(crate) name: String,
     data: Value,
 }
 
 /// A raw SSE reader over a streaming response.
-struct Sse {
+pub(crate) struct Sse {
     resp: reqwest::Response,
     buf: String,
     client_id: String,
@@ -27,7 +27,7 @@ struct Sse {
 }
 
 impl Sse {
-    async fn connect(base: &str) -> Sse {
+    pub(crate) async fn connect(base: &str) -> Sse {
         let resp = reqwest::get(format!("{base}/api/realtime")).await.expect("connect");
         assert_eq!(resp.status().as_u16(), 200);
         let headers = resp.headers().clone();
@@ -40,7 +40,7 @@ impl Sse {
     }
 
     /// The next message; `None` when the stream ended.
-    async fn next(&mut self) -> Option<Event> {
+    pub(crate) async fn next(&mut self) -> Option<Event> {
         loop {
             if let Some(end) = self.buf.find("\n\n") {
                 let raw: String = self.buf.drain(..end + 2).collect();
@@ -67,7 +67,7 @@ impl Sse {
     }
 
     /// Messages up to and including the first that satisfies `last`.
-    async fn until(&mut self, last: impl Fn(&Event) -> bool) -> Vec<Event> {
+    pub(crate) async fn until(&mut self, last: impl Fn(&Event) -> bool) -> Vec<Event> {
         let mut out = Vec::new();
         loop {
             let ev = self.next().await.expect("stream still open");
@@ -79,7 +79,7 @@ impl Sse {
         }
     }
 
-    async fn subscribe(&self, client: &Client, topics: &[&str]) {
+    pub(crate) async fn subscribe(&self, client: &Client, topics: &[&str]) {
         let r = client
             .post("/api/realtime", json!({"clientId": self.client_id, "subscriptions": topics}))
             .await;
