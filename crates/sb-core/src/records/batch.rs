@@ -166,12 +166,7 @@ impl App {
         };
         if let BatchAction::Delete { id } = &action {
             let (c, target) = delete_target(catalog, &req, &c.id, id)?;
-            let deleted = delete_in(tx, catalog, &c, id, target).await?;
-            changes.extend(
-                deleted
-                    .into_iter()
-                    .map(|record| RecordChange { action: ChangeAction::Delete, record }),
-            );
+            changes.extend(delete_in(tx, catalog, &c, id, target).await?);
             return Ok(None);
         }
         let mut db = Db::Tx(tx);
