@@ -66,6 +66,26 @@ impl ServedFile {
             .ok_or_else(CoreError::not_found)
     }
 
+    /// The content, or `range` of it, as a stream read while it is sent.
+    pub async fn stream(
+        &self,
+        range: Option<Range<u64>>,
+    ) -> CoreResult<futures::stream::BoxStream<'static, std::io::Result<Bytes>>> {
+        use futures::StreamExt;
+        if let Some(all) = &self.cached {
+            let r = range.unwrap_or(0..all.len() as u64);
+            let part = all.slice(r.start as usize..r.end as usize);
+            return Ok(futures::stream::once(async move { Ok(part) }).boxed());
+        }
+        let chunks = self
+            .store
+            .get_stream(&self.key, range)
+            .await
+            .map_err(CoreError::internal)?
+            .ok_or_else(CoreError::not_found)?;
+        Ok(chunks.map(|c| c.map_err(std::io::Error::other)).boxed())
+    }
+
     /// Whether browsers may show it inline.
     pub fn inline(&self) -> bool {
         sb_files::is_inline(&self.content_type)

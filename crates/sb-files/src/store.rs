@@ -12,6 +12,9 @@ use object_store::{ObjectStore, PutPayload};
 
 use crate::names::is_valid_component;
 
+/// An object's content, chunk by chunk.
+pub type ByteStream = futures::stream::BoxStream<'static, Result<Bytes, StoreError>>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("invalid storage key component")]
@@ -145,6 +148,27 @@ impl FileStore {
         };
         match result {
             Ok(b) => Ok(Some(b)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The object, or `range` of it, as a stream of chunks (read as the receiver takes
+    /// them, never whole into memory); `None` when it does not exist.
+    pub async fn get_stream(
+        &self,
+        key: &Key,
+        range: Option<Range<u64>>,
+    ) -> Result<Option<ByteStream>, StoreError> {
+        if range.as_ref().is_some_and(Range::is_empty) {
+            return Ok(Some(futures::stream::empty().boxed()));
+        }
+        let options = object_store::GetOptions {
+            range: range.map(object_store::GetRange::Bounded),
+            ..Default::default()
+        };
+        match self.inner.get_opts(&key.0, options).await {
+            Ok(found) => Ok(Some(found.into_stream().map(|c| c.map_err(StoreError::from)).boxed())),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }

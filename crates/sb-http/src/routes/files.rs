@@ -76,18 +76,21 @@ pub async fn download(
                 .unwrap_or_default());
         }
         Some(RangeAsk::Range(start, end)) => {
-            let bytes = file.read(Some(start..end + 1)).await?;
+            let chunks = file.stream(Some(start..end + 1)).await?;
             builder = builder
                 .status(StatusCode::PARTIAL_CONTENT)
+                .header(header::CONTENT_LENGTH, end + 1 - start)
                 .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{}", file.size));
-            return Ok(builder.body(Body::from(bytes)).unwrap_or_default());
+            return Ok(builder.body(Body::from_stream(chunks)).unwrap_or_default());
         }
         Some(RangeAsk::Whole) | None => {}
     }
-    let bytes = file.read(None).await?;
+    // Streamed from storage as the client reads: a large file never sits in memory whole.
+    let chunks = file.stream(None).await?;
     Ok(builder
         .status(StatusCode::OK)
-        .body(Body::from(bytes))
+        .header(header::CONTENT_LENGTH, file.size)
+        .body(Body::from_stream(chunks))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
 }
 
