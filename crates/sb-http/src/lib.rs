@@ -43,6 +43,20 @@ pub struct HttpConfig {
     pub realtime_idle_timeout: std::time::Duration,
     /// A realtime stream ends after this long regardless of activity (PocketBase: 30 minutes).
     pub realtime_lifetime: std::time::Duration,
+    /// Dependencies besides the database that `GET /api/ready` reports (e.g. Redis).
+    pub health_checks: Vec<std::sync::Arc<dyn HealthCheck>>,
+}
+
+/// A dependency the readiness view reports on.
+#[async_trait::async_trait]
+pub trait HealthCheck: Send + Sync + std::fmt::Debug + 'static {
+    /// Its name in the readiness body (`checks.<name>`).
+    fn name(&self) -> &'static str;
+    /// Whether the node cannot serve without it (then a failure makes the node unready; else
+    /// the node reports itself `degraded` and stays ready).
+    fn required(&self) -> bool;
+    /// `Ok` when it answers; bounded in time by the caller.
+    async fn check(&self) -> Result<(), String>;
 }
 
 impl Default for HttpConfig {
@@ -54,6 +68,7 @@ impl Default for HttpConfig {
             metrics_token: None,
             realtime_idle_timeout: std::time::Duration::from_secs(300),
             realtime_lifetime: std::time::Duration::from_secs(1800),
+            health_checks: Vec::new(),
         }
     }
 }

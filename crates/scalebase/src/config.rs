@@ -28,6 +28,8 @@ pub struct FileConfig {
     pub metrics_token: Option<String>,
     pub otlp_endpoint: Option<String>,
     pub otlp_service_name: Option<String>,
+    pub redis: Option<String>,
+    pub redis_prefix: Option<String>,
 }
 
 impl FileConfig {
@@ -83,6 +85,13 @@ pub struct ServeArgs {
     /// `service.name` of the exported traces (default `scalebase`).
     #[arg(long, env = "SCALEBASE_OTLP_SERVICE_NAME", value_name = "NAME")]
     pub otlp_service_name: Option<String>,
+    /// Redis shared by the nodes of a cluster (`redis://host:6379`): cluster-wide rate limits.
+    /// A node keeps serving (per-node limits) while it is unreachable.
+    #[arg(long, env = "SCALEBASE_REDIS", value_name = "URL", hide_env_values = true)]
+    pub redis: Option<String>,
+    /// Prefix of Scalebase's Redis keys (default `scalebase:`), so clusters can share a Redis.
+    #[arg(long, env = "SCALEBASE_REDIS_PREFIX", value_name = "PREFIX")]
+    pub redis_prefix: Option<String>,
 }
 
 /// Storage options shared by `serve` and the `superuser` commands.
@@ -134,6 +143,8 @@ pub struct ServeConfig {
     pub metrics_token: Option<String>,
     /// OTLP trace export, when configured.
     pub otlp: Option<Otlp>,
+    /// The cluster's Redis, when configured.
+    pub redis: Option<sb_redis::RedisConfig>,
 }
 
 /// Where and as what traces are exported.
@@ -234,10 +245,26 @@ impl ServeArgs {
         {
             bail!("invalid --otlp-endpoint {:?} (expected an http:// or https:// URL)", o.endpoint);
         }
+        let redis =
+            match self.redis.clone().or_else(|| file.redis.clone()).filter(|u| !u.is_empty()) {
+                Some(url) if url.starts_with("redis://") || url.starts_with("unix://") => {
+                    Some(sb_redis::RedisConfig {
+                        url,
+                        prefix: self
+                            .redis_prefix
+                            .clone()
+                            .or_else(|| file.redis_prefix.clone())
+                            .unwrap_or_else(|| "scalebase:".into()),
+                    })
+                }
+                Some(other) => bail!("invalid --redis URL {other:?} (expected redis://host:port)"),
+                None => None,
+            };
         Ok(ServeConfig {
             http,
             metrics_addr,
             otlp,
+            redis,
             metrics_token: self
                 .metrics_token
                 .clone()

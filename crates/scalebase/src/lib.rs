@@ -61,15 +61,21 @@ pub async fn run(
     config: &ServeConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let router = sb_http::router(
-        app.clone(),
-        sb_http::HttpConfig {
-            body_limit: config.body_limit,
-            cors_origins: config.cors_origins.clone(),
-            metrics_token: config.metrics_token.clone(),
-            ..Default::default()
-        },
-    );
+    let mut http = sb_http::HttpConfig {
+        body_limit: config.body_limit,
+        cors_origins: config.cors_origins.clone(),
+        metrics_token: config.metrics_token.clone(),
+        ..Default::default()
+    };
+    let router = match &config.redis {
+        Some(redis) => {
+            let redis = sb_redis::Redis::open(redis).map_err(|e| anyhow::anyhow!(e))?;
+            http.health_checks.push(Arc::new(redis.clone()));
+            let limiter = Arc::new(sb_redis::RedisLimiter::new(redis));
+            sb_http::router_with_limiter(app.clone(), http, limiter)
+        }
+        None => sb_http::router(app.clone(), http),
+    };
     let metrics = match config.metrics_addr {
         Some(addr) => {
             let listener = TcpListener::bind(addr)

@@ -121,7 +121,10 @@ async fn health(req: Req, headers: axum::http::HeaderMap) -> ApiResult {
 
 /// `GET /api/ready` (Scalebase): readiness for load balancers and orchestrators — 200 while
 /// the database answers, 503 when it does not. `/api/health` stays the liveness check.
-async fn ready(State(app): State<Arc<App>>) -> Response {
+async fn ready(
+    State(app): State<Arc<App>>,
+    axum::Extension(config): axum::Extension<Arc<crate::HttpConfig>>,
+) -> Response {
     let started = std::time::Instant::now();
     let database = tokio::time::timeout(std::time::Duration::from_secs(2), app.ping()).await;
     let (status, database) = match database {
@@ -135,10 +138,40 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
             (503, "unavailable")
         }
     };
-    let body = json!({
-        "status": if status == 200 { "ready" } else { "unavailable" },
-        "checks": {"database": {"status": database, "latencyMs": started.elapsed().as_millis() as u64}},
-    });
+    let mut checks = serde_json::Map::new();
+    checks.insert(
+        "database".into(),
+        json!({"status": database, "latencyMs": started.elapsed().as_millis() as u64}),
+    );
+    let (mut status, mut degraded) = (status, false);
+    for check in &config.health_checks {
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(std::time::Duration::from_secs(2), check.check()).await;
+        let ok = matches!(outcome, Ok(Ok(())));
+        if !ok {
+            let why = match outcome {
+                Ok(Err(e)) => e,
+                _ => "no answer within 2 s".into(),
+            };
+            tracing::warn!(dependency = check.name(), error = %why, "readiness: a dependency does not answer");
+            if check.required() {
+                status = 503;
+            } else {
+                degraded = true;
+            }
+        }
+        checks.insert(
+            check.name().into(),
+            json!({"status": if ok { "ok" } else { "unavailable" },
+                   "latencyMs": started.elapsed().as_millis() as u64}),
+        );
+    }
+    let overall = match (status, degraded) {
+        (200, false) => "ready",
+        (200, true) => "degraded",
+        _ => "unavailable",
+    };
+    let body = json!({"status": overall, "checks": checks});
     let mut response = axum::Json(body).into_response();
     *response.status_mut() = axum::http::StatusCode::from_u16(status).unwrap_or_default();
     response

@@ -4,6 +4,7 @@
 mod auth_mail;
 mod auth_tokens;
 mod batch;
+mod cluster;
 mod collections;
 mod common;
 mod crons;

@@ -1,0 +1,142 @@
+//! Several nodes sharing Redis: cluster-wide rate limits (GCRA in Redis), per-node fallback
+//! when Redis is down or hung (never a 5xx), and Redis in the readiness view.
+
+use std::sync::Arc;
+
+use reqwest::Method;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::common::Client;
+
+/// Redis for the tests (`SCALEBASE_TEST_REDIS_URL`, default the local one).
+fn redis_url() -> String {
+    std::env::var("SCALEBASE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A Redis handle whose keys are this test's own.
+fn redis_at(url: &str) -> sb_redis::Redis {
+    let prefix = format!("sbtest:{:016x}:", rand_u64());
+    sb_redis::Redis::open(&sb_redis::RedisConfig { url: url.into(), prefix }).expect("redis url")
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+/// A node: an in-process server on its own database, counting rate limits through `redis`.
+struct Node {
+    url: String,
+    app: sb_testkit::TestApp,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Node {
+    async fn start(backend: sb_testkit::Backend, redis: &sb_redis::Redis) -> Node {
+        let app = sb_testkit::TestApp::open(backend).await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let mut config = sb_http::HttpConfig::default();
+        config.health_checks.push(Arc::new(redis.clone()));
+        let limiter = Arc::new(sb_redis::RedisLimiter::new(redis.clone()));
+        let router = sb_http::router_with_limiter(app.app.clone(), config, limiter);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                stopped.await.ok();
+            };
+            sb_http::serve(listener, router, sb_http::ServeConfig::default(), shutdown).await.ok();
+        });
+        Node { url, app, stop, task }
+    }
+
+    /// A superuser client with the test's rate limit: 3 requests a minute on `/api/health`.
+    async fn limited(&self) -> Client {
+        let su = Client::admin(&self.url, &self.app.app).await;
+        let limits = json!({"enabled": true, "rules": [
+            {"label": "GET /api/health", "audience": "", "duration": 60, "maxRequests": 3}
+        ]});
+        let r = su.patch("/api/settings", json!({"rateLimits": limits})).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        su.with_token(None)
+    }
+
+    async fn stop(self) {
+        self.stop.send(()).ok();
+        self.task.await.ok();
+        self.app.cleanup().await;
+    }
+}
+
+async fn health(c: &Client) -> u16 {
+    c.raw(Method::GET, "/api/health", None, "", &[]).await.status
+}
+
+/// An address where nothing listens.
+async fn dead_address() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    format!("redis://{addr}")
+}
+
+/// A "Redis" that accepts connections and never answers.
+async fn hung_address() -> (String, tokio::task::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = l.accept().await {
+            held.push(socket);
+        }
+    });
+    (format!("redis://{addr}"), task)
+}
+
+// Two nodes share one quota per client through Redis.
+sb_testkit::sbtest!(rate_limits_are_shared_by_the_nodes, |_app, backend| async move {
+    let redis = redis_at(&redis_url());
+    let (a, b) = (Node::start(backend, &redis).await, Node::start(backend, &redis).await);
+    let (ga, gb) = (a.limited().await, b.limited().await);
+    assert_eq!(health(&ga).await, 200);
+    assert_eq!(health(&gb).await, 200);
+    assert_eq!(health(&ga).await, 200);
+    // The quota of 3 is used up across the nodes, on either of them.
+    assert_eq!(health(&gb).await, 429);
+    assert_eq!(health(&ga).await, 429);
+    let ready = ga.get("/api/ready").await;
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.body["status"], "ready");
+    assert_eq!(ready.body["checks"]["redis"]["status"], "ok");
+    a.stop().await;
+    b.stop().await;
+});
+
+// Redis down (refused) or hung (never answers): requests are served, limits fall back to each
+// node's own counts, and readiness reports the node degraded but ready.
+sb_testkit::sbtest!(without_redis_nodes_serve_with_local_limits, |_app, backend| async move {
+    let (hung, hung_task) = hung_address().await;
+    for url in [dead_address().await, hung] {
+        let redis = redis_at(&url);
+        let (a, b) = (Node::start(backend, &redis).await, Node::start(backend, &redis).await);
+        let (ga, gb) = (a.limited().await, b.limited().await);
+        for _ in 0..3 {
+            assert_eq!(health(&ga).await, 200, "{url}");
+        }
+        assert_eq!(health(&ga).await, 429, "node A's own quota, {url}");
+        // Node B counts on its own.
+        assert_eq!(health(&gb).await, 200, "{url}");
+        let records = ga.get("/api/collections/users/records").await;
+        assert!(records.status < 500, "{url}: {:?}", records.body);
+        let ready = ga.get("/api/ready").await;
+        assert_eq!(ready.status, 200, "{url}: {:?}", ready.body);
+        assert_eq!(ready.body["status"], "degraded");
+        assert_eq!(ready.body["checks"]["redis"]["status"], "unavailable");
+        assert_eq!(ready.body["checks"]["database"]["status"], "ok");
+        a.stop().await;
+        b.stop().await;
+    }
+    hung_task.abort();
+});
