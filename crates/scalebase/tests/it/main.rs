@@ -15,6 +15,7 @@ mod files;
 mod hardening;
 mod http;
 mod list;
+mod logs;
 mod mfa;
 mod oauth2;
 mod observe;
