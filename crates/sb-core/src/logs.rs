@@ -172,6 +172,16 @@ impl RequestLogs {
     }
 }
 
+impl RequestLogs {
+    /// Queues a row for the writer, or drops it when the queue is full; never waits.
+    fn offer(&self, row: LogRow) -> LogOutcome {
+        match self.queue.try_send(Msg::Entry(row)) {
+            Ok(()) => LogOutcome::Queued,
+            Err(_) => LogOutcome::Dropped,
+        }
+    }
+}
+
 /// Takes entries off the queue and writes them in batches until every sender is gone.
 async fn write_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
     let mut batch: Vec<LogRow> = Vec::with_capacity(BATCH);
@@ -353,10 +363,7 @@ impl App {
             message,
             data: Json::Object(data).to_string(),
         };
-        match self.logs.queue.try_send(Msg::Entry(row)) {
-            Ok(()) => LogOutcome::Queued,
-            Err(_) => LogOutcome::Dropped,
-        }
+        self.logs.offer(row)
     }
 
     /// Waits until every entry queued so far is written (shutdown, tests).

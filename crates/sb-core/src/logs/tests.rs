@@ -32,3 +32,76 @@ fn truncation_keeps_keys_while_they_fit() {
     );
     assert_eq!(truncate_data(data.clone(), 1000), data);
 }
+
+/// A store whose writes never finish (a stuck log database); everything else succeeds.
+struct StuckStore;
+
+struct NoopTx;
+
+#[async_trait::async_trait]
+impl sb_store::Tx for NoopTx {
+    async fn query(&mut self, _: &sb_sql::Stmt) -> sb_store::Result<sb_store::Rows> {
+        Ok(sb_store::Rows::default())
+    }
+    async fn execute(&mut self, _: &sb_sql::Stmt) -> sb_store::Result<u64> {
+        Ok(0)
+    }
+    async fn commit(self: Box<Self>) -> sb_store::Result<()> {
+        Ok(())
+    }
+    async fn rollback(self: Box<Self>) -> sb_store::Result<()> {
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl sb_store::Store for StuckStore {
+    fn dialect(&self) -> sb_sql::Dialect {
+        sb_sql::Dialect::Sqlite
+    }
+    async fn query(&self, _: &sb_sql::Stmt) -> sb_store::Result<sb_store::Rows> {
+        Ok(sb_store::Rows::default())
+    }
+    async fn begin(&self) -> sb_store::Result<Box<dyn sb_store::Tx>> {
+        Ok(Box::new(NoopTx))
+    }
+    async fn write(&self, _: &[sb_sql::Stmt]) -> sb_store::Result<Vec<u64>> {
+        std::future::pending().await
+    }
+    async fn ping(&self) -> sb_store::Result<()> {
+        Ok(())
+    }
+    async fn table_columns(&self, _: &str) -> sb_store::Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    async fn close(&self) {}
+}
+
+fn row(i: usize) -> super::LogRow {
+    super::LogRow {
+        id: format!("{i:015}"),
+        created: "2026-11-29 00:00:00.000Z".into(),
+        level: 0,
+        message: "GET /api/health".into(),
+        data: "{}".into(),
+    }
+}
+
+/// With the log database stuck, offering entries never waits: once the queue (and the batch
+/// the writer holds) is full, further entries are dropped.
+#[tokio::test]
+async fn a_stuck_log_store_drops_entries_instead_of_waiting() {
+    let logs = super::RequestLogs::open(std::sync::Arc::new(StuckStore)).await.unwrap();
+    let offered = super::QUEUE + super::BATCH + 1000;
+    let mut queued = 0;
+    let mut dropped = 0;
+    for i in 0..offered {
+        match logs.offer(row(i)) {
+            super::LogOutcome::Queued => queued += 1,
+            super::LogOutcome::Dropped => dropped += 1,
+            super::LogOutcome::Skipped => unreachable!("offer never skips"),
+        }
+    }
+    assert!(queued <= super::QUEUE + super::BATCH, "{queued} queued");
+    assert!(dropped >= 1000, "{dropped} dropped");
+}
