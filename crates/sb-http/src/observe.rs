@@ -199,7 +199,7 @@ pub(crate) async fn record(
             method,
             url,
             status,
-            exec_time_ms: elapsed.as_secs_f64() * 1000.0,
+            exec_time_ms: elapsed.as_nanos() as f64 / 1e6,
             remote_ip,
             user_ip,
             referer,
