@@ -142,8 +142,15 @@ impl App {
             CronJob::new("__pbOTPCleanup__", "0 * * * *", |app| {
                 Box::pin(async move { app.purge_expired_otps().await.map(drop) })
             }),
+            CronJob::new("__pbLogsCleanup__", "0 */6 * * *", |app| {
+                Box::pin(async move { app.cleanup_logs().await.map(drop) })
+            }),
         ];
-        jobs.sort_by_key(|j| (j.id.starts_with("__pb"), j.id.clone()));
+        // User jobs by id first; the system jobs after them in PocketBase's registration order.
+        jobs.sort_by(|a, b| {
+            let (sa, sb) = (a.id.starts_with("__pb"), b.id.starts_with("__pb"));
+            sa.cmp(&sb).then_with(|| if sa { std::cmp::Ordering::Equal } else { a.id.cmp(&b.id) })
+        });
         jobs
     }
 

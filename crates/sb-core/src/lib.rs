@@ -11,6 +11,7 @@ mod collections;
 pub mod crons;
 mod error;
 mod files;
+mod logs;
 pub mod mail;
 pub mod realtime;
 mod records;
@@ -29,6 +30,7 @@ pub use auth::AuthResponse;
 pub use catalog::Catalog;
 pub use error::{CoreError, CoreResult};
 pub use files::{FileRequest, ServedFile};
+pub use logs::{LogOutcome, RequestLog};
 pub use records::batch::{BatchAction, BatchError, BatchOp, BatchSettings};
 pub use records::changes::ChangeAction;
 pub use records::write::{RecordInput, UploadedFile};
@@ -80,12 +82,23 @@ pub struct App {
     change_order: records::changes::ChangeOrder,
     /// File storage of file fields.
     storage: files::Storage,
+    /// The request log store and its writer's queue.
+    logs: logs::RequestLogs,
 }
 
 impl App {
-    /// Opens the application on a store: applies pending system migrations and loads the
-    /// catalog and settings.
+    /// Opens the application on a store, keeping the request logs in the same store.
     pub async fn open(store: Arc<dyn Store>, config: AppConfig) -> CoreResult<Arc<App>> {
+        App::open_with_logs(store.clone(), store, config).await
+    }
+
+    /// Opens the application on a store: applies pending system migrations and loads the
+    /// catalog and settings. Request logs go to `logs_store` (see `logs.rs`).
+    pub async fn open_with_logs(
+        store: Arc<dyn Store>,
+        logs_store: Arc<dyn Store>,
+        config: AppConfig,
+    ) -> CoreResult<Arc<App>> {
         let mut tx = store.begin().await?;
         match system::migrate(tx.as_mut()).await {
             Ok(applied) => {
@@ -101,6 +114,7 @@ impl App {
         }
         let catalog = Catalog::new(system::load_collections(store.as_ref()).await?);
         let settings = settings::load(store.as_ref()).await?;
+        let logs = logs::RequestLogs::open(logs_store).await?;
         Ok(Arc::new(App {
             store,
             catalog: RwLock::new(Arc::new(catalog)),
@@ -115,6 +129,7 @@ impl App {
             realtime: realtime::Realtime::default(),
             change_order: records::changes::ChangeOrder::default(),
             storage: files::Storage::new(config.storage_dir),
+            logs,
         }))
     }
 

@@ -488,6 +488,7 @@ impl App {
             }
         }
         *self.settings.write() = Arc::new(Settings { json: json.clone() });
+        self.apply_log_settings().await;
         Ok(public(&json))
     }
 }

@@ -45,7 +45,15 @@ fn sentence(message: &str) -> String {
 
 /// A JSON error response with the given status, message and data.
 pub fn error_response(status: u16, message: &str, data: Json) -> Response {
-    json_response(status, &error_body(status, message, data))
+    let body = error_body(status, message, data);
+    logged(json_response(status, &body), &body, None)
+}
+
+/// Marks an error response with its message (and internal cause) for the request log.
+fn logged(mut response: Response, body: &Json, details: Option<String>) -> Response {
+    let message = body.get("message").and_then(Json::as_str).unwrap_or("").to_owned();
+    response.extensions_mut().insert(crate::observe::LoggedError { message, details });
+    response
 }
 
 /// The error body `{"data", "message", "status"}`; an empty message is the status's default.
@@ -94,8 +102,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let unavailable = matches!(self.0, CoreError::Unavailable(_));
+        let details = match &self.0 {
+            CoreError::Internal(cause) | CoreError::Unavailable(cause) => Some(cause.clone()),
+            _ => None,
+        };
         let (status, body) = self.status_and_body();
-        let mut response = json_response(status, &body);
+        let mut response = logged(json_response(status, &body), &body, details);
         if unavailable {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }

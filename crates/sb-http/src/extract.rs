@@ -58,7 +58,7 @@ impl FromRequestParts<Arc<App>> for Req {
         if let (Some(a), Some(slot)) =
             (&auth, parts.extensions.get::<Arc<crate::observe::LogSlot>>())
         {
-            *slot.auth_id.lock() = Some(a.id().to_owned());
+            *slot.auth.lock() = Some((a.collection.name.clone(), a.id().to_owned()));
         }
         let info = RequestInfo {
             context: "default".into(),

@@ -95,6 +95,7 @@ pub fn router_with_limiter(
     let config = Arc::new(config);
     let limits = Arc::new(ratelimit::Limits::new(limiter));
     let api = routes::api(config.clone()).with_state(app.clone());
+    let observed = app.clone();
     Router::new()
         .fallback_service(api)
         .layer(axum::middleware::from_fn_with_state(config.clone(), middleware::body_deadline))
@@ -103,5 +104,5 @@ pub fn router_with_limiter(
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(axum::middleware::from_fn_with_state(config, middleware::cors))
-        .layer(axum::middleware::from_fn(observe::record))
+        .layer(axum::middleware::from_fn_with_state(observed, observe::record))
 }

@@ -34,11 +34,23 @@ pub(crate) async fn route_template(request: Request, next: Next) -> Response {
     response
 }
 
-/// Per-request facts that inner layers fill in for the request log line.
+/// Per-request facts that inner layers fill in for the request log line and entry.
 #[derive(Default)]
 pub(crate) struct LogSlot {
-    /// The authenticated record's id (set when a handler resolves the token).
-    pub auth_id: parking_lot::Mutex<Option<String>>,
+    /// The authenticated record's collection name and id (set when a handler resolves the
+    /// token).
+    pub auth: parking_lot::Mutex<Option<(String, String)>>,
+    /// The client IP as the trusted proxy settings decide it (set by the rate limit layer).
+    pub user_ip: parking_lot::Mutex<Option<std::net::IpAddr>>,
+}
+
+/// The error a response answers, for the request log (`data.error`, `data.details`); carried
+/// as a response extension by every error response.
+#[derive(Clone, Debug)]
+pub(crate) struct LoggedError {
+    pub message: String,
+    /// The internal cause, when there is one (superusers read it in `/api/logs`).
+    pub details: Option<String>,
 }
 
 /// The request's id (`X-Request-Id`, taken from the client when sane, else generated).
@@ -113,10 +125,25 @@ fn sane_request_id(value: &str) -> bool {
 }
 
 /// Outermost middleware: request id and trace context, in-flight gauge, request counter and
-/// latency histogram, and one log line per request.
-pub(crate) async fn record(mut request: Request, next: Next) -> Response {
+/// latency histogram, one log line per request, and the request log entry (`/api/logs`).
+pub(crate) async fn record(
+    State(app): State<Arc<App>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
+    let url =
+        request.uri().path_and_query().map_or_else(|| path.clone(), |p| p.as_str().to_owned());
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let header = |headers: &axum::http::HeaderMap, name: header::HeaderName| {
+        headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+    };
+    let referer = header(request.headers(), header::REFERER);
+    let user_agent = header(request.headers(), header::USER_AGENT);
     let started = Instant::now();
     let request_id: Arc<str> =
         match request.headers().get("x-request-id").and_then(|v| v.to_str().ok()) {
@@ -144,7 +171,7 @@ pub(crate) async fn record(mut request: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", v);
     }
-    let auth_id = slot.auth_id.lock().take().unwrap_or_default();
+    let (auth_collection, auth_id) = slot.auth.lock().take().unwrap_or_default();
     sb_observe::trace::record_response(&span, &method, &route, status, &auth_id);
     drop(span);
     tracing::info!(
@@ -160,7 +187,42 @@ pub(crate) async fn record(mut request: Request, next: Next) -> Response {
         auth_id = %auth_id,
         "request"
     );
+    if loggable(&method, &path, status) {
+        let remote_ip = peer.map(|ip| ip.to_string()).unwrap_or_default();
+        let user_ip = slot.user_ip.lock().map_or_else(|| remote_ip.clone(), |ip| ip.to_string());
+        let error = response
+            .extensions()
+            .get::<LoggedError>()
+            .map(|e| (e.message.clone(), e.details.clone()))
+            .or_else(|| (status >= 400).then(|| (String::new(), None)));
+        let log = sb_core::RequestLog {
+            method,
+            url,
+            status,
+            exec_time_ms: elapsed.as_nanos() as f64 / 1e6,
+            remote_ip,
+            user_ip,
+            referer,
+            user_agent,
+            auth_collection,
+            auth_id,
+            error,
+        };
+        if app.log_request(log) == sb_core::LogOutcome::Dropped {
+            sb_observe::request_log_dropped();
+        }
+    }
     response
+}
+
+/// Which requests get a request log entry: API requests, except successful preflights,
+/// realtime streams and OAuth2 redirects (spec §8.5); errors on any path.
+fn loggable(method: &str, path: &str, status: u16) -> bool {
+    status >= 400
+        || (method != "OPTIONS"
+            && path.starts_with("/api/")
+            && path != "/api/realtime"
+            && path != "/api/oauth2-redirect")
 }
 
 /// Decrements the in-flight gauge even when the request future is dropped (client gone).

@@ -269,6 +269,9 @@ pub async fn middleware(
     let policy = limits.policy(&app);
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let ip = client_ip(peer, request.headers(), &policy.trusted_proxy);
+    if let Some(slot) = request.extensions().get::<Arc<crate::observe::LogSlot>>() {
+        *slot.user_ip.lock() = Some(ip);
+    }
     let mut ctx = RateCtx { limits: limits.clone(), policy: policy.clone(), ip, auth: None };
     if policy.enabled && !policy.rules.is_empty() && !policy.is_excluded(ip) {
         let token = crate::extract::auth_token(request.headers());

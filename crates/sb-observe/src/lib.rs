@@ -35,6 +35,7 @@ pub mod names {
     pub const REALTIME_CONNECTIONS: &str = "scalebase_realtime_connections";
     pub const REALTIME_EVENTS_DELIVERED: &str = "scalebase_realtime_events_delivered_total";
     pub const CACHE_REQUESTS: &str = "scalebase_cache_requests_total";
+    pub const REQUEST_LOGS_DROPPED: &str = "scalebase_request_logs_dropped_total";
 
     /// Every name above (the deploy kit's dashboards and alerts are checked against it).
     pub const ALL: &[&str] = &[
@@ -51,6 +52,7 @@ pub mod names {
         REALTIME_CONNECTIONS,
         REALTIME_EVENTS_DELIVERED,
         CACHE_REQUESTS,
+        REQUEST_LOGS_DROPPED,
     ];
 
     /// Process metrics sampled at each scrape (Prometheus' standard names).
@@ -153,6 +155,10 @@ fn describe() {
     describe_gauge!(REALTIME_CONNECTIONS, "Open realtime (SSE) connections.");
     describe_counter!(REALTIME_EVENTS_DELIVERED, "Realtime events sent to clients.");
     describe_counter!(CACHE_REQUESTS, "Cache lookups, by cache and result (hit or miss).");
+    describe_counter!(
+        REQUEST_LOGS_DROPPED,
+        "Request log entries (`/api/logs`) dropped because the log writer's queue was full."
+    );
 }
 
 /// One answered HTTP request. `route` must be a route template (or `"unmatched"`).
@@ -235,6 +241,11 @@ pub fn realtime_events_delivered(n: u64) {
 pub fn cache_lookup(cache: &'static str, hit: bool) {
     counter!(CACHE_REQUESTS, "cache" => cache, "result" => if hit { "hit" } else { "miss" })
         .increment(1);
+}
+
+/// A request log entry dropped: the log writer's queue was full.
+pub fn request_log_dropped() {
+    counter!(REQUEST_LOGS_DROPPED).increment(1);
 }
 
 /// The SQL operation of a statement text, for [`db_query`]'s label.

@@ -44,6 +44,10 @@ pub struct PostgresConfig {
     pub statement_timeout: Duration,
     /// Per host tried when connecting.
     pub connect_timeout: Duration,
+    /// Keep this store's tables in their own schema (created at open when missing): every
+    /// connection's `search_path` is `<schema>, public`, so unqualified names resolve there.
+    /// Must be a plain lower-case identifier. Used for the request logs (`_scalebase_logs`).
+    pub schema: Option<String>,
 }
 
 impl PostgresConfig {
@@ -53,6 +57,7 @@ impl PostgresConfig {
             pool_size: 16,
             statement_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
+            schema: None,
         }
     }
 }
@@ -69,10 +74,19 @@ pub async fn open(config: PostgresConfig) -> Result<PostgresStore> {
         .parse()
         .map_err(|e| StoreError::other(format!("invalid PostgreSQL URL: {e}")))?;
     pg.connect_timeout(config.connect_timeout);
-    let timeout = format!("-c statement_timeout={}", config.statement_timeout.as_millis());
+    let mut startup = format!("-c statement_timeout={}", config.statement_timeout.as_millis());
+    if let Some(schema) = &config.schema {
+        let plain = !schema.is_empty()
+            && schema.bytes().all(|b| b == b'_' || b.is_ascii_lowercase() || b.is_ascii_digit())
+            && !schema.as_bytes()[0].is_ascii_digit();
+        if !plain {
+            return Err(StoreError::other(format!("invalid schema name {schema:?}")));
+        }
+        startup.push_str(&format!(" -c search_path={schema},public"));
+    }
     let options = match pg.get_options() {
-        Some(given) if !given.trim().is_empty() => format!("{given} {timeout}"),
-        _ => timeout,
+        Some(given) if !given.trim().is_empty() => format!("{given} {startup}"),
+        _ => startup,
     };
     pg.options(options);
     if pg.get_application_name().is_none() {
@@ -92,19 +106,26 @@ pub async fn open(config: PostgresConfig) -> Result<PostgresStore> {
         .build()
         .map_err(|e| StoreError::other(format!("cannot build the connection pool: {e}")))?;
     let client = pool.get().await.map_err(error::pool)?;
-    install_support(&client).await.map_err(|e| classify_ctx(&e, "installing the support SQL"))?;
+    install_support(&client, config.schema.as_deref())
+        .await
+        .map_err(|e| classify_ctx(&e, "installing the support SQL"))?;
     drop(client);
     Ok(PostgresStore { pool })
 }
 
-async fn install_support(client: &deadpool_postgres::Object) -> Result<(), tokio_postgres::Error> {
+/// Installs the support SQL (into `schema` when given, after creating it; the name was checked
+/// to be a plain identifier).
+async fn install_support(
+    client: &deadpool_postgres::Object,
+    schema: Option<&str>,
+) -> Result<(), tokio_postgres::Error> {
     let sql = sb_sql::postgres_support_sql();
-    if sql.trim().is_empty() {
-        return Ok(());
-    }
     client.batch_execute("BEGIN").await?;
     let installed = async {
         client.batch_execute(&format!("SELECT pg_advisory_xact_lock({SUPPORT_LOCK})")).await?;
+        if let Some(schema) = schema {
+            client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).await?;
+        }
         client.batch_execute(sql).await?;
         client.batch_execute("COMMIT").await
     }

@@ -33,6 +33,9 @@ pub fn pg_admin_url() -> String {
 pub struct TestDb {
     pub backend: Backend,
     pub store: Arc<dyn Store>,
+    /// The request log store, opened as `scalebase` opens it: SQLite `auxiliary.db` next to
+    /// the data file, PostgreSQL the `_scalebase_logs` schema of the same database.
+    pub logs_store: Arc<dyn Store>,
     /// SQLite: the temporary directory holding the file.
     pub dir: tempfile::TempDir,
     /// PostgreSQL: the database name.
@@ -46,22 +49,43 @@ impl TestDb {
             Backend::Sqlite => {
                 let config = sb_store_sqlite::SqliteConfig::new(dir.path().join("data.db"));
                 let store = sb_store_sqlite::open(config).await.expect("open SQLite test database");
-                TestDb { backend, store: Arc::new(store), dir, pg_name: None }
+                let mut logs = sb_store_sqlite::SqliteConfig::new(dir.path().join("auxiliary.db"));
+                logs.synchronous = sb_store_sqlite::Synchronous::Normal;
+                logs.readers = 2;
+                let logs = sb_store_sqlite::open(logs).await.expect("open SQLite log database");
+                TestDb {
+                    backend,
+                    store: Arc::new(store),
+                    logs_store: Arc::new(logs),
+                    dir,
+                    pg_name: None,
+                }
             }
             Backend::Postgres => {
                 let name = create_pg_database().await;
                 let url = pg_url_for(&name);
-                let mut config = sb_store_postgres::PostgresConfig::new(url);
+                let mut config = sb_store_postgres::PostgresConfig::new(url.clone());
                 config.pool_size = 8;
                 let store =
                     sb_store_postgres::open(config).await.expect("open PostgreSQL test database");
-                TestDb { backend, store: Arc::new(store), dir, pg_name: Some(name) }
+                let mut logs = sb_store_postgres::PostgresConfig::new(url);
+                logs.pool_size = 2;
+                logs.schema = Some("_scalebase_logs".into());
+                let logs = sb_store_postgres::open(logs).await.expect("open PostgreSQL log schema");
+                TestDb {
+                    backend,
+                    store: Arc::new(store),
+                    logs_store: Arc::new(logs),
+                    dir,
+                    pg_name: Some(name),
+                }
             }
         }
     }
 
     /// Closes the store and drops the PostgreSQL database.
     pub async fn cleanup(self) {
+        self.logs_store.close().await;
         self.store.close().await;
         if let Some(name) = self.pg_name {
             drop_pg_database(&name).await;
@@ -132,7 +156,9 @@ impl TestApp {
         let db = TestDb::open(backend).await;
         let config =
             AppConfig { storage_dir: db.dir.path().join("storage"), ..AppConfig::default() };
-        let app = App::open(db.store.clone(), config).await.expect("open app");
+        let app = App::open_with_logs(db.store.clone(), db.logs_store.clone(), config)
+            .await
+            .expect("open app");
         TestApp { app, db }
     }
 

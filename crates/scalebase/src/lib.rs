@@ -45,11 +45,44 @@ pub async fn open_store(config: &StorageConfig) -> anyhow::Result<Arc<dyn Store>
     })
 }
 
-/// Opens the store and the application (running system migrations).
+/// Opens the request log store: on SQLite `auxiliary.db` in the data directory (its own file
+/// and writer, `synchronous=NORMAL`: logs need no power-loss durability), on PostgreSQL the
+/// schema `_scalebase_logs` of the same database over a small pool of its own.
+pub async fn open_logs_store(config: &StorageConfig) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &config.database {
+        Database::Sqlite { .. } => {
+            let path = config.dir.join("auxiliary.db");
+            let mut c = sb_store_sqlite::SqliteConfig::new(path.clone());
+            c.synchronous = sb_store_sqlite::Synchronous::Normal;
+            c.readers = 2;
+            c.query_timeout = config.query_timeout;
+            let store = sb_store_sqlite::open(c)
+                .await
+                .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
+            Arc::new(store)
+        }
+        Database::Postgres { url, .. } => {
+            let mut c = sb_store_postgres::PostgresConfig::new(url.clone());
+            c.pool_size = 4;
+            c.statement_timeout = config.query_timeout;
+            c.schema = Some(LOGS_SCHEMA.into());
+            let store = sb_store_postgres::open(c)
+                .await
+                .context("cannot open the PostgreSQL log schema")?;
+            Arc::new(store)
+        }
+    })
+}
+
+/// The PostgreSQL schema of the request logs.
+pub const LOGS_SCHEMA: &str = "_scalebase_logs";
+
+/// Opens the stores and the application (running system migrations).
 pub async fn open_app(config: &StorageConfig) -> anyhow::Result<Arc<App>> {
     let store = open_store(config).await?;
+    let logs = open_logs_store(config).await?;
     let app_config = AppConfig { storage_dir: config.dir.join("storage"), ..AppConfig::default() };
-    App::open(store, app_config)
+    App::open_with_logs(store, logs, app_config)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the application: {e}"))
 }
@@ -112,6 +145,7 @@ pub async fn run(
         let _ = task.await;
     }
     served?;
+    app.close_logs().await;
     app.store().close().await;
     Ok(())
 }

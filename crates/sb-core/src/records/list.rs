@@ -70,6 +70,11 @@ impl ListQuery {
         })
     }
 
+    /// The compiled condition (filter and rule), over the alias `t`.
+    pub(crate) fn where_(&self) -> Option<&Expr> {
+        self.where_.as_ref()
+    }
+
     fn from(&self) -> FromItem {
         FromItem::Table { name: self.table.clone(), alias: Some(ALIAS.into()) }
     }

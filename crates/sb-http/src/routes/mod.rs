@@ -6,6 +6,7 @@ mod batch;
 mod collections;
 mod crons;
 pub(crate) mod files;
+mod logs;
 mod oauth2;
 mod realtime;
 mod records;
@@ -63,6 +64,9 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
             get(realtime::oauth2_redirect).post(realtime::oauth2_redirect),
         )
         .route("/api/settings", get(settings::get).patch(settings::update))
+        .route("/api/logs", get(logs::list).delete(logs::delete))
+        .route("/api/logs/stats", get(logs::stats))
+        .route("/api/logs/{id}", get(logs::view))
         .route("/api/crons", get(crons::list))
         .route("/api/crons/{id}", post(crons::run))
         .route("/api/files/token", post(files::token))

@@ -22,7 +22,8 @@ sb_testkit::sbtest_http!(crons_api, |url, app| async move {
         json!([
             {"id": "__pbDBOptimize__", "expression": "0 0 * * *"},
             {"id": "__pbMFACleanup__", "expression": "0 * * * *"},
-            {"id": "__pbOTPCleanup__", "expression": "0 * * * *"}
+            {"id": "__pbOTPCleanup__", "expression": "0 * * * *"},
+            {"id": "__pbLogsCleanup__", "expression": "0 */6 * * *"}
         ])
     );
     assert_error(&su.post("/api/crons/nope", json!({})).await, 404, "Missing or invalid cron job.");
@@ -65,7 +66,7 @@ sb_testkit::sbtest!(each_slot_runs_once_across_nodes, |app, backend| async move 
         .expect("second node");
     let _ = backend;
     for (minute, due) in [
-        (chrono::Utc.with_ymd_and_hms(2026, 11, 29, 0, 0, 0).unwrap(), 3),
+        (chrono::Utc.with_ymd_and_hms(2026, 11, 29, 0, 0, 0).unwrap(), 4),
         (chrono::Utc.with_ymd_and_hms(2026, 11, 29, 7, 0, 0).unwrap(), 2),
         (chrono::Utc.with_ymd_and_hms(2026, 11, 29, 7, 1, 0).unwrap(), 0),
     ] {

@@ -16,6 +16,7 @@ mod files;
 mod hardening;
 mod http;
 mod list;
+mod logs;
 mod mfa;
 mod oauth2;
 mod observe;
