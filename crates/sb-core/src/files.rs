@@ -9,6 +9,7 @@ use bytes::Bytes;
 use sb_files::{FileStore, Key, S3Config, ThumbSpec};
 use sb_query::RequestInfo;
 use sb_schema::{Collection, FieldKind, record};
+use sb_sql::{Expr, FromItem, Join, JoinKind, JoinSource, Select, SelectItem, Stmt, Ty, Typed};
 use serde_json::Value as Json;
 
 use crate::records::view::load_record;
@@ -281,33 +282,66 @@ impl App {
         self.exists_where(c, id, condition).await
     }
 
-    /// The source record holding a view record's file: the view column must come straight
-    /// from a file field of a base collection, and the record must hold the file.
+    /// The source record holding a view record's file (as PocketBase finds it): the view's
+    /// column must read straight from a file field of a base collection (through aliases and
+    /// views of views), and the source record is the one whose field holds the file name.
     async fn view_file_owner(
         &self,
         view: &Collection,
         field: &str,
-        record_id: &str,
+        _record_id: &str,
         filename: &str,
     ) -> CoreResult<(String, String)> {
         let catalog = self.catalog();
-        for c in catalog.all().iter().filter(|c| !c.is_view()) {
-            let Some(f) = c.field(field) else { continue };
-            if !matches!(f.kind, FieldKind::File(_)) {
-                continue;
-            }
-            // The view row shares its id with the source row when the view selects `id` from it.
-            let id = record_id;
-            if let Some(r) = load_record(self.store.as_ref(), c, id, None).await?
-                && record::to_unique_strings(r.data.get(field).unwrap_or(&Json::Null))
-                    .iter()
-                    .any(|n| n == filename)
-            {
-                return Ok((c.id.clone(), id.to_owned()));
-            }
+        let Some((source, source_field)) = crate::views::column_source(view, field, catalog.all())
+        else {
+            tracing::debug!(view = %view.name, field, "a view file column without a source field");
+            return Err(CoreError::not_found());
+        };
+        let Some(f) = source.field(&source_field) else { return Err(CoreError::not_found()) };
+        if !matches!(f.kind, FieldKind::File(_)) {
+            return Err(CoreError::not_found());
         }
-        tracing::debug!(view = %view.name, field, "no source record for a view file");
-        Err(CoreError::not_found())
+        let holds = if f.kind.is_multiple() {
+            contains_value("t", &source_field, filename)
+        } else {
+            Expr::eq(Expr::col("t", &source_field), Expr::param(filename), Ty::Text)
+        };
+        let select = Select {
+            columns: vec![SelectItem::Expr { expr: Expr::col("t", "id"), alias: None }],
+            from: Some(FromItem::Table { name: source.name.clone(), alias: Some("t".into()) }),
+            where_: Some(holds),
+            limit: Some(1),
+            ..Default::default()
+        };
+        let rows = self.store.query(&Stmt::Select(select)).await?;
+        match rows.rows.into_iter().next().and_then(|r| r.into_iter().next()?.into_string()) {
+            Some(id) => Ok((source.id.clone(), id)),
+            None => Err(CoreError::not_found()),
+        }
+    }
+}
+
+/// `EXISTS (SELECT 1 FROM json_each(alias.column) WHERE value = ?)`: a multi-value column
+/// holds `value`.
+fn contains_value(alias: &str, column: &str, value: &str) -> Expr {
+    Expr::Exists {
+        select: Box::new(Select {
+            columns: vec![SelectItem::Expr { expr: Expr::Int(1), alias: None }],
+            from: Some(FromItem::One { alias: "_a".into() }),
+            joins: vec![Join {
+                kind: JoinKind::Inner,
+                source: JoinSource::JsonEach(Box::new(Typed::new(
+                    Expr::col(alias, column),
+                    Ty::JsonText,
+                ))),
+                alias: "_je".into(),
+                on: None,
+            }],
+            where_: Some(Expr::eq(Expr::col("_je", "value"), Expr::param(value), Ty::Text)),
+            ..Default::default()
+        }),
+        negated: false,
     }
 }
 

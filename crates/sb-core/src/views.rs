@@ -158,6 +158,40 @@ pub(crate) async fn sample_rows(
     Ok(out)
 }
 
+/// The base collection and field that a view's output `column` reads straight from (through
+/// views of views), as PocketBase resolves a view record's files: `None` when the column is an
+/// expression, or its source is not a plain column of a collection.
+pub(crate) fn column_source<'a>(
+    view: &Collection,
+    column: &str,
+    catalog: &'a [std::sync::Arc<Collection>],
+) -> Option<(&'a std::sync::Arc<Collection>, String)> {
+    let mut view = view;
+    let mut column = column.to_owned();
+    // A bound on the depth of views over views (their definitions cannot form cycles).
+    for _ in 0..16 {
+        let query = normalize_query(view.view_query.as_deref()?);
+        let tokens = tokenize(query);
+        let items = select_items(query, &tokens);
+        let item = items.iter().find(|it| it.name.eq_ignore_ascii_case(&column))?;
+        let (qualifier, field) = column_path(&item.expr)?;
+        let sources = from_tables(&tokens, true);
+        let source = match &qualifier {
+            Some(q) => sources.iter().find(|s| s.alias.eq_ignore_ascii_case(q))?,
+            None => sources.first()?,
+        };
+        let table = source.table.as_deref()?;
+        let collection = catalog.iter().find(|c| c.name.eq_ignore_ascii_case(table))?;
+        let field = collection.fields.iter().find(|f| f.name.eq_ignore_ascii_case(&field))?;
+        if !collection.is_view() {
+            return Some((collection, field.name.clone()));
+        }
+        view = collection;
+        column = field.name.clone();
+    }
+    None
+}
+
 /// The field of one output column.
 fn derive_field(column: &str, expr: &str, sources: &[TableRef], others: &[Collection]) -> Json {
     if column == sb_schema::names::ID {

@@ -806,3 +806,62 @@ sb_testkit::sbtest_http!(large_files_stream_whole_and_in_ranges, |url, app| asyn
     assert_eq!(header(&part, "content-range"), format!("bytes {start}-{}/{size}", start + 99_999));
     assert!(part.bytes == content[start..start + 100_000]);
 });
+
+// Files of view records are found as the reference finds them: through the view's column to
+// the source field (aliases and views of views followed), and the source record holding the
+// name — whatever the view's own id is.
+sb_testkit::sbtest_http!(view_records_serve_their_source_files, |url, app| async move {
+    let su = Client::admin(&url, &app).await;
+    docs_collection(&su, "docs", json!([])).await;
+    let g = su.with_token(None);
+    let r = send_files(
+        &g,
+        reqwest::Method::POST,
+        "/api/collections/docs/records",
+        &[("title", "t1")],
+        &[
+            ("doc", "a.txt", "text/plain", b"hello".to_vec()),
+            ("imgs", "b.png", "image/png", png(2, 2)),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    for (name, query) in [
+        ("v1", "SELECT id, doc AS attachment, imgs AS pics FROM docs"),
+        ("v2", "SELECT (id || 'v') AS id, doc FROM docs"),
+        ("v3", "SELECT id, attachment AS att2 FROM v1"),
+        ("v4", "SELECT id, upper(title) AS doc FROM docs"),
+    ] {
+        let r = su
+            .post(
+                "/api/collections",
+                json!({"name": name, "type": "view", "listRule": "", "viewRule": "", "viewQuery": query}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{name}: {:?}", r.body);
+    }
+    for (view, field, expected) in [
+        ("v1", "attachment", b"hello".to_vec()),
+        ("v1", "pics", png(2, 2)),
+        ("v2", "doc", b"hello".to_vec()),
+        ("v3", "att2", b"hello".to_vec()),
+    ] {
+        let list = g.get(&format!("/api/collections/{view}/records")).await;
+        let record = &list.body["items"][0];
+        let name = match &record[field] {
+            Value::Array(names) => names[0].as_str().unwrap().to_owned(),
+            other => other.as_str().unwrap().to_owned(),
+        };
+        let id = record["id"].as_str().unwrap();
+        let served = fetch(&g, &format!("/api/files/{view}/{id}/{name}"), &[]).await;
+        assert_eq!(served.status, 200, "{view}.{field}");
+        assert_eq!(served.bytes, expected, "{view}.{field}");
+        let other = fetch(&g, &format!("/api/files/{view}/{id}/nope_{name}"), &[]).await;
+        assert_eq!(other.status, 404, "{view}.{field}");
+    }
+    // A column computed from the source is not a file column: nothing is served through it.
+    let list = g.get("/api/collections/v4/records").await;
+    let id = list.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let doc = r.body["doc"].as_str().unwrap();
+    assert_eq!(fetch(&g, &format!("/api/files/v4/{id}/{doc}"), &[]).await.status, 404);
+});
