@@ -144,6 +144,17 @@ impl App {
             }),
         ];
         jobs.sort_by_key(|j| (j.id.starts_with("__pb"), j.id.clone()));
+        // Registered last by PocketBase, so listed last; only where backups can be made.
+        let backup_cron =
+            self.settings().get(&["backups", "cron"]).and_then(|v| v.as_str().map(str::to_owned));
+        if let Some(expr) = backup_cron.filter(|e| !e.is_empty())
+            && self.backups_available()
+            && Schedule::parse(&expr).is_some()
+        {
+            jobs.push(CronJob::new(crate::backups::AUTO_BACKUP_JOB, &expr, |app| {
+                Box::pin(async move { app.auto_backup().await })
+            }));
+        }
         jobs
     }
 

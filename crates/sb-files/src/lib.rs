@@ -12,7 +12,7 @@ mod thumbs;
 
 pub use names::{is_valid_component, random_suffix, stored_name};
 pub use sniff::{content_type, is_inline, mime_matches};
-pub use store::{FileMeta, FileStore, Key, S3Config, StoreError};
+pub use store::{ByteStream, FileMeta, FileStore, Key, S3Config, StoreError};
 pub use thumbs::{ThumbError, ThumbSpec, make_thumb};
 
 #[cfg(test)]
