@@ -40,6 +40,10 @@ const MISSING: &str = "Missing or invalid backup file.";
 const POSTGRES: &str = "Backups are not available with the PostgreSQL database: back it up with \
      pg_dump and restore it with pg_restore (or the database service's own snapshots).";
 
+/// Local file deletes held back while a backup runs (`None`: none running); `true` marks a
+/// folder (everything under the key).
+pub(crate) type DeleteQueue = Arc<Mutex<Option<Vec<(Key, bool)>>>>;
+
 /// Backup state of one application.
 pub(crate) struct Backups {
     /// The data folder: `backups/` (local backups) and the temporary folders live in it.
@@ -49,7 +53,7 @@ pub(crate) struct Backups {
     /// The name of the backup being created or restored (one at a time).
     active: Mutex<Option<String>>,
     /// Local file deletes held back while a backup copies the storage folder.
-    deferred: Arc<Mutex<Option<Vec<(Key, bool)>>>>,
+    deferred: DeleteQueue,
     /// The backups store, rebuilt when `settings.backups.s3` changes.
     current: Mutex<Option<(Json, FileStore)>>,
     /// The extracted restore waiting for the host to apply it.
@@ -284,7 +288,7 @@ impl App {
     }
 
     /// A handle for deletes made from spawned tasks (see [`App::delete_stored`]).
-    pub(crate) fn delete_queue(&self) -> Arc<Mutex<Option<Vec<(Key, bool)>>>> {
+    pub(crate) fn delete_queue(&self) -> DeleteQueue {
         self.backups.deferred.clone()
     }
 

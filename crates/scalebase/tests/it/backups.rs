@@ -493,10 +493,18 @@ async fn a_backup_taken_while_writes_go_on_is_a_consistent_snapshot() {
     let written = next.load(Ordering::Relaxed);
 
     assert_eq!(su.post("/api/backups/live.zip/restore", json!({})).await.status, 204);
-    let items = wait_records(&su, "seq", |items| (items.len() as u64) < written).await;
-    let _ = items;
-    let r = su.get("/api/collections/seq/records?perPage=1&fields=n").await;
-    let total = r.body["totalItems"].as_u64().unwrap();
+    // Wait for the restart onto the snapshot (it holds fewer records than were written).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let total = loop {
+        let r = try_get(&su, "/api/collections/seq/records?perPage=1&fields=n").await;
+        if let Some((200, body)) = &r
+            && body["totalItems"].as_u64() != Some(written)
+        {
+            break body["totalItems"].as_u64().unwrap();
+        }
+        assert!(Instant::now() < deadline, "the restore never happened: {r:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(
         total >= before && total <= after + 1,
         "snapshot of {total} records, writes {before}..{after}"
