@@ -71,6 +71,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve(config: scalebase::config::ServeConfig) -> anyhow::Result<()> {
     let _log = init_tracing(config.log_json, &config.log_level);
+    scalebase::restore::recover(&config.storage)?;
     let app = scalebase::open_app(&config.storage).await?;
     let listener = tokio::net::TcpListener::bind(config.http)
         .await

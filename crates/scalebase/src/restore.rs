@@ -149,3 +149,42 @@ fn remove(path: &Path) -> std::io::Result<()> {
         Err(e) => Err(e),
     }
 }
+
+/// Finishes or undoes a restore a crash interrupted, and removes the temporary folders backups
+/// leave in the data folder (`.sb_backup_*`, `.sb_upload_*`, `.sb_restore_*`). Run before the
+/// store is opened. A restore whose database was not moved in yet is undone (the previous files
+/// go back where they are missing); one whose database was moved in is completed.
+pub fn recover(storage: &StorageConfig) -> anyhow::Result<()> {
+    let Database::Sqlite { path: db, .. } = &storage.database else { return Ok(()) };
+    let Ok(entries) = std::fs::read_dir(&storage.dir) else { return Ok(()) };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let temp = entry.path();
+        if name.starts_with(".sb_restore_") {
+            let previous = temp.join("previous");
+            let staged = temp.join("data");
+            let targets = Targets::new(db, &storage.dir.join("storage"), &previous);
+            // Undo unless the restored database is in place: its file was not moved in yet,
+            // or a failed restore was being undone (the live database is gone, the previous
+            // one kept).
+            let undo = staged.join("data.db").exists()
+                || (std::fs::symlink_metadata(db).is_err() && previous.join("data.db").exists());
+            if undo {
+                for (live, kept) in &targets.items {
+                    if kept.exists() && std::fs::symlink_metadata(live).is_err() {
+                        tracing::warn!(path = %live.display(), "undoing an interrupted restore");
+                        move_path(kept, live)?;
+                    }
+                }
+            } else if staged.join("storage").exists() && !storage.dir.join("storage").exists() {
+                tracing::warn!("completing an interrupted restore");
+                move_path(&staged.join("storage"), &storage.dir.join("storage"))?;
+            }
+        } else if !(name.starts_with(".sb_backup_") || name.starts_with(".sb_upload_")) {
+            continue;
+        }
+        std::fs::remove_dir_all(&temp)
+            .with_context(|| format!("cannot remove {}", temp.display()))?;
+    }
+    Ok(())
+}

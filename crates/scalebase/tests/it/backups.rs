@@ -280,18 +280,25 @@ struct RunServer {
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
+fn storage_in(dir: &std::path::Path) -> scalebase::config::StorageConfig {
+    scalebase::config::StorageConfig {
+        dir: dir.to_path_buf(),
+        database: scalebase::config::Database::Sqlite {
+            path: dir.join("data.db"),
+            synchronous_full: false,
+            readers: Some(2),
+        },
+        query_timeout: Duration::from_secs(30),
+    }
+}
+
 impl RunServer {
     async fn start() -> RunServer {
-        let dir = tempfile::tempdir().unwrap();
-        let storage = scalebase::config::StorageConfig {
-            dir: dir.path().to_path_buf(),
-            database: scalebase::config::Database::Sqlite {
-                path: dir.path().join("data.db"),
-                synchronous_full: false,
-                readers: Some(2),
-            },
-            query_timeout: Duration::from_secs(30),
-        };
+        RunServer::start_in(tempfile::tempdir().unwrap()).await
+    }
+
+    async fn start_in(dir: tempfile::TempDir) -> RunServer {
+        let storage = storage_in(dir.path());
         let app = scalebase::open_app(&storage).await.unwrap();
         app.upsert_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -329,12 +336,13 @@ impl RunServer {
         c
     }
 
-    async fn stop(mut self) {
+    /// Stops the server; returns its data folder.
+    async fn stop(mut self) -> tempfile::TempDir {
         if let Some(s) = self.stop.take() {
             s.send(()).ok();
         }
         self.task.await.unwrap().unwrap();
-        drop(self.dir);
+        self.dir
     }
 }
 
@@ -549,4 +557,31 @@ async fn backups_go_to_s3_when_configured() {
     assert!(s3.keys().await.is_empty());
     server.stop().await;
     s3.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_interrupted_by_a_crash_is_undone_at_the_next_start() {
+    let server = RunServer::start().await;
+    let su = server.login().await;
+    su.create_collection(
+        json!({"name": "notes", "type": "base", "fields": [{"name": "n", "type": "number"}]}),
+    )
+    .await;
+    su.create_record("notes", json!({"n": 7})).await;
+    let dir = server.stop().await;
+    // The crash: the live database moved aside, the restored one not moved in yet.
+    let temp = dir.path().join(".sb_restore_crash");
+    std::fs::create_dir_all(temp.join("previous")).unwrap();
+    std::fs::create_dir_all(temp.join("data")).unwrap();
+    std::fs::rename(dir.path().join("data.db"), temp.join("previous/data.db")).unwrap();
+    std::fs::write(temp.join("data/data.db"), b"SQLite format 3\0restored").unwrap();
+    std::fs::create_dir_all(dir.path().join(".sb_backup_left")).unwrap();
+    scalebase::restore::recover(&storage_in(dir.path())).unwrap();
+    assert!(!temp.exists() && !dir.path().join(".sb_backup_left").exists());
+    let server = RunServer::start_in(dir).await;
+    let su = server.login().await;
+    let items = su.all_records("notes").await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["n"], 7);
+    server.stop().await;
 }
