@@ -23,7 +23,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use parking_lot::Mutex;
-use sb_files::{ByteStream, FileMeta, FileStore, Key, S3Config};
+use sb_files::{ByteStream, FileMeta, FileStore, Key};
 use sb_schema::{ErrorMap, FieldError};
 use serde_json::{Value as Json, json};
 use tokio::io::AsyncWriteExt;
@@ -131,30 +131,8 @@ impl App {
     fn backups_store(&self) -> CoreResult<FileStore> {
         let settings = self.settings();
         let s3 = settings.get(&["backups", "s3"]).cloned().unwrap_or(Json::Null);
-        let enabled = s3.get("enabled").and_then(Json::as_bool).unwrap_or(false);
-        let wanted = if enabled { s3.clone() } else { Json::Null };
-        let mut current = self.backups.current.lock();
-        if let Some((config, store)) = current.as_ref()
-            && *config == wanted
-        {
-            return Ok(store.clone());
-        }
-        let store = if enabled {
-            let text = |k: &str| s3.get(k).and_then(Json::as_str).unwrap_or("").to_owned();
-            FileStore::s3(&S3Config {
-                bucket: text("bucket"),
-                region: text("region"),
-                endpoint: text("endpoint"),
-                access_key: text("accessKey"),
-                secret: text("secret"),
-                force_path_style: s3.get("forcePathStyle").and_then(Json::as_bool).unwrap_or(false),
-            })
-        } else {
-            FileStore::local(&self.backups.data_dir.join("backups"))
-        }
-        .map_err(CoreError::internal)?;
-        *current = Some((wanted, store.clone()));
-        Ok(store)
+        let local = self.backups.data_dir.join("backups");
+        crate::files::cached_store(&self.backups.current, &s3, &local)
     }
 
     /// A temporary folder inside the data folder (same filesystem, so renames work).
@@ -337,7 +315,7 @@ impl App {
     pub async fn upload_backup(
         &self,
         file_name: &str,
-        mut body: impl Stream<Item = Result<Bytes, String>> + Unpin + Send,
+        body: impl Stream<Item = Result<Bytes, String>> + Unpin + Send,
     ) -> CoreResult<()> {
         self.require_backups()?;
         let name = file_name.rsplit(['/', '\\']).next().unwrap_or("").to_owned();
@@ -356,19 +334,12 @@ impl App {
         }
         let temp = self.temp_dir(".sb_upload_")?;
         let path = temp.path().join("upload.zip");
-        let mut out = tokio::fs::File::create(&path).await.map_err(CoreError::internal)?;
-        let mut head: Vec<u8> = Vec::with_capacity(4);
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|_| {
+        let body = body.map(|c| {
+            c.map_err(|_| {
                 CoreError::bad_request("An error occurred while loading the submitted data.")
-            })?;
-            if head.len() < 4 {
-                head.extend(chunk.iter().take(4 - head.len()));
-            }
-            out.write_all(&chunk).await.map_err(CoreError::internal)?;
-        }
-        out.sync_all().await.map_err(CoreError::internal)?;
-        drop(out);
+            })
+        });
+        let head = write_stream(&path, body).await?;
         // A zip starts with a local file header, or is an empty archive.
         if head[..] != *b"PK\x03\x04" && head[..] != *b"PK\x05\x06" {
             return Err(invalid(FieldError::new(
@@ -387,20 +358,13 @@ impl App {
         let active = self.start_active(key)?;
         let temp = self.temp_dir(".sb_restore_")?;
         let archive_path = temp.path().join("backup.zip");
-        let (_, mut body) = self
+        let (_, body) = self
             .backups_store()?
             .get_stream(&key_)
             .await
             .map_err(CoreError::internal)?
             .ok_or_else(|| CoreError::bad_request(MISSING))?;
-        let mut out = tokio::fs::File::create(&archive_path).await.map_err(CoreError::internal)?;
-        while let Some(chunk) = body.next().await {
-            out.write_all(&chunk.map_err(CoreError::internal)?)
-                .await
-                .map_err(CoreError::internal)?;
-        }
-        out.sync_all().await.map_err(CoreError::internal)?;
-        drop(out);
+        write_stream(&archive_path, body.map(|c| c.map_err(CoreError::internal))).await?;
         let dir = temp.path().join("data");
         let (a, d) = (archive_path.clone(), dir.clone());
         tokio::task::spawn_blocking(move || archive::extract(&a, &d, archive::Limits::default()))
@@ -457,6 +421,24 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// Writes the chunks of `body` to the new file `path` (synced); returns its first 4 bytes.
+async fn write_stream(
+    path: &std::path::Path,
+    mut body: impl Stream<Item = CoreResult<Bytes>> + Unpin,
+) -> CoreResult<Vec<u8>> {
+    let mut out = tokio::fs::File::create_new(path).await.map_err(CoreError::internal)?;
+    let mut head = Vec::with_capacity(4);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        if head.len() < 4 {
+            head.extend(chunk.iter().take(4 - head.len()));
+        }
+        out.write_all(&chunk).await.map_err(CoreError::internal)?;
+    }
+    out.sync_all().await.map_err(CoreError::internal)?;
+    Ok(head)
 }
 
 /// Deletes `key` from `store`, or queues it while a backup copies the local storage.
