@@ -302,6 +302,12 @@ impl App {
 }
 
 impl App {
+    /// The keys (`<collection id>/<record id>/<name>`) of every file stored for a collection.
+    pub async fn stored_files(&self, collection_id: &str) -> CoreResult<Vec<String>> {
+        let prefix = Key::new(&[collection_id]).map_err(CoreError::internal)?;
+        self.file_store()?.keys_under(&prefix).await.map_err(CoreError::internal)
+    }
+
     /// Whether `name` (a file, or `thumbs_<file>/<thumb>_<file>`) is stored for a record.
     pub async fn stored_file_exists(
         &self,

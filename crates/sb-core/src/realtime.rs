@@ -68,12 +68,18 @@ impl Drop for Connection {
 impl App {
     /// Publishes committed changes on the event bus, in order.
     pub(crate) fn publish_changes(&self, changes: Vec<RecordChange>) {
+        if changes.is_empty() {
+            return;
+        }
+        let _span = sb_observe::trace::bus_publish_span("local", changes.len()).entered();
+        let traceparent = sb_observe::trace::current_traceparent();
         for change in changes {
             self.realtime.bus.publish(BusEvent {
                 seq: self.realtime.clients.next_seq(),
                 action: change.action,
                 collection_id: change.record.collection.id.clone(),
                 record: change.record.data,
+                traceparent: traceparent.clone(),
             });
         }
     }

@@ -163,6 +163,21 @@ impl FileStore {
         }
     }
 
+    /// The keys of every object under `prefix` (a "folder"), sorted.
+    pub async fn keys_under(&self, prefix: &Key) -> Result<Vec<String>, StoreError> {
+        let mut listing = self.inner.list(Some(&prefix.0));
+        let mut keys = Vec::new();
+        while let Some(item) = listing.next().await {
+            match item {
+                Ok(meta) => keys.push(meta.location.to_string()),
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
     /// Deletes every object under `prefix` (a "folder").
     pub async fn delete_prefix(&self, prefix: &Key) -> Result<(), StoreError> {
         let mut listing = self.inner.list(Some(&prefix.0));

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use sb_core::{App, AuthInfo};
 use subtle::ConstantTimeEq;
+use tracing::Instrument;
 
 use crate::HttpConfig;
 use crate::error::error_response;
@@ -74,9 +75,14 @@ impl TraceContext {
         Some(((*trace).to_owned(), (*parent).to_owned(), sampled))
     }
 
-    fn from_headers(headers: &axum::http::HeaderMap) -> TraceContext {
-        let incoming =
-            headers.get("traceparent").and_then(|v| v.to_str().ok()).and_then(TraceContext::parse);
+    /// The context of a request: its exported span's ids when spans are exported (the span
+    /// already continues the caller's trace), else the caller's trace id or a new one.
+    fn new(traceparent: Option<&str>, span: &tracing::Span) -> TraceContext {
+        let incoming = traceparent.and_then(TraceContext::parse);
+        if let Some((trace_id, span_id, sampled)) = sb_observe::trace::span_ids(span) {
+            let parent_id = incoming.map(|(_, parent, _)| parent);
+            return TraceContext { trace_id, parent_id, span_id, sampled };
+        }
         let span_id = random_hex(8);
         match incoming {
             Some((trace_id, parent, sampled)) => {
@@ -117,14 +123,17 @@ pub(crate) async fn record(mut request: Request, next: Next) -> Response {
             Some(id) if sane_request_id(id) => id.into(),
             _ => random_hex(16).into(),
         };
-    let trace = TraceContext::from_headers(request.headers());
+    let traceparent = request.headers().get("traceparent").and_then(|v| v.to_str().ok());
+    let span = sb_observe::trace::request_span(&method, &path, &request_id, traceparent);
+    let trace = TraceContext::new(traceparent, &span);
     let slot = Arc::new(LogSlot::default());
     request.extensions_mut().insert(RequestId(request_id.clone()));
     request.extensions_mut().insert(trace.clone());
     request.extensions_mut().insert(slot.clone());
     sb_observe::http_in_flight(1.0);
     let _leave = InFlight;
-    let mut response = next.run(request).await;
+    let handled = sb_observe::trace::scope(trace.header(), next.run(request));
+    let mut response = handled.instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     let route = response
@@ -136,6 +145,8 @@ pub(crate) async fn record(mut request: Request, next: Next) -> Response {
         response.headers_mut().insert("x-request-id", v);
     }
     let auth_id = slot.auth_id.lock().take().unwrap_or_default();
+    sb_observe::trace::record_response(&span, &method, &route, status, &auth_id);
+    drop(span);
     tracing::info!(
         target: "scalebase::request",
         request_id = &*request_id,

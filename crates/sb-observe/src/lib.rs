@@ -10,6 +10,8 @@
 //! only bounded label values — route templates (`/api/collections/{collection}/records`), never
 //! raw paths.
 
+pub mod trace;
+
 use std::sync::OnceLock;
 use std::time::Duration;
 

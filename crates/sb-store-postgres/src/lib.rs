@@ -26,6 +26,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use sb_sql::Rendered;
 use sb_store::{Dialect, Result, Rows, Stmt, Store, StoreError, Tx, Value};
 use tokio_postgres::NoTls;
+use tracing::Instrument;
 
 use crate::client::{Mode, Outcome, run_autocommit};
 
@@ -142,6 +143,11 @@ async fn checkout(pool: &Pool) -> Result<deadpool_postgres::Object> {
 
 const POSTGRES: sb_observe::Backend = sb_observe::Backend::Postgres;
 
+/// The trace span of one statement, awaited by its caller (pool wait included).
+pub(crate) fn db_span(sql: &str) -> tracing::Span {
+    sb_observe::trace::db_span(POSTGRES, sb_observe::sql_operation(sql), sql)
+}
+
 impl PostgresStore {
     async fn run(&self, sql: &str, params: &[Value]) -> Result<Rows> {
         let client = checkout(&self.pool).await?;
@@ -164,7 +170,8 @@ impl Store for PostgresStore {
 
     async fn query(&self, stmt: &Stmt) -> Result<Rows> {
         let r = render(stmt);
-        self.run(&r.sql, &r.params).await
+        let span = db_span(&r.sql);
+        self.run(&r.sql, &r.params).instrument(span).await
     }
 
     async fn begin(&self) -> Result<Box<dyn Tx>> {

@@ -12,8 +12,10 @@
 //! connection is closed instead (the server then rolls back).
 
 use deadpool_postgres::{Object, Pool};
+use sb_sql::Rendered;
 use sb_store::{ErrorKind, Result, Rows, Stmt, StoreError, Tx};
 use tokio_postgres::Error;
+use tracing::Instrument;
 
 use crate::client::{self, Mode, Outcome};
 use crate::error::{classify, is_stale_plan};
@@ -48,11 +50,21 @@ impl PgTx {
     }
 
     async fn run(&mut self, stmt: &Stmt, mode: Mode) -> Result<Outcome> {
+        let rendered = crate::render(stmt);
+        let span = crate::db_span(&rendered.sql);
+        self.run_rendered(stmt, rendered, mode).instrument(span).await
+    }
+
+    async fn run_rendered(
+        &mut self,
+        stmt: &Stmt,
+        rendered: Rendered,
+        mode: Mode,
+    ) -> Result<Outcome> {
         if self.state == State::Failed {
             return Err(aborted());
         }
         self.ddl |= is_ddl(stmt);
-        let rendered = crate::render(stmt);
         let fresh = self.state == State::Fresh;
         // From here on a transaction may be open on the connection, even if this future is
         // cancelled half-way: a drop must then roll it back.
@@ -172,7 +184,8 @@ impl Tx for PgTx {
             State::Open => {
                 let client = self.client.take().ok_or_else(aborted)?;
                 let started = std::time::Instant::now();
-                let committed = client.batch_execute("COMMIT").await;
+                let span = crate::db_span("COMMIT");
+                let committed = client.batch_execute("COMMIT").instrument(span).await;
                 sb_observe::db_query(sb_observe::Backend::Postgres, "commit", started.elapsed());
                 if committed.is_ok() && self.ddl {
                     self.pool.manager().statement_caches.clear();

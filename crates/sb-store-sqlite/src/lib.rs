@@ -29,6 +29,7 @@ use parking_lot::Mutex;
 use sb_sql::Rendered;
 use sb_store::{Dialect, ErrorKind, Result, Rows, Stmt, Store, StoreError, Tx, Value};
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 use crate::conn::{Conn, Role};
 use crate::reader::Readers;
@@ -143,6 +144,13 @@ impl SqliteStore {
     }
 }
 
+const SQLITE: sb_observe::Backend = sb_observe::Backend::Sqlite;
+
+/// The trace span of one statement, awaited by its caller (queueing included).
+pub(crate) fn db_span(sql: &str) -> tracing::Span {
+    sb_observe::trace::db_span(SQLITE, sb_observe::sql_operation(sql), sql)
+}
+
 /// Renders a statement for SQLite; `Stmt::Raw` is SQLite text with `?` placeholders already.
 pub(crate) fn render(stmt: &Stmt) -> Rendered {
     match stmt {
@@ -159,7 +167,8 @@ impl Store for SqliteStore {
 
     async fn query(&self, stmt: &Stmt) -> Result<Rows> {
         let r = render(stmt);
-        self.readers.query(r.sql, r.params).await
+        let span = db_span(&r.sql);
+        self.readers.query(r.sql, r.params).instrument(span).await
     }
 
     async fn begin(&self) -> Result<Box<dyn Tx>> {
@@ -167,7 +176,8 @@ impl Store for SqliteStore {
     }
 
     async fn write(&self, stmts: &[Stmt]) -> Result<Vec<u64>> {
-        writer::write(&self.writer, stmts).await
+        let span = sb_observe::trace::db_span(SQLITE, "write", "");
+        writer::write(&self.writer, stmts).instrument(span).await
     }
 
     async fn ping(&self) -> Result<()> {

@@ -33,6 +33,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 use sb_store::{ErrorKind, Result, Rows, Stmt, StoreError, Tx, Value};
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 use crate::conn::Conn;
 
@@ -373,12 +374,21 @@ pub(crate) fn begin(writer: &Sender<Msg>) -> Result<SqliteTx> {
 pub(crate) async fn write(writer: &Sender<Msg>, stmts: &[Stmt]) -> Result<Vec<u64>> {
     let (cmds_tx, cmds_rx) = crossbeam_channel::unbounded();
     let mut answers = Vec::with_capacity(stmts.len());
+    // The caller's span (when exported) lists the job's statements.
+    let span = tracing::Span::current();
+    let mut texts = (!span.is_disabled()).then(Vec::new);
     for stmt in stmts {
         let r = crate::render(stmt);
+        if let Some(texts) = &mut texts {
+            texts.push(r.sql.clone());
+        }
         let (reply, answer) = oneshot::channel();
         // Cannot fail: `cmds_rx` is alive here.
         let _ = cmds_tx.send(Cmd::Execute { sql: r.sql, params: r.params, reply });
         answers.push(answer);
+    }
+    if let Some(texts) = texts {
+        span.record("db.query.text", texts.join(";\n"));
     }
     let (reply, committed) = oneshot::channel();
     let _ = cmds_tx.send(Cmd::Commit(reply));
@@ -434,16 +444,21 @@ impl SqliteTx {
 impl Tx for SqliteTx {
     async fn query(&mut self, stmt: &Stmt) -> Result<Rows> {
         let r = crate::render(stmt);
-        self.call(|reply| Cmd::Query { sql: r.sql, params: r.params, reply }).await
+        let span = crate::db_span(&r.sql);
+        self.call(|reply| Cmd::Query { sql: r.sql, params: r.params, reply }).instrument(span).await
     }
 
     async fn execute(&mut self, stmt: &Stmt) -> Result<u64> {
         let r = crate::render(stmt);
-        self.call(|reply| Cmd::Execute { sql: r.sql, params: r.params, reply }).await
+        let span = crate::db_span(&r.sql);
+        self.call(|reply| Cmd::Execute { sql: r.sql, params: r.params, reply })
+            .instrument(span)
+            .await
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        self.call(Cmd::Commit).await
+        let span = crate::db_span("COMMIT");
+        self.call(Cmd::Commit).instrument(span).await
     }
 
     async fn rollback(self: Box<Self>) -> Result<()> {

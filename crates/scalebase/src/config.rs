@@ -26,6 +26,8 @@ pub struct FileConfig {
     pub log_level: Option<String>,
     pub metrics_addr: Option<String>,
     pub metrics_token: Option<String>,
+    pub otlp_endpoint: Option<String>,
+    pub otlp_service_name: Option<String>,
 }
 
 impl FileConfig {
@@ -74,6 +76,13 @@ pub struct ServeArgs {
     /// A bearer token that may read `GET /metrics` on the main listener (superusers always may).
     #[arg(long, env = "SCALEBASE_METRICS_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Export traces over OTLP/HTTP (protobuf) to this collector, e.g. `http://127.0.0.1:4318`
+    /// (`/v1/traces` is appended). Off when not given.
+    #[arg(long, env = "SCALEBASE_OTLP_ENDPOINT", value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the exported traces (default `scalebase`).
+    #[arg(long, env = "SCALEBASE_OTLP_SERVICE_NAME", value_name = "NAME")]
+    pub otlp_service_name: Option<String>,
 }
 
 /// Storage options shared by `serve` and the `superuser` commands.
@@ -123,6 +132,15 @@ pub struct ServeConfig {
     pub log_level: String,
     pub metrics_addr: Option<SocketAddr>,
     pub metrics_token: Option<String>,
+    /// OTLP trace export, when configured.
+    pub otlp: Option<Otlp>,
+}
+
+/// Where and as what traces are exported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Otlp {
+    pub endpoint: String,
+    pub service_name: String,
 }
 
 impl StorageArgs {
@@ -198,9 +216,28 @@ impl ServeArgs {
             ),
             None => None,
         };
+        let otlp = self
+            .otlp_endpoint
+            .clone()
+            .or_else(|| file.otlp_endpoint.clone())
+            .filter(|e| !e.is_empty())
+            .map(|endpoint| Otlp {
+                endpoint,
+                service_name: self
+                    .otlp_service_name
+                    .clone()
+                    .or_else(|| file.otlp_service_name.clone())
+                    .unwrap_or_else(|| "scalebase".into()),
+            });
+        if let Some(o) = &otlp
+            && !(o.endpoint.starts_with("http://") || o.endpoint.starts_with("https://"))
+        {
+            bail!("invalid --otlp-endpoint {:?} (expected an http:// or https:// URL)", o.endpoint);
+        }
         Ok(ServeConfig {
             http,
             metrics_addr,
+            otlp,
             metrics_token: self
                 .metrics_token
                 .clone()

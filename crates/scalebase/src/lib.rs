@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod restore;
+pub mod telemetry;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -70,7 +70,12 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: scalebase::config::ServeConfig) -> anyhow::Result<()> {
-    let _log = init_tracing(config.log_json, &config.log_level);
+    let telemetry = scalebase::telemetry::init(
+        config.log_json,
+        &config.log_level,
+        config.otlp.as_ref(),
+        std::time::Duration::from_secs(2),
+    )?;
     scalebase::restore::recover(&config.storage)?;
     let app = scalebase::open_app(&config.storage).await?;
     let listener = tokio::net::TcpListener::bind(config.http)
@@ -79,11 +84,13 @@ async fn serve(config: scalebase::config::ServeConfig) -> anyhow::Result<()> {
     tracing::info!(address = %config.http, "Server started at http://{}", config.http);
     scalebase::run(listener, app, &config, shutdown_signal()).await?;
     tracing::info!("server stopped");
+    telemetry.flush();
     Ok(())
 }
 
 async fn superuser(action: SuperuserAction, file: &FileConfig) -> anyhow::Result<()> {
-    let _log = init_tracing(false, "warn");
+    let _telemetry =
+        scalebase::telemetry::init(false, "warn", None, std::time::Duration::from_secs(2))?;
     let storage = match &action {
         SuperuserAction::Upsert { storage, .. }
         | SuperuserAction::Create { storage, .. }
@@ -115,22 +122,6 @@ async fn superuser(action: SuperuserAction, file: &FileConfig) -> anyhow::Result
         }
         Err(e) => anyhow::bail!("{e}"),
     }
-}
-
-fn init_tracing(json: bool, level: &str) -> tracing_appender::non_blocking::WorkerGuard {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Every request writes a log line: a background thread does the writing, so a slow
-    // stderr never blocks a request (lines are dropped, not waited for, if it falls far
-    // behind). The returned guard flushes the last lines when the caller drops it at exit.
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-    guard
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -17,6 +17,7 @@ mod providers;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use tracing::Instrument;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -628,7 +629,7 @@ async fn exchange_code(provider: &Provider<'_>, form: &Form) -> Result<Token, St
         // RFC 6749 §2.3.1: both parts form-encoded before the basic encoding.
         TokenAuth::Basic => request.basic_auth(form_encode(id), Some(form_encode(secret))),
     };
-    let response = request.form(&params).send().await.map_err(|e| e.to_string())?;
+    let response = send(request.form(&params)).await?;
     let status = response.status();
     let content_type = response
         .headers()
@@ -717,12 +718,12 @@ async fn id_token_claims(
     if id_token.is_empty() {
         return Err("no id_token in the token answer".into());
     }
-    let response = http_client()
-        .get(provider.user_info_url)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    let response = send(
+        http_client()
+            .get(provider.user_info_url)
+            .header(reqwest::header::ACCEPT, "application/json"),
+    )
+    .await?;
     let status = response.status();
     let bytes = read_limited(response).await?;
     if !status.is_success() {
@@ -756,18 +757,36 @@ async fn send_json(
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = request
-        .bearer_auth(&token.access_token)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    let response = send(
+        request
+            .bearer_auth(&token.access_token)
+            .header(reqwest::header::ACCEPT, "application/json"),
+    )
+    .await?;
     let status = response.status();
     let bytes = read_limited(response).await?;
     if !status.is_success() {
         return Err(format!("{url} answered {status}"));
     }
     serde_json::from_slice::<Json>(&bytes).map_err(|_| format!("{url} did not answer JSON"))
+}
+
+/// Sends an outgoing request in a client span, with that span's W3C `traceparent` (or the
+/// handled request's, when spans are not exported), so the provider's traces join ours.
+async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, String> {
+    let (client, request) = request.build_split();
+    let mut request = request.map_err(|e| e.to_string())?;
+    let host = request.url().host_str().unwrap_or("").to_owned();
+    let span = sb_observe::trace::client_span(request.method().as_str(), &host);
+    if let Some(traceparent) = span.in_scope(sb_observe::trace::current_traceparent)
+        && let Ok(value) = reqwest::header::HeaderValue::from_str(&traceparent)
+    {
+        request.headers_mut().insert("traceparent", value);
+    }
+    let response =
+        client.execute(request).instrument(span.clone()).await.map_err(|e| e.to_string())?;
+    span.record("http.response.status_code", response.status().as_u16());
+    Ok(response)
 }
 
 /// Upper bound of an avatar download.
@@ -787,8 +806,7 @@ async fn download_avatar(url: &str, limit: usize) -> Result<crate::UploadedFile,
         .unwrap_or("avatar")
         .to_owned();
     let work = async {
-        let mut response =
-            http_client().get(parsed.clone()).send().await.map_err(|e| e.to_string())?;
+        let mut response = send(http_client().get(parsed.clone())).await?;
         if !response.status().is_success() {
             return Err(format!("avatar answered {}", response.status()));
         }

@@ -19,6 +19,9 @@ pub struct BusEvent {
     pub action: ChangeAction,
     pub collection_id: String,
     pub record: Map<String, Json>,
+    /// The W3C `traceparent` of the write that published the event, so the work of delivering
+    /// it joins the writer's trace.
+    pub traceparent: Option<String>,
 }
 
 /// What a bus subscription yields.

@@ -16,6 +16,7 @@ use sb_query::{Access, AuthInfo, RequestInfo, Scope};
 use sb_schema::Collection;
 use sb_sql::{Expr, FromItem, Select, SelectItem, Stmt};
 use serde_json::{Map, Value as Json};
+use tracing::Instrument;
 
 use super::clients::{Client, Subscription, Topic};
 use super::{BusEvent, Deliveries, Message};
@@ -169,7 +170,8 @@ impl App {
                 Decision::Group(index)
             })
             .collect();
-        let verdicts = self.decide_groups(&catalog, &c, &record, &groups).await?;
+        let traceparent = event.traceparent.as_deref();
+        let verdicts = self.decide_groups(&catalog, &c, &record, &groups, traceparent).await?;
 
         // Serialise the record once per distinct view of it.
         let action = event.action;
@@ -212,19 +214,26 @@ impl App {
         c: &Arc<Collection>,
         record: &Record,
         groups: &[Group],
+        traceparent: Option<&str>,
     ) -> CoreResult<Vec<bool>> {
+        let span = sb_observe::trace::rule_evaluate_span(&c.name, groups.len());
+        sb_observe::trace::continue_trace(&span, traceparent);
         let mut verdicts = vec![false; groups.len()];
         let mut pending: Vec<(usize, Expr)> = Vec::new();
-        for (i, g) in groups.iter().enumerate() {
-            match eval_group(catalog, c, &record.data, g) {
-                Some(v) => verdicts[i] = v,
-                None => {
-                    if let Some(condition) = compile_group(catalog, c, g) {
-                        pending.push((i, condition));
+        span.in_scope(|| {
+            for (i, g) in groups.iter().enumerate() {
+                match eval_group(catalog, c, &record.data, g) {
+                    Some(v) => verdicts[i] = v,
+                    None => {
+                        if let Some(condition) = compile_group(catalog, c, g) {
+                            pending.push((i, condition));
+                        }
                     }
                 }
             }
-        }
+        });
+        span.record("scalebase.rule.in_memory", groups.len() - pending.len());
+        span.record("scalebase.rule.sql", pending.len());
         if pending.is_empty() {
             return Ok(verdicts);
         }
@@ -247,7 +256,7 @@ impl App {
                 }),
                 ..Default::default()
             };
-            let rows = self.store.query(&Stmt::Select(select)).await?;
+            let rows = self.store.query(&Stmt::Select(select)).instrument(span.clone()).await?;
             if let Some(values) = rows.rows.into_iter().next() {
                 for ((i, _), v) in chunk.iter().zip(values) {
                     verdicts[*i] = v.as_i64() == Some(1);

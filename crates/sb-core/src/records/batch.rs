@@ -14,7 +14,7 @@ use sb_store::Tx;
 use serde_json::Value as Json;
 
 use super::changes::{ChangeAction, RecordChange};
-use super::db::Db;
+use super::db::{Db, FileJournal};
 use super::delete::{delete_in, delete_target};
 use super::write::RecordInput;
 use super::{Viewer, id_equals};
@@ -98,19 +98,26 @@ impl App {
         ops: Vec<BatchOp>,
         timeout: Duration,
     ) -> Result<Vec<Option<Json>>, BatchError> {
-        let (bodies, changes) = self.run_batch(ops, timeout).await?;
-        self.records_changed(changes);
-        Ok(bodies)
-    }
-
-    /// [`App::batch`] up to the commit: the bodies and the committed changes, in order.
-    async fn run_batch(
-        &self,
-        ops: Vec<BatchOp>,
-        timeout: Duration,
-    ) -> Result<(Vec<Option<Json>>, Vec<RecordChange>), BatchError> {
         let catalog = self.catalog();
         let deadline = tokio::time::Instant::now() + timeout;
+        // The records the batch changes report their changes in commit order (as single
+        // writes do): their locks are taken before the transaction begins.
+        let targets: Vec<(String, String)> = ops
+            .iter()
+            .filter_map(|op| {
+                let c = catalog.get(&op.collection)?;
+                let id = match &op.action {
+                    BatchAction::Update { id } | BatchAction::Delete { id } => id.as_str(),
+                    BatchAction::Upsert => op.input.data.get("id").and_then(Json::as_str)?,
+                    BatchAction::Create => return None,
+                };
+                Some((c.id.clone(), id.to_owned()))
+            })
+            .collect();
+        let locks = self.change_order.lock_all(targets.iter().map(|(c, id)| (&**c, &**id)));
+        let Ok(_order) = tokio::time::timeout_at(deadline, locks).await else {
+            return Err(BatchError::Transaction);
+        };
         let begin = tokio::time::timeout_at(deadline, self.store.begin()).await;
         let mut tx = match begin {
             Ok(Ok(tx)) => tx,
@@ -120,18 +127,19 @@ impl App {
             }
             Err(_) => return Err(BatchError::Transaction),
         };
+        let mut files = FileJournal::default();
         let run = async {
             let mut bodies = Vec::with_capacity(ops.len());
             let mut changes = Vec::new();
             for (index, op) in ops.into_iter().enumerate() {
-                match self.batch_op(tx.as_mut(), &catalog, op, &mut changes).await {
+                match self.batch_op(tx.as_mut(), &mut files, &catalog, op, &mut changes).await {
                     Ok(body) => bodies.push(body),
                     Err(error) => return Err(BatchError::Request { index, error }),
                 }
             }
             Ok((bodies, changes))
         };
-        match tokio::time::timeout_at(deadline, run).await {
+        let outcome = match tokio::time::timeout_at(deadline, run).await {
             Ok(Ok(done)) => match tx.commit().await {
                 Ok(()) => Ok(done),
                 Err(e) => {
@@ -149,13 +157,27 @@ impl App {
                 drop(tx);
                 Err(BatchError::Transaction)
             }
+        };
+        match outcome {
+            Ok((bodies, changes)) => {
+                // Reported while the records' locks are held, as single writes do.
+                self.records_changed(changes);
+                self.remove_journal_files(&files.replaced).await;
+                Ok(bodies)
+            }
+            Err(e) => {
+                self.remove_journal_files(&files.stored).await;
+                Err(e)
+            }
         }
     }
 
-    /// One sub-request in `tx`; its changes are appended to `changes`.
+    /// One sub-request in `tx`; its changes are appended to `changes`, the files it stores
+    /// and replaces to `files`.
     async fn batch_op(
         &self,
         tx: &mut dyn Tx,
+        files: &mut FileJournal,
         catalog: &Catalog,
         op: BatchOp,
         changes: &mut Vec<RecordChange>,
@@ -166,15 +188,10 @@ impl App {
         };
         if let BatchAction::Delete { id } = &action {
             let (c, target) = delete_target(catalog, &req, &c.id, id)?;
-            let deleted = delete_in(tx, catalog, &c, id, target).await?;
-            changes.extend(
-                deleted
-                    .into_iter()
-                    .map(|record| RecordChange { action: ChangeAction::Delete, record }),
-            );
+            changes.extend(delete_in(tx, catalog, &c, id, target).await?);
             return Ok(None);
         }
-        let mut db = Db::Tx(tx);
+        let mut db = Db::Tx(tx, files);
         let update_id = match action {
             BatchAction::Update { id } => Some(id),
             BatchAction::Upsert => upsert_target(&mut db, &c, &input).await?,

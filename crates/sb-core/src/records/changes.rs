@@ -48,17 +48,37 @@ impl Default for ChangeOrder {
 }
 
 impl ChangeOrder {
+    fn stripe(&self, collection_id: &str, id: &str) -> usize {
+        let mut hash = crc32fast::Hasher::new();
+        hash.update(collection_id.as_bytes());
+        hash.update(b"/");
+        hash.update(id.as_bytes());
+        hash.finalize() as usize % self.stripes.len()
+    }
+
     pub(crate) async fn lock(
         &self,
         collection_id: &str,
         id: &str,
     ) -> tokio::sync::OwnedMutexGuard<()> {
-        let mut hash = crc32fast::Hasher::new();
-        hash.update(collection_id.as_bytes());
-        hash.update(b"/");
-        hash.update(id.as_bytes());
-        let i = hash.finalize() as usize % self.stripes.len();
-        self.stripes[i].clone().lock_owned().await
+        self.stripes[self.stripe(collection_id, id)].clone().lock_owned().await
+    }
+
+    /// Locks the stripes of several records (a batch), each once and in ascending order, so
+    /// two batches (or a batch and a single write) never wait for each other in a cycle.
+    pub(crate) async fn lock_all<'a>(
+        &self,
+        records: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Vec<tokio::sync::OwnedMutexGuard<()>> {
+        let mut stripes: Vec<usize> =
+            records.into_iter().map(|(collection, id)| self.stripe(collection, id)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut guards = Vec::with_capacity(stripes.len());
+        for i in stripes {
+            guards.push(self.stripes[i].clone().lock_owned().await);
+        }
+        guards
     }
 }
 

@@ -43,12 +43,8 @@ impl App {
         let _order = self.change_order.lock(&c.id, id).await;
         let mut tx = self.store.begin().await?;
         match delete_in(tx.as_mut(), &catalog, &c, id, target).await {
-            Ok(deleted) => {
+            Ok(changes) => {
                 tx.commit().await?;
-                let changes = deleted
-                    .into_iter()
-                    .map(|record| RecordChange { action: ChangeAction::Delete, record })
-                    .collect();
                 self.records_changed(changes);
                 Ok(())
             }
@@ -60,10 +56,13 @@ impl App {
     }
 
     /// Deletes every record of a collection with the same integrity handling as single deletes.
+    /// The changes this makes to records of other collections (cascaded deletes, released
+    /// references) are reported; the truncated records' own files go with their folder.
     pub(crate) async fn truncate_records(&self, c: &Arc<Collection>) -> CoreResult<()> {
         let catalog = self.catalog();
         let referenced = references_to(&catalog, &c.id).next().is_some();
         let mut tx = self.store.begin().await?;
+        let mut changes = Vec::new();
         let result = async {
             if referenced {
                 let rows = tx
@@ -84,7 +83,8 @@ impl App {
                     if let Some(id) = row.into_iter().next().and_then(sb_sql::Value::into_string)
                         && !visited.contains(&(c.id.clone(), id.clone()))
                     {
-                        delete_cascading(tx.as_mut(), &catalog, c, &id, &mut visited).await?;
+                        let mut walk = Walk { visited: &mut visited, changes: &mut changes };
+                        delete_cascading(tx.as_mut(), &catalog, c, &id, &mut walk).await?;
                     }
                 }
             } else {
@@ -94,7 +94,12 @@ impl App {
         }
         .await;
         match result {
-            Ok(()) => tx.commit().await.map_err(CoreError::from),
+            Ok(()) => {
+                tx.commit().await?;
+                changes.retain(|change| change.record.collection.id != c.id);
+                self.records_changed(changes);
+                Ok(())
+            }
             Err(e) => {
                 tx.rollback().await.ok();
                 Err(e)
@@ -131,15 +136,17 @@ pub(crate) fn delete_target(
 }
 
 /// The delete of record `id` of `c` in `tx`, with `target` from [`delete_target`], and the
-/// relation integrity handling. Returns the deleted record's last state; the caller reports
-/// the change once `tx` commits (or drops it when `tx` is rolled back).
+/// relation integrity handling. Returns the changes in PocketBase's event order: a record's
+/// delete comes after the changes its delete caused (cascaded deletes, records whose relations
+/// lost it), depth first, this record's last; the caller reports them once `tx` commits (or
+/// drops them when `tx` is rolled back).
 pub(crate) async fn delete_in(
     tx: &mut dyn Tx,
     catalog: &Catalog,
     c: &Arc<Collection>,
     id: &str,
     target: Expr,
-) -> CoreResult<Vec<Record>> {
+) -> CoreResult<Vec<RecordChange>> {
     // The record's last state, for the change notification.
     let mut select = storage::select_record(c, ALIAS);
     select.where_ = Some(id_equals(ALIAS, id));
@@ -150,9 +157,29 @@ pub(crate) async fn delete_in(
     if deleted == 0 {
         return Err(CoreError::not_found());
     }
+    let mut changes = Vec::new();
     let mut visited = HashSet::from([(c.id.clone(), id.to_owned())]);
-    release_references(tx, catalog, c, id, &mut visited).await?;
-    Ok(before)
+    let mut walk = Walk { visited: &mut visited, changes: &mut changes };
+    release_references(tx, catalog, c, id, &mut walk).await?;
+    changes.extend(
+        before.into_iter().map(|record| RecordChange { action: ChangeAction::Delete, record }),
+    );
+    Ok(changes)
+}
+
+/// The state of a delete's walk over references: records already deleted (so a cascade never
+/// deletes one twice) and the changes made so far.
+struct Walk<'a> {
+    visited: &'a mut HashSet<(String, String)>,
+    changes: &'a mut Vec<RecordChange>,
+}
+
+/// The current full state of record `id` of `c`, as `tx` sees it.
+async fn load_current(tx: &mut dyn Tx, c: &Arc<Collection>, id: &str) -> CoreResult<Vec<Record>> {
+    let mut select = storage::select_record(c, ALIAS);
+    select.where_ = Some(id_equals(ALIAS, id));
+    select.limit = Some(1);
+    Ok(Record::from_rows(c, tx.query(&Stmt::Select(select)).await?))
 }
 
 /// Relation fields (of non-view collections) that point to `collection_id`.
@@ -174,18 +201,23 @@ fn delete_cascading<'a>(
     catalog: &'a Catalog,
     c: &'a Arc<Collection>,
     id: &'a str,
-    visited: &'a mut HashSet<(String, String)>,
+    walk: &'a mut Walk<'_>,
 ) -> BoxFuture<'a, CoreResult<()>> {
     Box::pin(async move {
-        if !visited.insert((c.id.clone(), id.to_owned())) {
+        if !walk.visited.insert((c.id.clone(), id.to_owned())) {
             return Ok(());
         }
+        let last = load_current(tx, c, id).await?;
         tx.execute(&Stmt::Delete(Delete {
             table: c.name.clone(),
             where_: Some(Expr::eq(Expr::bare("id"), Expr::param(id), Ty::Text)),
         }))
         .await?;
-        release_references(tx, catalog, c, id, visited).await
+        release_references(tx, catalog, c, id, walk).await?;
+        walk.changes.extend(
+            last.into_iter().map(|record| RecordChange { action: ChangeAction::Delete, record }),
+        );
+        Ok(())
     })
 }
 
@@ -193,13 +225,13 @@ fn delete_cascading<'a>(
 /// from the referencing relation; a referencing record whose `cascadeDelete` relation became
 /// empty is deleted in turn; a `required` relation that would become empty fails the delete.
 /// The deleted rows are gone already, so self-references and cycles end by themselves;
-/// `visited` keeps a cascade from deleting a record twice.
+/// `walk` keeps a cascade from deleting a record twice and collects the changes.
 fn release_references<'a>(
     tx: &'a mut dyn Tx,
     catalog: &'a Catalog,
     c: &'a Arc<Collection>,
     id: &'a str,
-    visited: &'a mut HashSet<(String, String)>,
+    walk: &'a mut Walk<'_>,
 ) -> BoxFuture<'a, CoreResult<()>> {
     Box::pin(async move {
         let refs: Vec<(Arc<Collection>, sb_schema::Field)> =
@@ -222,7 +254,7 @@ fn release_references<'a>(
             for row in rows.rows {
                 let mut it = row.into_iter();
                 let Some(ref_id) = it.next().and_then(sb_sql::Value::into_string) else { continue };
-                if visited.contains(&(rc.id.clone(), ref_id.clone())) {
+                if walk.visited.contains(&(rc.id.clone(), ref_id.clone())) {
                     continue;
                 }
                 let current = storage::from_sql(&field, it.next().unwrap_or(sb_sql::Value::Null));
@@ -241,7 +273,7 @@ fn release_references<'a>(
                     _ => (false, false),
                 };
                 if empty && cascade {
-                    delete_cascading(tx, catalog, &rc, &ref_id, visited).await?;
+                    delete_cascading(tx, catalog, &rc, &ref_id, walk).await?;
                     continue;
                 }
                 if empty && required {
@@ -265,6 +297,12 @@ fn release_references<'a>(
                     )),
                 }))
                 .await?;
+                let updated = load_current(tx, &rc, &ref_id).await?;
+                walk.changes.extend(
+                    updated
+                        .into_iter()
+                        .map(|record| RecordChange { action: ChangeAction::Update, record }),
+                );
             }
         }
         Ok(())

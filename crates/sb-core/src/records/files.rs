@@ -3,9 +3,12 @@
 //! them before the database write and removing what a write replaced or a delete left behind
 //! once the transaction has committed.
 
+use std::sync::Arc;
+
 use sb_schema::{Collection, Field, FieldError, FieldKind, FileOptions, record};
 use serde_json::{Map, Value as Json};
 
+use super::db::{Db, RecordFiles};
 use super::write::RecordInput;
 use crate::App;
 use crate::error::{CoreError, CoreResult};
@@ -171,18 +174,30 @@ pub(crate) fn file_names(c: &Collection, data: &Map<String, Json>) -> Vec<String
 
 impl App {
     /// Writes the uploads that ended up in the record's values, before the database write.
-    /// On failure the ones already written are removed again.
+    /// On failure the ones already written are removed again; inside a transaction they are
+    /// noted in its journal first, so a rollback removes them too.
     pub(crate) async fn store_uploads(
         &self,
-        c: &Collection,
+        db: &mut Db<'_>,
+        c: &Arc<Collection>,
         record_id: &str,
         data: &Map<String, Json>,
         uploads: &Uploads,
     ) -> CoreResult<()> {
         let kept = file_names(c, data);
+        let names: Vec<String> =
+            uploads.0.iter().filter(|u| kept.contains(&u.name)).map(|u| u.name.clone()).collect();
+        if names.is_empty() {
+            return Ok(());
+        }
+        db.note_stored(|| RecordFiles {
+            collection: c.clone(),
+            record_id: record_id.to_owned(),
+            names: names.clone(),
+        });
         let store = self.file_store()?;
         let mut written = Vec::new();
-        for u in uploads.0.iter().filter(|u| kept.contains(&u.name)) {
+        for u in uploads.0.iter().filter(|u| names.contains(&u.name)) {
             let key = sb_files::Key::new(&[&c.id, record_id, &u.name])
                 .map_err(|_| CoreError::bad_request("Invalid file name."))?;
             if let Err(e) = store.put(&key, u.bytes.clone()).await {
@@ -222,10 +237,12 @@ impl App {
         }
     }
 
-    /// Removes the files an update replaced or removed (after its commit).
+    /// Removes the files an update replaced or removed: now when it has committed, or once
+    /// the transaction it is part of commits.
     pub(crate) async fn remove_replaced_files(
         &self,
-        c: &Collection,
+        db: &mut Db<'_>,
+        c: &Arc<Collection>,
         record_id: &str,
         before: &Map<String, Json>,
         after: &Map<String, Json>,
@@ -233,7 +250,25 @@ impl App {
         let now = file_names(c, after);
         let gone: Vec<String> =
             file_names(c, before).into_iter().filter(|n| !now.contains(n)).collect();
-        self.remove_files(c, record_id, &gone).await;
+        if gone.is_empty() {
+            return;
+        }
+        if db.commits_each_write() {
+            self.remove_files(c, record_id, &gone).await;
+        } else {
+            db.note_replaced(RecordFiles {
+                collection: c.clone(),
+                record_id: record_id.to_owned(),
+                names: gone,
+            });
+        }
+    }
+
+    /// Removes each record's files of `list` (a transaction's journal, after its end).
+    pub(crate) async fn remove_journal_files(&self, list: &[RecordFiles]) {
+        for f in list {
+            self.remove_files(&f.collection, &f.record_id, &f.names).await;
+        }
     }
 }
 

@@ -32,6 +32,7 @@ impl ListQuery {
         access: Access,
         rule: Option<&str>,
     ) -> CoreResult<ListQuery> {
+        let _span = sb_observe::trace::rule_compile_span(&collection.name, "list").entered();
         let scope =
             Scope { collection, alias: ALIAS, lookup, request, access, now: chrono::Utc::now() };
         let parse = |text: &str| sb_filter::parse_filter(text).map_err(|_| generic_bad_request());

@@ -196,6 +196,7 @@ pub(crate) fn compile_rule(
     alias: &str,
     req: &RequestInfo,
 ) -> CoreResult<Expr> {
+    let _span = sb_observe::trace::rule_compile_span(&collection.name, "rule").entered();
     let expr = sb_filter::parse_filter(rule).map_err(|e| {
         tracing::warn!(collection = %collection.name, error = %e, "stored rule does not parse");
         generic_bad_request()

@@ -193,7 +193,7 @@ impl App {
         }
         self.hash_new_passwords(&mut applied).await?;
         let id = applied.data.get("id").and_then(Json::as_str).unwrap_or_default().to_owned();
-        self.store_uploads(&c, &id, &applied.data, &applied.uploads).await?;
+        self.store_uploads(db, &c, &id, &applied.data, &applied.uploads).await?;
         Ok((c, applied.data))
     }
 
@@ -321,7 +321,7 @@ impl App {
             return Err(CoreError::validation(UPDATE_FAILED, errors));
         }
         self.hash_new_passwords(&mut applied).await?;
-        self.store_uploads(&c, id, &applied.data, &applied.uploads).await?;
+        self.store_uploads(db, &c, id, &applied.data, &applied.uploads).await?;
         let set: Vec<(String, Expr)> = c
             .fields
             .iter()
@@ -350,11 +350,8 @@ impl App {
             if count == 0 {
                 return Err(CoreError::not_found());
             }
-            // Single requests are committed here; a batch may still roll back, so it keeps
-            // the replaced files (they are left unreferenced rather than risk a lost file).
-            if matches!(db, Db::Store(_)) {
-                self.remove_replaced_files(&c, id, &existing.data, &applied.data).await;
-            }
+            // Single requests are committed here; a batch removes them once it commits.
+            self.remove_replaced_files(db, &c, id, &existing.data, &applied.data).await;
         }
         let record = Record { collection: c, data: applied.data, expand: None, managed: false };
         Ok((record, changed))

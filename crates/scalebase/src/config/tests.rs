@@ -74,3 +74,23 @@ fn bad_values_are_errors() {
 fn missing_default_file_is_fine_but_missing_explicit_file_is_not() {
     assert!(FileConfig::load(Some(std::path::Path::new("/nonexistent/scalebase.toml"))).is_err());
 }
+
+#[test]
+fn otlp_export_is_off_by_default_and_layered_when_given() {
+    let none = ServeArgs::default().resolve(&FileConfig::default()).unwrap();
+    assert_eq!(none.otlp, None);
+    let file: FileConfig =
+        toml::from_str("otlp_endpoint = \"http://127.0.0.1:4318\"\notlp_service_name = \"api\"")
+            .unwrap();
+    let from_file = ServeArgs::default().resolve(&file).unwrap();
+    assert_eq!(
+        from_file.otlp,
+        Some(Otlp { endpoint: "http://127.0.0.1:4318".into(), service_name: "api".into() })
+    );
+    let flag =
+        ServeArgs { otlp_endpoint: Some("https://otel.internal".into()), ..Default::default() };
+    let c = flag.resolve(&FileConfig::default()).unwrap();
+    assert_eq!(c.otlp.unwrap().service_name, "scalebase");
+    let bad = ServeArgs { otlp_endpoint: Some("otel:4318".into()), ..Default::default() };
+    assert!(bad.resolve(&FileConfig::default()).is_err());
+}

@@ -312,6 +312,7 @@ impl RunServer {
             log_level: "info".into(),
             metrics_addr: None,
             metrics_token: None,
+            otlp: None,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

@@ -682,3 +682,88 @@ sb_testkit::sbtest_http!(truncate_and_collection_delete_remove_files, |url, app|
     assert_eq!(su.delete("/api/collections/docs").await.status, 204);
     assert!(!app.stored_file_exists(&cid, &id, &name).await.unwrap());
 });
+
+// Files and batches: a batch that rolls back leaves none of its uploads behind; one that
+// commits removes the files its updates replaced (and keeps them until then).
+sb_testkit::sbtest_http!(batch_files_follow_the_transaction, |url, app| async move {
+    let su = Client::admin(&url, &app).await;
+    let c =
+        docs_collection(&su, "docs", json!([{"name": "label", "type": "text", "required": true}]))
+            .await;
+    let cid = c["id"].as_str().unwrap().to_owned();
+    let r = su
+        .patch(
+            "/api/settings",
+            json!({"batch": {"enabled": true, "maxRequests": 10, "timeout": 10}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let g = su.with_token(None);
+
+    // Rolled back: the second sub-request fails validation after the first stored its file.
+    let payload = json!({"requests": [
+        {"method": "POST", "url": "/api/collections/docs/records", "body": {"label": "kept?"}},
+        {"method": "POST", "url": "/api/collections/docs/records", "body": {"label": ""}},
+    ]})
+    .to_string();
+    let r = send_files(
+        &g,
+        reqwest::Method::POST,
+        "/api/batch",
+        &[("@jsonPayload", &payload)],
+        &[("requests.0.doc", "one.txt", "text/plain", b"one".to_vec())],
+    )
+    .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert!(su.all_records("docs").await.is_empty());
+    assert_eq!(app.stored_files(&cid).await.unwrap(), Vec::<String>::new());
+
+    // Committed: the update's replaced file goes, the new one stays.
+    let r = send_files(
+        &g,
+        reqwest::Method::POST,
+        "/api/collections/docs/records",
+        &[("label", "first")],
+        &[("doc", "old.txt", "text/plain", b"old".to_vec())],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let old = r.body["doc"].as_str().unwrap().to_owned();
+    let payload = json!({"requests": [
+        {"method": "PATCH", "url": format!("/api/collections/docs/records/{id}"), "body": {"label": "second"}},
+    ]})
+    .to_string();
+    let r = send_files(
+        &g,
+        reqwest::Method::POST,
+        "/api/batch",
+        &[("@jsonPayload", &payload)],
+        &[("requests.0.doc", "new.txt", "text/plain", b"new".to_vec())],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let new = r.body[0]["body"]["doc"].as_str().unwrap().to_owned();
+    assert!(new.starts_with("new_"), "{new}");
+    assert_eq!(app.stored_files(&cid).await.unwrap(), vec![format!("{cid}/{id}/{new}")]);
+    assert!(!app.stored_file_exists(&cid, &id, &old).await.unwrap());
+
+    // Rolled back after an update replaced a file: the old file is still there and served.
+    let payload = json!({"requests": [
+        {"method": "PATCH", "url": format!("/api/collections/docs/records/{id}"), "body": {"label": "third"}},
+        {"method": "POST", "url": "/api/collections/docs/records", "body": {"label": ""}},
+    ]})
+    .to_string();
+    let r = send_files(
+        &g,
+        reqwest::Method::POST,
+        "/api/batch",
+        &[("@jsonPayload", &payload)],
+        &[("requests.0.doc", "newer.txt", "text/plain", b"newer".to_vec())],
+    )
+    .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(app.stored_files(&cid).await.unwrap(), vec![format!("{cid}/{id}/{new}")]);
+    let served = fetch(&g, &format!("/api/files/docs/{id}/{new}"), &[]).await;
+    assert_eq!(served.bytes, b"new");
+});

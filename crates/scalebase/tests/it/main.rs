@@ -27,4 +27,5 @@ mod rules_matrix;
 mod schema_changes;
 mod settings;
 mod superusers;
+mod traces;
 mod views;

@@ -12,14 +12,14 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// One SSE message.
 #[derive(Debug, Clone)]
-struct Event {
+pub(crate) struct Event {
     id: String,
-    name: String,
+    pub(crate) name: String,
     data: Value,
 }
 
 /// A raw SSE reader over a streaming response.
-struct Sse {
+pub(crate) struct Sse {
     resp: reqwest::Response,
     buf: String,
     client_id: String,
@@ -27,7 +27,7 @@ struct Sse {
 }
 
 impl Sse {
-    async fn connect(base: &str) -> Sse {
+    pub(crate) async fn connect(base: &str) -> Sse {
         let resp = reqwest::get(format!("{base}/api/realtime")).await.expect("connect");
         assert_eq!(resp.status().as_u16(), 200);
         let headers = resp.headers().clone();
@@ -40,7 +40,7 @@ impl Sse {
     }
 
     /// The next message; `None` when the stream ended.
-    async fn next(&mut self) -> Option<Event> {
+    pub(crate) async fn next(&mut self) -> Option<Event> {
         loop {
             if let Some(end) = self.buf.find("\n\n") {
                 let raw: String = self.buf.drain(..end + 2).collect();
@@ -67,7 +67,7 @@ impl Sse {
     }
 
     /// Messages up to and including the first that satisfies `last`.
-    async fn until(&mut self, last: impl Fn(&Event) -> bool) -> Vec<Event> {
+    pub(crate) async fn until(&mut self, last: impl Fn(&Event) -> bool) -> Vec<Event> {
         let mut out = Vec::new();
         loop {
             let ev = self.next().await.expect("stream still open");
@@ -79,7 +79,7 @@ impl Sse {
         }
     }
 
-    async fn subscribe(&self, client: &Client, topics: &[&str]) {
+    pub(crate) async fn subscribe(&self, client: &Client, topics: &[&str]) {
         let r = client
             .post("/api/realtime", json!({"clientId": self.client_id, "subscriptions": topics}))
             .await;
@@ -522,3 +522,70 @@ fn url_encode(s: &str) -> String {
     }
     out
 }
+
+// A delete reports what it did to other records too: cascaded deletes as delete events, and
+// records whose relations lost the deleted id as update events, in the reference PocketBase's
+// order (checked against it: depth first, each record after what its delete caused).
+sb_testkit::sbtest_http!(
+    realtime_events_of_cascades_and_released_references,
+    |url, app| async move {
+        let admin = Client::admin(&url, &app).await;
+        let authors = admin
+            .create_collection(json!({"name": "authors", "listRule": "", "viewRule": "",
+            "fields": [{"name": "name", "type": "text"}]}))
+            .await;
+        let authors_id = authors["id"].as_str().unwrap().to_owned();
+        let posts = admin
+            .create_collection(json!({"name": "posts", "listRule": "", "viewRule": "",
+            "fields": [{"name": "title", "type": "text"},
+                       {"name": "author", "type": "relation", "collectionId": authors_id,
+                        "maxSelect": 1, "cascadeDelete": true}]}))
+            .await;
+        let posts_id = posts["id"].as_str().unwrap().to_owned();
+        admin
+            .create_collection(json!({"name": "notes", "listRule": "", "viewRule": "",
+            "fields": [{"name": "text", "type": "text"},
+                       {"name": "about", "type": "relation", "collectionId": posts_id,
+                        "maxSelect": 5}]}))
+            .await;
+        let author = admin.create_record("authors", json!({"name": "ann"})).await;
+        let author_id = author["id"].as_str().unwrap();
+        let post = admin.create_record("posts", json!({"title": "p1", "author": author_id})).await;
+        let post_id = post["id"].as_str().unwrap().to_owned();
+        let other = admin.create_record("posts", json!({"title": "p2"})).await;
+        let other_id = other["id"].as_str().unwrap().to_owned();
+        let note = admin
+            .create_record(
+                "notes",
+                json!({"text": "n", "about": [post_id.clone(), other_id.clone()]}),
+            )
+            .await;
+
+        let mut sse = Sse::connect(&url).await;
+        sse.subscribe(&Client::guest(&url), &["authors", "posts", "notes"]).await;
+        let r = admin.delete(&format!("/api/collections/authors/records/{author_id}")).await;
+        assert_eq!(r.status, 204, "{:?}", r.body);
+        let events = sse.until(|e| e.name == "authors").await;
+        let seen: Vec<(String, String, String)> = events
+            .iter()
+            .map(|e| {
+                (
+                    e.name.clone(),
+                    e.data["action"].as_str().unwrap().to_owned(),
+                    e.data["record"]["id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("notes".into(), "update".into(), note["id"].as_str().unwrap().to_owned()),
+                ("posts".into(), "delete".into(), post_id.clone()),
+                ("authors".into(), "delete".into(), author_id.to_owned()),
+            ]
+        );
+        // The update event carries the record's new state.
+        assert_eq!(events[0].data["record"]["about"], json!([other_id]));
+        assert_eq!(events[1].data["record"]["title"], "p1");
+    }
+);
