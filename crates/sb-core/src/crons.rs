@@ -151,6 +151,17 @@ impl App {
             let (sa, sb) = (a.id.starts_with("__pb"), b.id.starts_with("__pb"));
             sa.cmp(&sb).then_with(|| if sa { std::cmp::Ordering::Equal } else { a.id.cmp(&b.id) })
         });
+        // Registered last by PocketBase, so listed last; only where backups can be made.
+        let backup_cron =
+            self.settings().get(&["backups", "cron"]).and_then(|v| v.as_str().map(str::to_owned));
+        if let Some(expr) = backup_cron.filter(|e| !e.is_empty())
+            && self.backups_available()
+            && Schedule::parse(&expr).is_some()
+        {
+            jobs.push(CronJob::new(crate::backups::AUTO_BACKUP_JOB, &expr, |app| {
+                Box::pin(async move { app.auto_backup().await })
+            }));
+        }
         jobs
     }
 

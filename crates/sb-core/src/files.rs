@@ -40,6 +40,39 @@ impl Storage {
     }
 }
 
+/// The store `s3` settings (PocketBase's `s3` object) select: S3 when `enabled`, else the local
+/// directory `local_root`; kept in `cache` and rebuilt only when the settings change.
+pub(crate) fn cached_store(
+    cache: &parking_lot::Mutex<Option<(Json, FileStore)>>,
+    s3: &Json,
+    local_root: &std::path::Path,
+) -> CoreResult<FileStore> {
+    let enabled = s3.get("enabled").and_then(Json::as_bool).unwrap_or(false);
+    let wanted = if enabled { s3.clone() } else { Json::Null };
+    let mut current = cache.lock();
+    if let Some((config, store)) = current.as_ref()
+        && *config == wanted
+    {
+        return Ok(store.clone());
+    }
+    let store = if enabled {
+        let text = |k: &str| s3.get(k).and_then(Json::as_str).unwrap_or("").to_owned();
+        FileStore::s3(&S3Config {
+            bucket: text("bucket"),
+            region: text("region"),
+            endpoint: text("endpoint"),
+            access_key: text("accessKey"),
+            secret: text("secret"),
+            force_path_style: s3.get("forcePathStyle").and_then(Json::as_bool).unwrap_or(false),
+        })
+    } else {
+        FileStore::local(local_root)
+    }
+    .map_err(CoreError::internal)?;
+    *current = Some((wanted, store.clone()));
+    Ok(store)
+}
+
 /// A file ready to be served.
 pub struct ServedFile {
     store: FileStore,
@@ -106,30 +139,7 @@ impl App {
     pub(crate) fn file_store(&self) -> CoreResult<FileStore> {
         let settings = self.settings();
         let s3 = settings.get(&["s3"]).cloned().unwrap_or(Json::Null);
-        let enabled = s3.get("enabled").and_then(Json::as_bool).unwrap_or(false);
-        let wanted = if enabled { s3.clone() } else { Json::Null };
-        let mut current = self.storage.current.lock();
-        if let Some((config, store)) = current.as_ref()
-            && *config == wanted
-        {
-            return Ok(store.clone());
-        }
-        let store = if enabled {
-            let text = |k: &str| s3.get(k).and_then(Json::as_str).unwrap_or("").to_owned();
-            FileStore::s3(&S3Config {
-                bucket: text("bucket"),
-                region: text("region"),
-                endpoint: text("endpoint"),
-                access_key: text("accessKey"),
-                secret: text("secret"),
-                force_path_style: s3.get("forcePathStyle").and_then(Json::as_bool).unwrap_or(false),
-            })
-        } else {
-            FileStore::local(&self.storage.local_root)
-        }
-        .map_err(CoreError::internal)?;
-        *current = Some((wanted, store.clone()));
-        Ok(store)
+        cached_store(&self.storage.current, &s3, &self.storage.local_root)
     }
 
     /// `GET /api/files/COLL/RID/FILENAME` (spec §8.2): the file (or its thumb) if the record

@@ -6,6 +6,7 @@
 //! runs the system migrations at start-up and guards schema changes with one lock.
 
 mod auth;
+pub mod backups;
 mod catalog;
 mod collections;
 pub mod crons;
@@ -46,6 +47,8 @@ pub struct AppConfig {
     pub hash_concurrency: usize,
     /// Root of the local file storage (`<dir>/storage`), used while `settings.s3` is disabled.
     pub storage_dir: std::path::PathBuf,
+    /// The data folder: local backups (`<dir>/backups`) and their temporary folders.
+    pub data_dir: std::path::PathBuf,
 }
 
 impl Default for AppConfig {
@@ -53,6 +56,7 @@ impl Default for AppConfig {
         AppConfig {
             hash_concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             storage_dir: std::path::PathBuf::from("sb_data/storage"),
+            data_dir: std::path::PathBuf::from("sb_data"),
         }
     }
 }
@@ -84,6 +88,8 @@ pub struct App {
     storage: files::Storage,
     /// The request log store and its writer's queue.
     logs: logs::RequestLogs,
+    /// Backups: the one running, the staged restore, the backups store.
+    backups: backups::Backups,
 }
 
 impl App {
@@ -128,6 +134,7 @@ impl App {
             node_id: sb_auth::random::lower_alphanumeric(12),
             realtime: realtime::Realtime::default(),
             change_order: records::changes::ChangeOrder::default(),
+            backups: backups::Backups::new(config.data_dir, config.storage_dir.clone()),
             storage: files::Storage::new(config.storage_dir),
             logs,
         }))

@@ -114,6 +114,11 @@ impl FileStore {
         Ok(FileStore { inner: Arc::new(builder.build()?), label: "s3" })
     }
 
+    /// Whether this is the local directory backend.
+    pub fn is_local(&self) -> bool {
+        self.label == "local"
+    }
+
     pub async fn put(&self, key: &Key, bytes: Bytes) -> Result<(), StoreError> {
         self.inner.put(&key.0, PutPayload::from_bytes(bytes)).await?;
         Ok(())
@@ -214,6 +219,60 @@ impl FileStore {
                 Err(e) => return Err(e.into()),
             }
         }
+        Ok(())
+    }
+
+    /// The objects directly at the root of the store (no "folders"), with their metadata.
+    pub async fn list_root(&self) -> Result<Vec<(String, FileMeta)>, StoreError> {
+        let listing = self.inner.list_with_delimiter(None).await?;
+        Ok(listing
+            .objects
+            .into_iter()
+            .map(|m| {
+                let meta = FileMeta { size: m.size, last_modified: m.last_modified };
+                (m.location.to_string(), meta)
+            })
+            .collect())
+    }
+
+    /// The whole object as a stream of chunks, with its metadata; `None` when it does not exist.
+    pub async fn get_stream_with_meta(
+        &self,
+        key: &Key,
+    ) -> Result<Option<(FileMeta, ByteStream)>, StoreError> {
+        match self.inner.get(&key.0).await {
+            Ok(g) => {
+                let meta = FileMeta { size: g.meta.size, last_modified: g.meta.last_modified };
+                let stream = g.into_stream().map(|c| c.map_err(StoreError::from)).boxed();
+                Ok(Some((meta, stream)))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Stores the local file at `path` under `key`, in parts (never whole in memory).
+    pub async fn put_file(&self, key: &Key, path: &std::path::Path) -> Result<(), StoreError> {
+        use tokio::io::AsyncReadExt;
+        let backend = |e: std::io::Error| StoreError::Backend(e.to_string());
+        let mut file = tokio::fs::File::open(path).await.map_err(backend)?;
+        let upload = self.inner.put_multipart(&key.0).await?;
+        let mut writer = object_store::WriteMultipart::new(upload);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match file.read(&mut buf).await {
+                Ok(n) => n,
+                Err(e) => {
+                    writer.abort().await.ok();
+                    return Err(backend(e));
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            writer.write(&buf[..n]);
+        }
+        writer.finish().await?;
         Ok(())
     }
 }

@@ -17,6 +17,7 @@ mod conn;
 mod error;
 mod functions;
 mod reader;
+mod snapshot;
 mod writer;
 
 use std::path::PathBuf;
@@ -82,6 +83,9 @@ impl SqliteConfig {
 
 /// The SQLite store. Cheap to share behind an `Arc`; see the crate docs.
 pub struct SqliteStore {
+    /// The database file (snapshots open their own connection on it).
+    path: PathBuf,
+    busy_timeout: Duration,
     writer: crossbeam_channel::Sender<Msg>,
     readers: Readers,
     counters: Arc<Counters>,
@@ -123,6 +127,8 @@ fn open_blocking(config: &SqliteConfig) -> Result<SqliteStore> {
             spawn_failed(e)
         })?;
     Ok(SqliteStore {
+        path: config.path.clone(),
+        busy_timeout: config.busy_timeout,
         writer,
         readers,
         counters,
@@ -181,6 +187,17 @@ impl Store for SqliteStore {
     async fn optimize(&self) -> Result<()> {
         let stmt = Stmt::Raw { sql: "PRAGMA optimize".into(), params: Vec::new() };
         writer::write(&self.writer, &[stmt]).await.map(drop)
+    }
+
+    fn can_snapshot(&self) -> bool {
+        true
+    }
+
+    async fn snapshot(&self, dest: &std::path::Path) -> Result<()> {
+        let (source, dest, busy) = (self.path.clone(), dest.to_path_buf(), self.busy_timeout);
+        tokio::task::spawn_blocking(move || snapshot::copy(&source, &dest, busy))
+            .await
+            .map_err(|e| StoreError::other(format!("the snapshot thread failed: {e}")))?
     }
 
     async fn table_columns(&self, table: &str) -> Result<Vec<String>> {

@@ -129,6 +129,19 @@ pub trait Store: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Whether [`Store::snapshot`] is available (a database held in one local file).
+    fn can_snapshot(&self) -> bool {
+        false
+    }
+
+    /// Writes a transactionally consistent copy of the whole database to the new file `dest`
+    /// while reads and writes go on (SQLite's online backup API). Backends without such a
+    /// file copy (PostgreSQL: `pg_dump`) answer an `Other` error.
+    async fn snapshot(&self, dest: &std::path::Path) -> Result<()> {
+        let _ = dest;
+        Err(StoreError::other("this database backend has no file snapshot"))
+    }
+
     /// Names of the columns of a table or view, in order (empty when it does not exist).
     async fn table_columns(&self, table: &str) -> Result<Vec<String>>;
 

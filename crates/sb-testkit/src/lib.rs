@@ -154,8 +154,11 @@ pub struct TestApp {
 impl TestApp {
     pub async fn open(backend: Backend) -> TestApp {
         let db = TestDb::open(backend).await;
-        let config =
-            AppConfig { storage_dir: db.dir.path().join("storage"), ..AppConfig::default() };
+        let config = AppConfig {
+            storage_dir: db.dir.path().join("storage"),
+            data_dir: db.dir.path().to_path_buf(),
+            ..AppConfig::default()
+        };
         let app = App::open_with_logs(db.store.clone(), db.logs_store.clone(), config)
             .await
             .expect("open app");

@@ -4,6 +4,7 @@
 //! listener and a shutdown future so tests can run the whole server in-process on port 0.
 
 pub mod config;
+pub mod restore;
 pub mod telemetry;
 
 use std::future::Future;
@@ -81,33 +82,34 @@ pub const LOGS_SCHEMA: &str = "_scalebase_logs";
 pub async fn open_app(config: &StorageConfig) -> anyhow::Result<Arc<App>> {
     let store = open_store(config).await?;
     let logs = open_logs_store(config).await?;
-    let app_config = AppConfig { storage_dir: config.dir.join("storage"), ..AppConfig::default() };
+    let app_config = AppConfig {
+        storage_dir: config.dir.join("storage"),
+        data_dir: config.dir.clone(),
+        ..AppConfig::default()
+    };
     App::open_with_logs(store, logs, app_config)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the application: {e}"))
 }
 
 /// Serves the API on `listener` until `shutdown` resolves; then drains and closes the store.
+///
+/// A backup restore (`POST /api/backups/KEY/restore`) restarts the application in-process: the
+/// server drains as for a shutdown, the store is closed, [`restore::apply`] swaps the data
+/// files, and a new `App` is served on the same listening socket (kept open meanwhile, so
+/// clients wait instead of being refused). When the restored data cannot be opened, the
+/// previous data is put back and served again.
 pub async fn run(
     listener: TcpListener,
     app: Arc<App>,
     config: &ServeConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let mut http = sb_http::HttpConfig {
-        body_limit: config.body_limit,
-        cors_origins: config.cors_origins.clone(),
-        metrics_token: config.metrics_token.clone(),
-        ..Default::default()
-    };
-    let router = match &config.redis {
-        Some(redis) => {
-            let redis = sb_redis::Redis::open(redis).map_err(|e| anyhow::anyhow!(e))?;
-            http.health_checks.push(Arc::new(redis.clone()));
-            let limiter = Arc::new(sb_redis::RedisLimiter::new(redis));
-            sb_http::router_with_limiter(app.clone(), http, limiter)
-        }
-        None => sb_http::router(app.clone(), http),
+    use futures::FutureExt;
+    let shutdown = shutdown.boxed().shared();
+    let redis = match &config.redis {
+        Some(redis) => Some(sb_redis::Redis::open(redis).map_err(|e| anyhow::anyhow!(e))?),
+        None => None,
     };
     let metrics = match config.metrics_addr {
         Some(addr) => {
@@ -128,17 +130,19 @@ pub async fn run(
         }
         None => None,
     };
-    let scheduler = tokio::spawn(app.clone().run_scheduler());
     let upkeep = tokio::spawn(metrics_upkeep());
-    // Realtime streams never finish by themselves: end them when shutdown begins, so the
-    // drain completes as soon as the in-flight requests do.
-    let realtime = app.clone();
-    let shutdown = async move {
-        shutdown.await;
-        realtime.close_realtime();
+    let socket = listener.into_std()?;
+    let mut app = app;
+    let served = loop {
+        let listener = TcpListener::from_std(socket.try_clone()?)?;
+        let served =
+            serve_app(listener, app.clone(), config, redis.as_ref(), shutdown.clone()).await;
+        let staged = app.take_staged_restore();
+        match (served, staged) {
+            (Ok(()), Some(staged)) => app = restore::apply(app, staged, &config.storage).await?,
+            (served, _) => break served,
+        }
     };
-    let served = sb_http::serve(listener, router, sb_http::ServeConfig::default(), shutdown).await;
-    scheduler.abort();
     upkeep.abort();
     if let Some((stop, task)) = metrics {
         let _ = stop.send(());
@@ -148,6 +152,45 @@ pub async fn run(
     app.close_logs().await;
     app.store().close().await;
     Ok(())
+}
+
+/// Serves one application until `shutdown` resolves or it asks for a restore.
+async fn serve_app(
+    listener: TcpListener,
+    app: Arc<App>,
+    config: &ServeConfig,
+    redis: Option<&sb_redis::Redis>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let mut http = sb_http::HttpConfig {
+        body_limit: config.body_limit,
+        cors_origins: config.cors_origins.clone(),
+        metrics_token: config.metrics_token.clone(),
+        ..Default::default()
+    };
+    let router = match redis {
+        Some(redis) => {
+            http.health_checks.push(Arc::new(redis.clone()));
+            let limiter = Arc::new(sb_redis::RedisLimiter::new(redis.clone()));
+            sb_http::router_with_limiter(app.clone(), http, limiter)
+        }
+        None => sb_http::router(app.clone(), http),
+    };
+    let scheduler = tokio::spawn(app.clone().run_scheduler());
+    // Realtime streams never finish by themselves: end them when shutdown begins, so the
+    // drain completes as soon as the in-flight requests do.
+    let realtime = app.clone();
+    let stop = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = realtime.restore_requested() => {}
+        }
+        realtime.close_realtime();
+    };
+    let served = sb_http::serve(listener, router, sb_http::ServeConfig::default(), stop).await;
+    scheduler.abort();
+    let _ = scheduler.await;
+    Ok(served?)
 }
 
 /// Folds recorded histogram samples into their buckets every few seconds, so that memory stays

@@ -76,6 +76,7 @@ async fn serve(config: scalebase::config::ServeConfig) -> anyhow::Result<()> {
         config.otlp.as_ref(),
         std::time::Duration::from_secs(2),
     )?;
+    scalebase::restore::recover(&config.storage)?;
     let app = scalebase::open_app(&config.storage).await?;
     let listener = tokio::net::TcpListener::bind(config.http)
         .await

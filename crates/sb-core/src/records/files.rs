@@ -228,10 +228,10 @@ impl App {
             ) else {
                 continue;
             };
-            if let Err(e) = store.delete(&key).await {
+            if let Err(e) = self.delete_stored(&store, &key, false).await {
                 tracing::error!(error = %e, file = key.as_str(), "cannot delete a file");
             }
-            if let Err(e) = store.delete_prefix(&thumbs).await {
+            if let Err(e) = self.delete_stored(&store, &thumbs, true).await {
                 tracing::error!(error = %e, file = thumbs.as_str(), "cannot delete thumbs");
             }
         }
@@ -278,7 +278,7 @@ impl App {
         let Ok(prefix) = sb_files::Key::new(&[collection_id]) else { return };
         match self.file_store() {
             Ok(store) => {
-                if let Err(e) = store.delete_prefix(&prefix).await {
+                if let Err(e) = self.delete_stored(&store, &prefix, true).await {
                     tracing::error!(error = %e, folder = prefix.as_str(), "cannot delete files");
                 }
             }
@@ -311,12 +311,14 @@ impl App {
             tracing::error!("file storage unavailable; files of deleted records left behind");
             return;
         };
+        let queue = self.delete_queue();
         tokio::spawn(async move {
             for (collection_id, record_id) in folders {
                 let Ok(prefix) = sb_files::Key::new(&[&collection_id, &record_id]) else {
                     continue;
                 };
-                if let Err(e) = store.delete_prefix(&prefix).await {
+                let deleted = crate::backups::delete_or_defer(&queue, &store, &prefix, true).await;
+                if let Err(e) = deleted {
                     tracing::error!(error = %e, folder = prefix.as_str(), "cannot delete record files");
                 }
             }

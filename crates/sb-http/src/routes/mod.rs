@@ -2,6 +2,7 @@
 
 mod auth;
 mod auth_mail;
+mod backups;
 mod batch;
 mod collections;
 mod crons;
@@ -67,6 +68,10 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
         .route("/api/logs", get(logs::list).delete(logs::delete))
         .route("/api/logs/stats", get(logs::stats))
         .route("/api/logs/{id}", get(logs::view))
+        .route("/api/backups", get(backups::list).post(backups::create))
+        .route("/api/backups/upload", post(backups::upload))
+        .route("/api/backups/{key}", get(backups::download).delete(backups::delete))
+        .route("/api/backups/{key}/restore", post(backups::restore))
         .route("/api/crons", get(crons::list))
         .route("/api/crons/{id}", post(crons::run))
         .route("/api/files/token", post(files::token))
@@ -107,13 +112,17 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
 /// `GET /api/health` (spec §8.4). Superusers also see the client's IP (as the trusted proxy
 /// settings decide it) and, when no proxy header is trusted, a proxy header the request
 /// carries.
-async fn health(req: Req, headers: axum::http::HeaderMap) -> ApiResult {
+async fn health(
+    State(app): State<Arc<App>>,
+    req: Req,
+    headers: axum::http::HeaderMap,
+) -> ApiResult {
     let data = if sb_core::Viewer::from_request(&req.info).superuser {
         let ip = req.client_ip().map(|ip| ip.to_string()).unwrap_or_default();
         let hint = req.rate.as_ref().map_or("", |r| {
             crate::client_ip::possible_proxy_header(&headers, &r.policy.trusted_proxy)
         });
-        json!({"canBackup": false, "realIP": ip, "possibleProxyHeader": hint})
+        json!({"canBackup": app.can_backup(), "realIP": ip, "possibleProxyHeader": hint})
     } else {
         json!({})
     };

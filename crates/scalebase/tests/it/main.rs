@@ -3,6 +3,7 @@
 
 mod auth_mail;
 mod auth_tokens;
+mod backups;
 mod batch;
 mod cluster;
 mod collections;
