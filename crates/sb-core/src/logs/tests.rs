@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value as Json, json};
 
-use super::{cut, truncate_data};
+use super::{cut, log_id, truncate_data};
 
 #[test]
 fn cut_appends_an_ellipsis_only_when_cutting() {
@@ -104,4 +104,17 @@ async fn a_stuck_log_store_drops_entries_instead_of_waiting() {
     }
     assert!(queued <= super::QUEUE + super::BATCH, "{queued} queued");
     assert!(dropped >= 1000, "{dropped} dropped");
+}
+
+#[test]
+fn log_ids_have_the_id_format_and_sort_by_time() {
+    let earlier = log_id(1_795_000_000_000);
+    let later = log_id(1_795_000_000_001);
+    for id in [&earlier, &later] {
+        assert_eq!(id.len(), 15);
+        assert!(id.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()), "{id}");
+    }
+    assert!(earlier < later, "{earlier} < {later}");
+    assert!(log_id(0).starts_with("00000000"));
+    assert!(log_id(2_821_109_907_455).starts_with("zzzzzzzz"));
 }
