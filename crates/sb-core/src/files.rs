@@ -9,11 +9,11 @@ use bytes::Bytes;
 use sb_files::{FileStore, Key, S3Config, ThumbSpec};
 use sb_query::RequestInfo;
 use sb_schema::{Collection, FieldKind, record};
-use sb_sql::{Expr, FromItem, Join, JoinKind, JoinSource, Select, SelectItem, Stmt, Ty, Typed};
+use sb_sql::{Expr, FromItem, Select, SelectItem, Stmt};
 use serde_json::Value as Json;
 
 use crate::records::view::load_record;
-use crate::records::{compile_rule, is_superuser};
+use crate::records::{compile_rule, holds_value, is_superuser};
 use crate::{App, CoreError, CoreResult};
 
 /// Content types that get thumbs.
@@ -312,11 +312,7 @@ impl App {
         if !matches!(f.kind, FieldKind::File(_)) {
             return Err(CoreError::not_found());
         }
-        let holds = if f.kind.is_multiple() {
-            contains_value("t", &source_field, filename)
-        } else {
-            Expr::eq(Expr::col("t", &source_field), Expr::param(filename), Ty::Text)
-        };
+        let holds = holds_value("t", &source_field, f.kind.is_multiple(), filename);
         let select = Select {
             columns: vec![SelectItem::Expr { expr: Expr::col("t", "id"), alias: None }],
             from: Some(FromItem::Table { name: source.name.clone(), alias: Some("t".into()) }),
@@ -329,29 +325,6 @@ impl App {
             Some(id) => Ok((source.id.clone(), id)),
             None => Err(CoreError::not_found()),
         }
-    }
-}
-
-/// `EXISTS (SELECT 1 FROM json_each(alias.column) WHERE value = ?)`: a multi-value column
-/// holds `value`.
-fn contains_value(alias: &str, column: &str, value: &str) -> Expr {
-    Expr::Exists {
-        select: Box::new(Select {
-            columns: vec![SelectItem::Expr { expr: Expr::Int(1), alias: None }],
-            from: Some(FromItem::One { alias: "_a".into() }),
-            joins: vec![Join {
-                kind: JoinKind::Inner,
-                source: JoinSource::JsonEach(Box::new(Typed::new(
-                    Expr::col(alias, column),
-                    Ty::JsonText,
-                ))),
-                alias: "_je".into(),
-                on: None,
-            }],
-            where_: Some(Expr::eq(Expr::col("_je", "value"), Expr::param(value), Ty::Text)),
-            ..Default::default()
-        }),
-        negated: false,
     }
 }
 

@@ -189,31 +189,29 @@ impl FileStore {
 
     /// The keys of every object under `prefix` (a "folder"), sorted.
     pub async fn keys_under(&self, prefix: &Key) -> Result<Vec<String>, StoreError> {
-        let mut listing = self.inner.list(Some(&prefix.0));
-        let mut keys = Vec::new();
-        while let Some(item) = listing.next().await {
-            match item {
-                Ok(meta) => keys.push(meta.location.to_string()),
-                Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let mut keys: Vec<String> =
+            self.paths_under(prefix).await?.iter().map(ToString::to_string).collect();
         keys.sort();
         Ok(keys)
     }
 
-    /// Deletes every object under `prefix` (a "folder").
-    pub async fn delete_prefix(&self, prefix: &Key) -> Result<(), StoreError> {
+    /// The paths of every object under `prefix`; a missing folder has none.
+    async fn paths_under(&self, prefix: &Key) -> Result<Vec<Path>, StoreError> {
         let mut listing = self.inner.list(Some(&prefix.0));
-        let mut keys = Vec::new();
+        let mut paths = Vec::new();
         while let Some(item) = listing.next().await {
             match item {
-                Ok(meta) => keys.push(meta.location),
+                Ok(meta) => paths.push(meta.location),
                 Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        for key in keys {
+        Ok(paths)
+    }
+
+    /// Deletes every object under `prefix` (a "folder").
+    pub async fn delete_prefix(&self, prefix: &Key) -> Result<(), StoreError> {
+        for key in self.paths_under(prefix).await? {
             match self.inner.delete(&key).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),

@@ -11,14 +11,12 @@ use std::sync::Arc;
 
 use sb_query::RequestInfo;
 use sb_schema::{Collection, FieldKind};
-use sb_sql::{
-    Delete, Expr, FromItem, Join, JoinKind, JoinSource, Select, SelectItem, Stmt, Ty, Typed, Update,
-};
+use sb_sql::{Delete, Expr, FromItem, Select, SelectItem, Stmt, Ty, Update};
 use sb_store::Tx;
 use serde_json::Value as Json;
 
 use super::changes::{ChangeAction, RecordChange};
-use super::{Record, id_equals, is_superuser, target_condition};
+use super::{Record, holds_value, id_equals, is_superuser, target_condition};
 use crate::catalog::Catalog;
 use crate::error::{CoreError, CoreResult};
 use crate::{App, storage};
@@ -247,7 +245,7 @@ fn release_references<'a>(
                         name: rc.name.clone(),
                         alias: Some(ALIAS.into()),
                     }),
-                    where_: Some(references(&field.name, field.kind.is_multiple(), id)),
+                    where_: Some(holds_value(ALIAS, &field.name, field.kind.is_multiple(), id)),
                     ..Default::default()
                 }))
                 .await?;
@@ -310,28 +308,3 @@ fn release_references<'a>(
 }
 
 type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
-
-/// Rows of a referencing table whose relation `field` contains `id`.
-fn references(field: &str, multiple: bool, id: &str) -> Expr {
-    if !multiple {
-        return Expr::eq(Expr::col(ALIAS, field), Expr::param(id), Ty::Text);
-    }
-    Expr::Exists {
-        select: Box::new(Select {
-            columns: vec![SelectItem::Expr { expr: Expr::Int(1), alias: None }],
-            from: Some(FromItem::One { alias: "_a".into() }),
-            joins: vec![Join {
-                kind: JoinKind::Inner,
-                source: JoinSource::JsonEach(Box::new(Typed::new(
-                    Expr::col(ALIAS, field),
-                    Ty::JsonText,
-                ))),
-                alias: "_je".into(),
-                on: None,
-            }],
-            where_: Some(Expr::eq(Expr::col("_je", "value"), Expr::param(id), Ty::Text)),
-            ..Default::default()
-        }),
-        negated: false,
-    }
-}

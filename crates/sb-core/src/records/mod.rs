@@ -219,6 +219,32 @@ pub(crate) fn generic_bad_request() -> CoreError {
     CoreError::bad_request("Something went wrong while processing your request.")
 }
 
+/// `alias.column` holds `value`: equal to it (single value), or among the elements of its JSON
+/// array (`multiple`, through `json_each`).
+pub(crate) fn holds_value(alias: &str, column: &str, multiple: bool, value: &str) -> Expr {
+    if !multiple {
+        return Expr::eq(Expr::col(alias, column), Expr::param(value), Ty::Text);
+    }
+    Expr::Exists {
+        select: Box::new(sb_sql::Select {
+            columns: vec![sb_sql::SelectItem::Expr { expr: Expr::Int(1), alias: None }],
+            from: Some(sb_sql::FromItem::One { alias: "_a".into() }),
+            joins: vec![sb_sql::Join {
+                kind: sb_sql::JoinKind::Inner,
+                source: sb_sql::JoinSource::JsonEach(Box::new(sb_sql::Typed::new(
+                    Expr::col(alias, column),
+                    Ty::JsonText,
+                ))),
+                alias: "_je".into(),
+                on: None,
+            }],
+            where_: Some(Expr::eq(Expr::col("_je", "value"), Expr::param(value), Ty::Text)),
+            ..Default::default()
+        }),
+        negated: false,
+    }
+}
+
 /// `alias.id = ?`
 pub(crate) fn id_equals(alias: &str, id: &str) -> Expr {
     Expr::eq(Expr::col(alias, "id"), Expr::param(id), Ty::Text)
