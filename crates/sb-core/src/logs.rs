@@ -266,6 +266,11 @@ fn log_id(millis: i64) -> String {
     id
 }
 
+/// Whether `settings.logs` keeps request logs at all (`maxDays` 0 turns them off).
+fn logs_on(logs: &Json) -> bool {
+    setting_i64(logs, "maxDays", 5) > 0
+}
+
 /// `s` cut to `max` characters, with `...` appended when cut.
 fn cut(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
@@ -334,12 +339,17 @@ fn check_text(text: Option<&str>) -> CoreResult<()> {
 }
 
 impl App {
+    /// Whether request logs are kept now (so callers gather an entry's facts only then).
+    pub fn request_logs_on(&self) -> bool {
+        self.settings().get(&["logs"]).is_some_and(logs_on)
+    }
+
     /// Turns a request's facts into a log entry (following `settings.logs`) and queues it for
     /// the writer; never waits.
     pub fn log_request(&self, log: RequestLog) -> LogOutcome {
         let settings = self.settings();
         let Some(logs) = settings.get(&["logs"]) else { return LogOutcome::Skipped };
-        if setting_i64(logs, "maxDays", 5) <= 0 {
+        if !logs_on(logs) {
             return LogOutcome::Skipped;
         }
         let level = if log.status >= 400 { LEVEL_ERROR } else { LEVEL_INFO };

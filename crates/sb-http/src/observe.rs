@@ -133,17 +133,19 @@ pub(crate) async fn record(
 ) -> Response {
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
-    let url =
-        request.uri().path_and_query().map_or_else(|| path.clone(), |p| p.as_str().to_owned());
     let peer = request
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
-    let header = |headers: &axum::http::HeaderMap, name: header::HeaderName| {
-        headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
-    };
-    let referer = header(request.headers(), header::REFERER);
-    let user_agent = header(request.headers(), header::USER_AGENT);
+    // The request log's copies of the URL and headers, only while request logging is on.
+    let logged = app.request_logs_on().then(|| {
+        let header = |name: header::HeaderName| {
+            request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+        };
+        let url =
+            request.uri().path_and_query().map_or_else(|| path.clone(), |p| p.as_str().to_owned());
+        (url, header(header::REFERER), header(header::USER_AGENT))
+    });
     let started = Instant::now();
     let request_id: Arc<str> =
         match request.headers().get("x-request-id").and_then(|v| v.to_str().ok()) {
@@ -187,7 +189,9 @@ pub(crate) async fn record(
         auth_id = %auth_id,
         "request"
     );
-    if loggable(&method, &path, status) {
+    if let Some((url, referer, user_agent)) = logged
+        && loggable(&method, &path, status)
+    {
         let remote_ip = peer.map(|ip| ip.to_string()).unwrap_or_default();
         let user_ip = slot.user_ip.lock().map_or_else(|| remote_ip.clone(), |ip| ip.to_string());
         let error = response
