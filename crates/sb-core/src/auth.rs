@@ -122,11 +122,33 @@ impl App {
         if c.id != claims.collection_id || !c.is_auth() {
             return None;
         }
-        let record = load_record(self.store.as_ref(), &c, &claims.id, None).await.ok()??;
+        let record = self.load_auth_record(&c, &claims.id).await?;
         let key = signing_key(&c, &record, TokenType::Auth)?;
         sb_auth::token::verify(token, &key, TokenType::Auth, chrono::Utc::now().timestamp())
             .ok()?;
         Some(AuthInfo { collection: c, record: record.data })
+    }
+
+    /// The auth record a token names, through the auth cache (a record changed or deleted on
+    /// any node is re-read, so a revoked token is refused everywhere: `cache.rs`).
+    async fn load_auth_record(&self, c: &Arc<Collection>, id: &str) -> Option<Record> {
+        let key = format!("{}\0{id}", c.id);
+        let fill = match self.auth_cache.get(&self.coherence, &key) {
+            Ok(Json::Object(data)) => {
+                return Some(Record { collection: c.clone(), data, expand: None, managed: false });
+            }
+            Ok(_) => None,
+            Err(fill) => fill,
+        };
+        let (loaded, reads) =
+            crate::cache::recording(load_record(self.store.as_ref(), c, id, None)).await;
+        let record = loaded.ok()??;
+        if let Some(fill) = fill {
+            let catalog = self.catalog();
+            let data = Json::Object(record.data.clone());
+            self.auth_cache.put(&catalog, key, fill, reads, &data);
+        }
+        Some(record)
     }
 
     /// `POST /api/collections/COLL/auth-with-password`.

@@ -13,6 +13,7 @@ pub struct Catalog {
     ordered: Vec<Arc<Collection>>,
     by_id: HashMap<String, Arc<Collection>>,
     by_name: HashMap<String, Arc<Collection>>,
+    cache_profile: crate::cache::CacheProfile,
 }
 
 impl Catalog {
@@ -21,7 +22,13 @@ impl Catalog {
         let ordered: Vec<Arc<Collection>> = collections.into_iter().map(Arc::new).collect();
         let by_id = ordered.iter().map(|c| (c.id.clone(), c.clone())).collect();
         let by_name = ordered.iter().map(|c| (c.name.clone(), c.clone())).collect();
-        Catalog { ordered, by_id, by_name }
+        let cache_profile = crate::cache::CacheProfile::of(&ordered);
+        Catalog { ordered, by_id, by_name, cache_profile }
+    }
+
+    /// What the rules of these collections mean for caching (see `cache.rs`).
+    pub(crate) fn cache_profile(&self) -> &crate::cache::CacheProfile {
+        &self.cache_profile
     }
 
     /// A collection by id or name (spec §1.1: both are accepted in paths); names match

@@ -7,7 +7,9 @@
 
 mod auth;
 pub mod backups;
+mod cache;
 mod catalog;
+pub mod cluster;
 mod collections;
 pub mod crons;
 mod error;
@@ -28,7 +30,9 @@ use sb_store::Store;
 use serde_json::Value as Json;
 
 pub use auth::AuthResponse;
+pub use cache::CacheStats;
 pub use catalog::Catalog;
+pub use cluster::{Link, Transport};
 pub use error::{CoreError, CoreResult};
 pub use files::{FileRequest, ServedFile};
 pub use logs::{LogOutcome, RequestLog};
@@ -49,6 +53,8 @@ pub struct AppConfig {
     pub storage_dir: std::path::PathBuf,
     /// The data folder: local backups (`<dir>/backups`) and their temporary folders.
     pub data_dir: std::path::PathBuf,
+    /// Memory for cached record views and list pages (estimated bytes of JSON); 0 disables.
+    pub cache_bytes: u64,
 }
 
 impl Default for AppConfig {
@@ -57,6 +63,7 @@ impl Default for AppConfig {
             hash_concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             storage_dir: std::path::PathBuf::from("sb_data/storage"),
             data_dir: std::path::PathBuf::from("sb_data"),
+            cache_bytes: 64 << 20,
         }
     }
 }
@@ -90,6 +97,12 @@ pub struct App {
     logs: logs::RequestLogs,
     /// Backups: the one running, the staged restore, the backups store.
     backups: backups::Backups,
+    /// The change clock behind the caches, and this node's membership of the cluster.
+    coherence: Arc<cache::Coherence>,
+    /// Record views and list pages (`None` when disabled).
+    read_cache: Option<cache::ReadCache>,
+    /// Auth records for token checks.
+    auth_cache: cache::ReadCache,
 }
 
 impl App {
@@ -105,6 +118,9 @@ impl App {
         logs_store: Arc<dyn Store>,
         config: AppConfig,
     ) -> CoreResult<Arc<App>> {
+        let node_id = sb_auth::random::lower_alphanumeric(12);
+        let coherence = Arc::new(cache::Coherence::new(cluster::Cluster::new(node_id.clone())));
+        let store: Arc<dyn Store> = Arc::new(cache::Watched::new(store, coherence.clone()));
         let mut tx = store.begin().await?;
         match system::migrate(tx.as_mut()).await {
             Ok(applied) => {
@@ -131,12 +147,16 @@ impl App {
             mailer: RwLock::new(Arc::new(mail::SmtpMailer)),
             mail_throttle: auth::ResendThrottle::default(),
             otp_attempts: auth::OtpAttempts::default(),
-            node_id: sb_auth::random::lower_alphanumeric(12),
+            node_id,
             realtime: realtime::Realtime::default(),
             change_order: records::changes::ChangeOrder::default(),
             backups: backups::Backups::new(config.data_dir, config.storage_dir.clone()),
             storage: files::Storage::new(config.storage_dir),
             logs,
+            coherence,
+            read_cache: (config.cache_bytes > 0)
+                .then(|| cache::ReadCache::new("records", config.cache_bytes)),
+            auth_cache: cache::ReadCache::new("auth", 8 << 20),
         }))
     }
 
@@ -154,6 +174,20 @@ impl App {
         let catalog = Catalog::new(system::load_collections(self.store.as_ref()).await?);
         *self.catalog.write() = Arc::new(catalog);
         Ok(())
+    }
+
+    /// Re-reads the settings (another node changed them; that node applied them to the shared
+    /// log store).
+    async fn reload_settings(&self) -> CoreResult<()> {
+        let settings = settings::load(self.store.as_ref()).await?;
+        *self.settings.write() = Arc::new(settings);
+        Ok(())
+    }
+
+    /// Lookups of the record cache (views and list pages) and of the auth cache so far.
+    pub fn cache_stats(&self) -> (CacheStats, CacheStats) {
+        let records = self.read_cache.as_ref().map(|c| c.stats()).unwrap_or_default();
+        (records, self.auth_cache.stats())
     }
 
     /// Checks that the database answers.
@@ -226,6 +260,30 @@ pub struct ListResult {
 }
 
 impl ListResult {
+    /// The cached form.
+    fn to_json(&self) -> Json {
+        serde_json::json!([self.total_items, self.total_pages, self.items])
+    }
+
+    /// Back from [`ListResult::to_json`].
+    fn from_json(value: Json, params: &ListParams) -> ListResult {
+        let Json::Array(mut parts) = value else {
+            return ListResult::new(Vec::new(), params, None);
+        };
+        let items = match parts.pop() {
+            Some(Json::Array(items)) => items,
+            _ => Vec::new(),
+        };
+        let number = |v: Option<&Json>| v.and_then(Json::as_i64).unwrap_or(-1);
+        ListResult {
+            page: params.page.max(1),
+            per_page: params.per_page.max(1),
+            total_items: number(parts.first()),
+            total_pages: number(parts.get(1)),
+            items,
+        }
+    }
+
     fn new(items: Vec<Json>, params: &ListParams, total: Option<i64>) -> ListResult {
         let per_page = params.per_page.max(1);
         let (total_items, total_pages) = match total {

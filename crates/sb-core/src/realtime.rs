@@ -26,8 +26,9 @@ pub use clients::Message;
 use clients::{Client, Clients, SubscribeRefusal, Subscription, Topic};
 
 use crate::App;
+use crate::cluster::Outcome;
 use crate::error::{CoreError, CoreResult};
-use crate::records::changes::RecordChange;
+use crate::records::changes::{ChangeAction, RecordChange};
 
 /// Messages a client may have queued before it counts as not reading.
 const QUEUE: usize = 512;
@@ -74,6 +75,12 @@ impl App {
         let _span = sb_observe::trace::bus_publish_span("local", changes.len()).entered();
         let traceparent = sb_observe::trace::current_traceparent();
         for change in changes {
+            self.send_cluster_event(
+                change.action.as_str(),
+                &change.record.collection.id,
+                &change.record.data,
+                traceparent.as_deref(),
+            );
             self.realtime.bus.publish(BusEvent {
                 seq: self.realtime.clients.next_seq(),
                 action: change.action,
@@ -82,6 +89,29 @@ impl App {
                 traceparent: traceparent.clone(),
             });
         }
+    }
+
+    /// A committed change another node reported: delivered to this node's clients.
+    pub(crate) fn receive_event(
+        &self,
+        action: &str,
+        collection_id: String,
+        record: Map<String, Json>,
+        traceparent: Option<String>,
+    ) {
+        let action = match action {
+            "create" => ChangeAction::Create,
+            "update" => ChangeAction::Update,
+            "delete" => ChangeAction::Delete,
+            _ => return,
+        };
+        self.realtime.bus.publish(BusEvent {
+            seq: self.realtime.clients.next_seq(),
+            action,
+            collection_id,
+            record,
+            traceparent,
+        });
     }
 
     /// Opens a realtime connection from `ip` (spec §7.1); `None` while shutting down.
@@ -106,8 +136,9 @@ impl App {
     }
 
     /// `POST /api/realtime` (spec §7.2): validates the body and replaces the client's
-    /// subscriptions, binding the request's auth.
-    pub fn realtime_subscribe(
+    /// subscriptions, binding the request's auth. A client whose stream another node holds is
+    /// asked of that node, which applies the same checks.
+    pub async fn realtime_subscribe(
         &self,
         ip: Option<IpAddr>,
         auth: Option<AuthInfo>,
@@ -154,27 +185,60 @@ impl App {
                 errors,
             ));
         }
+        let outcome = match self.realtime.clients.get(&client_id) {
+            Some(_) => self.subscribe_local(&client_id, ip, auth, &subscriptions),
+            None => self.forward_subscribe(&client_id, ip, auth.as_ref(), &subscriptions).await,
+        };
+        match outcome {
+            Outcome::Done => Ok(()),
+            Outcome::Unknown => Err(CoreError::NotFound("Missing or invalid client id.".into())),
+            Outcome::OtherIp => Err(CoreError::bad_request("Invalid realtime client.")),
+            Outcome::AuthMismatch => Err(CoreError::Forbidden(
+                "The current and the previous request authorization don't match.".into(),
+            )),
+        }
+    }
+
+    /// Replaces the subscriptions of a client connected to this node (validated input).
+    pub(crate) fn subscribe_local(
+        &self,
+        client_id: &str,
+        ip: Option<IpAddr>,
+        auth: Option<AuthInfo>,
+        subscriptions: &[String],
+    ) -> Outcome {
         let parsed = subscriptions
             .iter()
             // an event name cannot span lines of the SSE stream
             .filter(|s| !s.contains(['\r', '\n']))
             .map(|s| Arc::new(Subscription::parse(s)))
             .collect();
-        self.realtime.clients.set_subscriptions(&client_id, ip, auth, parsed).map_err(|r| match r {
-            SubscribeRefusal::UnknownClient => {
-                CoreError::NotFound("Missing or invalid client id.".into())
-            }
-            SubscribeRefusal::OtherIp => CoreError::bad_request("Invalid realtime client."),
-            SubscribeRefusal::AuthMismatch => CoreError::Forbidden(
-                "The current and the previous request authorization don't match.".into(),
-            ),
-        })
+        match self.realtime.clients.set_subscriptions(client_id, ip, auth, parsed) {
+            Ok(()) => Outcome::Done,
+            Err(SubscribeRefusal::UnknownClient) => Outcome::Unknown,
+            Err(SubscribeRefusal::OtherIp) => Outcome::OtherIp,
+            Err(SubscribeRefusal::AuthMismatch) => Outcome::AuthMismatch,
+        }
     }
 
     /// The OAuth2 redirect handoff (spec §6.8): sends `{"state","code"[,"error"]}` to the
     /// client `state` as the `@oauth2` event and removes that subscription. False when there
-    /// is no such client subscribed to `@oauth2` (from the same IP).
-    pub fn realtime_oauth2_handoff(
+    /// is no such client subscribed to `@oauth2` (from the same IP) on any node.
+    pub async fn realtime_oauth2_handoff(
+        &self,
+        ip: Option<IpAddr>,
+        state: &str,
+        code: &str,
+        error: &str,
+    ) -> bool {
+        if self.realtime.clients.get(state).is_some() {
+            return self.handoff_local(ip, state, code, error);
+        }
+        self.forward_handoff(ip, state, code, error).await == Outcome::Done
+    }
+
+    /// [`App::realtime_oauth2_handoff`] for a client of this node.
+    pub(crate) fn handoff_local(
         &self,
         ip: Option<IpAddr>,
         state: &str,

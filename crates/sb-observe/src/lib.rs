@@ -35,6 +35,8 @@ pub mod names {
     pub const REALTIME_CONNECTIONS: &str = "scalebase_realtime_connections";
     pub const REALTIME_EVENTS_DELIVERED: &str = "scalebase_realtime_events_delivered_total";
     pub const CACHE_REQUESTS: &str = "scalebase_cache_requests_total";
+    pub const CLUSTER_MESSAGES: &str = "scalebase_cluster_messages_total";
+    pub const CLUSTER_ACK_WAIT: &str = "scalebase_cluster_ack_wait_seconds";
     pub const REQUEST_LOGS_DROPPED: &str = "scalebase_request_logs_dropped_total";
 
     /// Every name above (the deploy kit's dashboards and alerts are checked against it).
@@ -52,6 +54,8 @@ pub mod names {
         REALTIME_CONNECTIONS,
         REALTIME_EVENTS_DELIVERED,
         CACHE_REQUESTS,
+        CLUSTER_MESSAGES,
+        CLUSTER_ACK_WAIT,
         REQUEST_LOGS_DROPPED,
     ];
 
@@ -154,7 +158,16 @@ fn describe() {
     );
     describe_gauge!(REALTIME_CONNECTIONS, "Open realtime (SSE) connections.");
     describe_counter!(REALTIME_EVENTS_DELIVERED, "Realtime events sent to clients.");
-    describe_counter!(CACHE_REQUESTS, "Cache lookups, by cache and result (hit or miss).");
+    describe_counter!(CACHE_REQUESTS, "Cache lookups, by cache and result (hit, miss or bypass).");
+    describe_counter!(
+        CLUSTER_MESSAGES,
+        "Messages sent to the other nodes, by kind and whether they were published."
+    );
+    describe_histogram!(
+        CLUSTER_ACK_WAIT,
+        Unit::Seconds,
+        "Time a write waited for every node to apply its invalidation, by whether all answered."
+    );
     describe_counter!(
         REQUEST_LOGS_DROPPED,
         "Request log entries (`/api/logs`) dropped because the log writer's queue was full."
@@ -237,10 +250,23 @@ pub fn realtime_events_delivered(n: u64) {
     counter!(REALTIME_EVENTS_DELIVERED).increment(n);
 }
 
-/// A cache lookup.
-pub fn cache_lookup(cache: &'static str, hit: bool) {
-    counter!(CACHE_REQUESTS, "cache" => cache, "result" => if hit { "hit" } else { "miss" })
+/// A cache lookup; `result` is `hit`, `miss`, or `bypass` (the cache could not be trusted, so
+/// it was neither read nor filled).
+pub fn cache_lookup(cache: &'static str, result: &'static str) {
+    counter!(CACHE_REQUESTS, "cache" => cache, "result" => result).increment(1);
+}
+
+/// A message sent to the other nodes of the cluster (`kind`: invalidate, event, subscribe …)
+/// and whether it was published.
+pub fn cluster_message(kind: &'static str, published: bool) {
+    counter!(CLUSTER_MESSAGES, "kind" => kind, "published" => if published { "yes" } else { "no" })
         .increment(1);
+}
+
+/// Time a write waited for the other nodes to apply its invalidation.
+pub fn cluster_ack_wait(elapsed: Duration, complete: bool) {
+    histogram!(CLUSTER_ACK_WAIT, "complete" => if complete { "yes" } else { "no" })
+        .record(elapsed.as_secs_f64());
 }
 
 /// A request log entry dropped: the log writer's queue was full.

@@ -281,6 +281,16 @@ pub fn bus_publish_span(bus: &'static str, events: usize) -> Span {
     )
 }
 
+/// The span of one cache lookup; `cache.result` (hit, miss, bypass) is recorded when known.
+pub fn cache_span(cache: &'static str) -> Span {
+    tracing::debug_span!(
+        target: SPAN_TARGET,
+        "cache.lookup",
+        cache.name = cache,
+        cache.result = tracing::field::Empty,
+    )
+}
+
 /// The span of an outgoing HTTP call (OAuth2 provider, webhook, …).
 pub fn client_span(method: &str, host: &str) -> Span {
     tracing::info_span!(

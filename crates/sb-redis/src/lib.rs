@@ -1,10 +1,13 @@
 //! Redis, the shared layer of a cluster: one multiplexed connection per node (reconnecting on
-//! its own), its health, and what is built on it — cluster-wide rate limits ([`RedisLimiter`]).
+//! its own), its health, and what is built on it — cluster-wide rate limits ([`RedisLimiter`])
+//! and the cluster transport ([`RedisTransport`]: invalidations, realtime events, forwarded
+//! realtime requests).
 //!
 //! Redis is never required for correctness: every user of it has a local fallback, and a call
 //! that fails or takes longer than [`CALL_TIMEOUT`] counts as Redis being down. The node then
 //! keeps serving (per-node limits) and reports itself `degraded` in `GET /api/ready`.
 
+mod bus;
 mod limiter;
 
 use std::sync::Arc;
@@ -13,6 +16,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+pub use bus::RedisTransport;
 pub use limiter::RedisLimiter;
 
 /// The longest a request waits for Redis before falling back.
@@ -34,6 +38,7 @@ pub struct Redis {
 }
 
 struct Inner {
+    client: redis::Client,
     connection: ConnectionManager,
     prefix: String,
     /// Whether the last call succeeded (for logging the changes only).
@@ -56,10 +61,11 @@ impl Redis {
             .set_response_timeout(Some(CALL_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
-        let connection = ConnectionManager::new_lazy_with_config(client, manager)
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), manager)
             .map_err(|e| format!("cannot set up the Redis connection: {e}"))?;
         Ok(Redis {
             inner: Arc::new(Inner {
+                client,
                 connection,
                 prefix: config.prefix.clone(),
                 up: AtomicBool::new(true),

@@ -8,6 +8,7 @@
 //! the [`Ty`] annotations on comparisons to produce well-typed SQL that selects the same rows.
 
 mod ast;
+mod footprint;
 mod index;
 mod postgres;
 mod render;
@@ -15,6 +16,7 @@ mod sqlite;
 mod value;
 
 pub use ast::*;
+pub use footprint::Footprint;
 pub use index::parse_index;
 pub use postgres::support_sql as postgres_support_sql;
 pub use value::Value;

@@ -727,3 +727,48 @@ fn sqlite_numeric_text() {
         assert_eq!(sqlite_numeric(s), want, "{s:?}");
     }
 }
+
+#[test]
+fn footprint_names_every_table_read_and_written() {
+    let sub = |table: &str| Select {
+        columns: vec![SelectItem::All(None)],
+        from: Some(FromItem::Table { name: table.into(), alias: None }),
+        ..Select::default()
+    };
+    let select = Stmt::Select(Select {
+        from: Some(FromItem::Table { name: "posts".into(), alias: Some("t".into()) }),
+        joins: vec![Join {
+            kind: JoinKind::Left,
+            source: JoinSource::Table("users".into()),
+            alias: "u".into(),
+            on: None,
+        }],
+        where_: Some(Expr::Or(vec![
+            Expr::Exists { select: Box::new(sub("tags")), negated: false },
+            Expr::Case {
+                whens: vec![(Expr::Subquery(Box::new(sub("users"))), Expr::Null)],
+                else_: Some(Box::new(Expr::InSelect {
+                    expr: Box::new(Expr::Null),
+                    select: Box::new(sub("comments")),
+                    negated: true,
+                })),
+            },
+        ])),
+        ..Select::default()
+    });
+    let fp = select.footprint();
+    assert_eq!(fp.reads, ["posts", "users", "tags", "comments"]);
+    assert!(fp.writes.is_empty() && !fp.opaque);
+
+    let update = Stmt::Update(Update {
+        table: "posts".into(),
+        set: vec![("n".into(), Expr::Subquery(Box::new(sub("stats"))))],
+        where_: Some(Expr::Exists { select: Box::new(sub("users")), negated: false }),
+    });
+    let fp = update.footprint();
+    assert_eq!(fp.reads, ["stats", "users"]);
+    assert_eq!(fp.writes, ["posts"]);
+
+    assert!(Stmt::Raw { sql: "DELETE FROM x".into(), params: vec![] }.footprint().opaque);
+    assert!(Stmt::DropTable { name: "x".into(), if_exists: true }.footprint().opaque);
+}

@@ -17,6 +17,7 @@
 
 mod client;
 mod error;
+pub mod notify;
 mod tx;
 mod types;
 

@@ -147,6 +147,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stops background workers and closes connections; pending transactions finish first.
     async fn close(&self);
+
+    /// The position (PostgreSQL: WAL LSN) of the last commit this store made, when it has
+    /// read replicas to keep in step; `None` otherwise.
+    fn write_position(&self) -> Option<String> {
+        None
+    }
+
+    /// Another node committed up to `position`: reads must see at least that much from now on.
+    fn require_position(&self, _position: &str) {}
 }
 
 /// A write transaction. Statements run in order; the first error leaves the transaction

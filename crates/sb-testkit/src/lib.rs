@@ -5,6 +5,7 @@
 //! `SCALEBASE_TEST_PG_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and dropped
 //! afterwards. PostgreSQL being unreachable fails the test: nothing is skipped silently.
 
+pub mod faults;
 pub mod oauth2;
 pub mod s3;
 pub mod smtp;
@@ -167,6 +168,36 @@ impl TestApp {
 
     pub fn backend(&self) -> Backend {
         self.db.backend
+    }
+
+    /// Another application (a node) on the same database: on PostgreSQL over stores of its
+    /// own, on SQLite over the same store (one writer); same file storage.
+    pub async fn open_peer(&self) -> Arc<App> {
+        let (store, logs): (Arc<dyn Store>, Arc<dyn Store>) = match &self.db.pg_name {
+            Some(name) => {
+                let url = pg_url_for(name);
+                let mut config = sb_store_postgres::PostgresConfig::new(url.clone());
+                config.pool_size = 8;
+                let store = sb_store_postgres::open(config).await.expect("open a peer store");
+                let mut logs = sb_store_postgres::PostgresConfig::new(url);
+                logs.pool_size = 2;
+                logs.schema = Some("_scalebase_logs".into());
+                let logs = sb_store_postgres::open(logs).await.expect("open a peer log store");
+                (Arc::new(store), Arc::new(logs))
+            }
+            None => (self.db.store.clone(), self.db.logs_store.clone()),
+        };
+        let config = AppConfig {
+            storage_dir: self.db.dir.path().join("storage"),
+            data_dir: self.db.dir.path().to_path_buf(),
+            ..AppConfig::default()
+        };
+        App::open_with_logs(store, logs, config).await.expect("open a peer app")
+    }
+
+    /// The PostgreSQL URL of the test database (`None` on SQLite).
+    pub fn pg_url(&self) -> Option<String> {
+        self.db.pg_name.as_deref().map(pg_url_for)
     }
 
     /// A request context acting as a superuser.

@@ -3,6 +3,7 @@
 //! This is the only place that names the storage backends. `run` takes an already bound
 //! listener and a shutdown future so tests can run the whole server in-process on port 0.
 
+pub mod cluster;
 pub mod config;
 pub mod restore;
 pub mod telemetry;
@@ -176,6 +177,9 @@ async fn serve_app(
         }
         None => sb_http::router(app.clone(), http),
     };
+    if let Some(transport) = cluster::transport(config, redis)? {
+        app.join_cluster(transport);
+    }
     let scheduler = tokio::spawn(app.clone().run_scheduler());
     // Realtime streams never finish by themselves: end them when shutdown begins, so the
     // drain completes as soon as the in-flight requests do.

@@ -116,7 +116,8 @@ impl ListQuery {
 }
 
 impl App {
-    /// Lists records of a collection as the requester may see them.
+    /// Lists records of a collection as the requester may see them (through the read cache
+    /// when the request can be cached: see `cache.rs`).
     pub async fn list_records(
         &self,
         req: &RequestInfo,
@@ -124,6 +125,42 @@ impl App {
         params: &ListParams,
     ) -> CoreResult<ListResult> {
         let catalog = self.catalog();
+        let uses_macros =
+            [&params.filter, &params.sort].into_iter().flatten().any(|t| t.contains('@'));
+        let Some(cache) = self.read_cache.as_ref().filter(|_| !uses_macros) else {
+            return self.list_uncached(catalog, req, collection, params).await;
+        };
+        let subject = format!(
+            "{}\0{}\0{}\0{}\0{}\0{}",
+            params.page,
+            params.per_page,
+            params.skip_total,
+            params.filter.as_deref().unwrap_or(""),
+            params.sort.as_deref().unwrap_or(""),
+            params.expand.as_deref().unwrap_or(""),
+        );
+        let key = crate::cache::request_key(&catalog, "list", collection, &subject, req);
+        let fill = match cache.get(&self.coherence, &key) {
+            Ok(hit) => return Ok(ListResult::from_json(hit, params)),
+            Err(fill) => fill,
+        };
+        let (result, mut reads) =
+            crate::cache::recording(self.list_uncached(catalog.clone(), req, collection, params))
+                .await;
+        if let (Ok(list), Some(fill)) = (&result, fill) {
+            reads.extend(crate::cache::principal_table(req));
+            cache.put(&catalog, key, fill, reads, &list.to_json());
+        }
+        result
+    }
+
+    async fn list_uncached(
+        &self,
+        catalog: std::sync::Arc<crate::Catalog>,
+        req: &RequestInfo,
+        collection: &str,
+        params: &ListParams,
+    ) -> CoreResult<ListResult> {
         let c = catalog
             .get(collection)
             .cloned()

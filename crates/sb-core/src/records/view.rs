@@ -43,7 +43,7 @@ pub(crate) async fn load_record_in(
 }
 
 impl App {
-    /// Views one record as the requester may see it.
+    /// Views one record as the requester may see it (through the read cache: `cache.rs`).
     pub async fn view_record(
         &self,
         req: &RequestInfo,
@@ -52,6 +52,38 @@ impl App {
         expand: Option<&str>,
     ) -> CoreResult<Json> {
         let catalog = self.catalog();
+        let Some(cache) = self.read_cache.as_ref() else {
+            return self.view_uncached(catalog, req, collection, id, expand).await;
+        };
+        let subject = format!("{id}\0{}", expand.unwrap_or(""));
+        let key = crate::cache::request_key(&catalog, "view", collection, &subject, req);
+        let fill = match cache.get(&self.coherence, &key) {
+            Ok(hit) => return Ok(hit),
+            Err(fill) => fill,
+        };
+        let (result, mut reads) = crate::cache::recording(self.view_uncached(
+            catalog.clone(),
+            req,
+            collection,
+            id,
+            expand,
+        ))
+        .await;
+        if let (Ok(record), Some(fill)) = (&result, fill) {
+            reads.extend(crate::cache::principal_table(req));
+            cache.put(&catalog, key, fill, reads, record);
+        }
+        result
+    }
+
+    async fn view_uncached(
+        &self,
+        catalog: Arc<Catalog>,
+        req: &RequestInfo,
+        collection: &str,
+        id: &str,
+        expand: Option<&str>,
+    ) -> CoreResult<Json> {
         let c = catalog
             .get(collection)
             .cloned()

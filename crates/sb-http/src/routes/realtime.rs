@@ -101,7 +101,7 @@ pub async fn subscribe(
 ) -> ApiResult {
     let bytes = read_body(body, config.body_limit).await?;
     let body = parse_body(&headers, bytes).await.map_err(|e| body_error(e, GENERIC))?;
-    app.realtime_subscribe(req.client_ip(), req.info.auth.clone(), &body)?;
+    app.realtime_subscribe(req.client_ip(), req.info.auth.clone(), &body).await?;
     Ok(respond::no_content())
 }
 
@@ -128,8 +128,8 @@ pub async fn oauth2_redirect(
         code = text("code").unwrap_or(code);
         error = text("error").unwrap_or(error);
     }
-    let sent =
-        !state.is_empty() && app.realtime_oauth2_handoff(req.client_ip(), &state, &code, &error);
+    let sent = !state.is_empty()
+        && app.realtime_oauth2_handoff(req.client_ip(), &state, &code, &error).await;
     let ok = sent && !code.is_empty() && error.is_empty();
     let location = if ok {
         "../_/#/auth/oauth2-redirect-success"

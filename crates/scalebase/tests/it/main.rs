@@ -26,6 +26,7 @@ mod rate_limits;
 mod realtime;
 mod records;
 mod rules_matrix;
+mod scale_out;
 mod schema_changes;
 mod settings;
 mod superusers;

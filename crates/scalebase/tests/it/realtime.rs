@@ -15,7 +15,7 @@ const WAIT: Duration = Duration::from_secs(20);
 pub(crate) struct Event {
     id: String,
     pub(crate) name: String,
-    data: Value,
+    pub(crate) data: Value,
 }
 
 /// A raw SSE reader over a streaming response.
@@ -37,6 +37,10 @@ impl Sse {
         assert_eq!(first.data["clientId"].as_str(), Some(first.id.as_str()));
         sse.client_id = first.id;
         sse
+    }
+
+    pub(crate) fn client_id(&self) -> &str {
+        &self.client_id
     }
 
     /// The next message; `None` when the stream ended.
@@ -482,7 +486,7 @@ sb_testkit::sbtest_http!(realtime_ten_thousand_subscribers, |url, app| async mov
         let mut body = serde_json::Map::new();
         body.insert("clientId".into(), json!(&*c.client_id));
         body.insert("subscriptions".into(), json!(["posts/*"]));
-        app.realtime_subscribe(Some(ip), None, &body).expect("subscribe");
+        app.realtime_subscribe(Some(ip), None, &body).await.expect("subscribe");
         conns.push(c);
     }
     let after = rss_kib();

@@ -1,0 +1,509 @@
+//! Caches of hot reads (record views, list pages, auth records for token checks) and what keeps
+//! them correct on one node and across a cluster.
+//!
+//! Correctness rests on three parts:
+//! - **Footprints.** Every statement names the tables it reads and writes
+//!   ([`sb_sql::Footprint`]). The application's store is wrapped in [`Watched`], which records
+//!   the tables a cached computation reads (a task-local set, [`recording`]) and, once a write
+//!   has committed, reports the tables it wrote.
+//! - **A change clock.** [`Coherence`] keeps, per table, the clock value of its last change.
+//!   An entry remembers the clock value read *before* its computation began and the tables it
+//!   read; it is served only while none of them changed since. A write committed before the
+//!   computation began is therefore seen by it, and one committed during it makes the entry
+//!   stale at once. Entries that read a view (whose source tables are not known) or raw SQL
+//!   depend on every table.
+//! - **The cluster.** A committed write is reported to every other node, which advances its
+//!   clock for those tables before answering; the writer acknowledges its client only after
+//!   every node answered, or after the bound beyond which a silent node no longer trusts its
+//!   caches (see `cluster.rs`). A node that cannot hear the cluster neither reads nor fills its
+//!   caches (`bypass` in the metrics) until it hears it again, and then starts empty.
+//!
+//! Keys always hold the principal (collection and record id of the requester, or `guest`),
+//! every query parameter, and the request headers any rule of the catalog mentions; entries
+//! whose answer depends on the time (`@now` and the other date macros, `@random`) are not kept.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::RwLock;
+use sb_sql::Stmt;
+use sb_store::{Dialect, Result, Rows, Store, Tx};
+use serde_json::Value as Json;
+
+use crate::catalog::Catalog;
+use crate::cluster::Cluster;
+
+/// The read set entry meaning "any table" (raw SQL).
+const ANY_TABLE: &str = "*";
+
+/// What a committed write changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Changed {
+    Tables(Vec<String>),
+    /// Anything (schema changes, raw SQL, or a node that may have missed messages).
+    All,
+}
+
+impl Changed {
+    fn merge(&mut self, other: Changed) {
+        match (&mut *self, other) {
+            (Changed::All, _) => {}
+            (_, Changed::All) => *self = Changed::All,
+            (Changed::Tables(mine), Changed::Tables(theirs)) => {
+                for t in theirs {
+                    if !mine.contains(&t) {
+                        mine.push(t);
+                    }
+                }
+            }
+        }
+    }
+
+    fn of(stmt: &Stmt) -> Option<Changed> {
+        if matches!(stmt, Stmt::Select(_)) {
+            return None;
+        }
+        let fp = stmt.footprint();
+        if fp.opaque { Some(Changed::All) } else { Some(Changed::Tables(fp.writes)) }
+    }
+
+    pub(crate) fn touches(&self, table: &str) -> bool {
+        match self {
+            Changed::All => true,
+            Changed::Tables(t) => t.iter().any(|t| t == table),
+        }
+    }
+}
+
+/// The change clock of this node, and its link to the cluster.
+pub(crate) struct Coherence {
+    clock: AtomicU64,
+    /// Clock value of each table's last change.
+    changed: RwLock<HashMap<String, u64>>,
+    /// Clock value of the last change to any table.
+    any_changed: AtomicU64,
+    /// Clock value of the last change to everything.
+    all_changed: AtomicU64,
+    pub(crate) cluster: Cluster,
+}
+
+impl Coherence {
+    pub(crate) fn new(cluster: Cluster) -> Coherence {
+        Coherence {
+            clock: AtomicU64::new(1),
+            changed: RwLock::default(),
+            any_changed: AtomicU64::new(0),
+            all_changed: AtomicU64::new(0),
+            cluster,
+        }
+    }
+
+    /// The clock value to stamp a computation starting now with.
+    fn now(&self) -> u64 {
+        self.clock.load(Ordering::SeqCst)
+    }
+
+    /// Advances the clock for what changed (a local commit or a message from another node).
+    pub(crate) fn advance(&self, what: &Changed) {
+        let at = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
+        match what {
+            Changed::All => self.all_changed.store(at, Ordering::SeqCst),
+            Changed::Tables(tables) => {
+                let mut changed = self.changed.write();
+                for t in tables {
+                    changed.insert(t.clone(), at);
+                }
+            }
+        }
+        self.any_changed.store(at, Ordering::SeqCst);
+    }
+
+    /// Whether nothing `deps` names changed after `since`.
+    fn unchanged(&self, deps: &Deps, since: u64) -> bool {
+        if self.all_changed.load(Ordering::SeqCst) > since {
+            return false;
+        }
+        match deps {
+            Deps::Any => self.any_changed.load(Ordering::SeqCst) <= since,
+            Deps::Tables(tables) => {
+                let changed = self.changed.read();
+                tables.iter().all(|t| changed.get(t.as_str()).is_none_or(|&at| at <= since))
+            }
+        }
+    }
+
+    /// A write committed: this node's caches forget what it touched, then every other node's
+    /// do (returns once they have, or once they no longer trust their caches).
+    pub(crate) async fn committed(&self, what: Changed, position: Option<String>) {
+        if matches!(&what, Changed::Tables(t) if t.is_empty()) {
+            return;
+        }
+        self.advance(&what);
+        self.cluster.invalidate(what, position).await;
+    }
+}
+
+/// What an entry depends on.
+#[derive(Debug)]
+enum Deps {
+    Tables(Box<[String]>),
+    Any,
+}
+
+struct Entry {
+    value: Json,
+    since: u64,
+    deps: Deps,
+}
+
+/// A cache of computed JSON answers (record views, list pages, auth records).
+pub(crate) struct ReadCache {
+    name: &'static str,
+    entries: moka::sync::Cache<String, Arc<Entry>>,
+    stats: [AtomicU64; 3],
+}
+
+/// Lookups of a cache so far: hits, misses, and bypasses (not trusted, neither read nor filled).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub bypasses: u64,
+}
+
+/// A cache fill in progress: the clock value before the computation began.
+pub(crate) struct Fill {
+    since: u64,
+}
+
+impl ReadCache {
+    /// A cache of about `bytes` of JSON (estimated), entries idle for 10 minutes dropped.
+    pub(crate) fn new(name: &'static str, bytes: u64) -> ReadCache {
+        let entries = moka::sync::Cache::builder()
+            .max_capacity(bytes)
+            .weigher(|key: &String, entry: &Arc<Entry>| {
+                u32::try_from(key.len() + weight(&entry.value) + 64).unwrap_or(u32::MAX)
+            })
+            .time_to_idle(std::time::Duration::from_secs(600))
+            .build();
+        ReadCache { name, entries, stats: Default::default() }
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        let n = |i: usize| self.stats[i].load(Ordering::Relaxed);
+        CacheStats { hits: n(0), misses: n(1), bypasses: n(2) }
+    }
+
+    /// The cached answer for `key`, or the [`Fill`] to store the computed one with; `None`
+    /// when the cache cannot be trusted now (this node does not hear the cluster).
+    pub(crate) fn get(
+        &self,
+        coherence: &Coherence,
+        key: &str,
+    ) -> std::result::Result<Json, Option<Fill>> {
+        let span = sb_observe::trace::cache_span(self.name);
+        let result = if !coherence.cluster.trusted() {
+            Err(None)
+        } else {
+            let since = coherence.now();
+            match self.entries.get(key) {
+                Some(entry) if coherence.unchanged(&entry.deps, entry.since) => {
+                    Ok(entry.value.clone())
+                }
+                Some(_) => {
+                    self.entries.invalidate(key);
+                    Err(Some(Fill { since }))
+                }
+                None => Err(Some(Fill { since })),
+            }
+        };
+        let (label, i) = match &result {
+            Ok(_) => ("hit", 0),
+            Err(Some(_)) => ("miss", 1),
+            Err(None) => ("bypass", 2),
+        };
+        self.stats[i].fetch_add(1, Ordering::Relaxed);
+        span.record("cache.result", label);
+        sb_observe::cache_lookup(self.name, label);
+        result
+    }
+
+    /// Stores an answer computed after `fill` was taken, which read the tables `reads`.
+    pub(crate) fn put(
+        &self,
+        catalog: &Catalog,
+        key: String,
+        fill: Fill,
+        reads: Vec<String>,
+        value: &Json,
+    ) {
+        let profile = catalog.cache_profile();
+        if reads.iter().any(|t| profile.volatile.contains(t)) {
+            return;
+        }
+        let any =
+            reads.iter().any(|t| t == ANY_TABLE || catalog.get(t).is_some_and(|c| c.is_view()));
+        let deps = if any { Deps::Any } else { Deps::Tables(reads.into_boxed_slice()) };
+        self.entries.insert(key, Arc::new(Entry { value: value.clone(), since: fill.since, deps }));
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> u64 {
+        self.entries.run_pending_tasks();
+        self.entries.entry_count()
+    }
+}
+
+/// The key of a record read (`kind`: list or view) as `req` asks it: the principal, every
+/// query parameter, and the headers the catalog's rules read.
+pub(crate) fn request_key(
+    catalog: &Catalog,
+    kind: &str,
+    collection: &str,
+    subject: &str,
+    req: &sb_query::RequestInfo,
+) -> String {
+    use std::fmt::Write;
+    let mut key = String::with_capacity(128);
+    let principal = match &req.auth {
+        Some(a) => format!("{}/{}", a.collection.id, a.id()),
+        None => "guest".into(),
+    };
+    let _ = write!(
+        key,
+        "{kind}\0{collection}\0{subject}\0{}\0{}\0{principal}",
+        req.context, req.method
+    );
+    for (k, v) in &req.query {
+        let _ = write!(key, "\0q{}={k}={v}", k.len());
+    }
+    for name in &catalog.cache_profile().headers {
+        let value = req.headers.get(name).map(String::as_str).unwrap_or("");
+        let _ = write!(key, "\0h{name}={value}");
+    }
+    key
+}
+
+/// The tables an answer for `req` depends on beyond what it read: the requester's own record
+/// (rules see it as `@request.auth.*`).
+pub(crate) fn principal_table(req: &sb_query::RequestInfo) -> Option<String> {
+    req.auth.as_ref().map(|a| a.collection.name.clone())
+}
+
+/// A rough size of a JSON value in memory.
+fn weight(value: &Json) -> usize {
+    match value {
+        Json::Null | Json::Bool(_) | Json::Number(_) => 16,
+        Json::String(s) => 24 + s.len(),
+        Json::Array(items) => 24 + items.iter().map(weight).sum::<usize>(),
+        Json::Object(map) => 48 + map.iter().map(|(k, v)| 24 + k.len() + weight(v)).sum::<usize>(),
+    }
+}
+
+tokio::task_local! {
+    static READS: RefCell<Vec<String>>;
+}
+
+/// Runs `work`, returning its output and the tables its statements read (through [`Watched`]).
+pub(crate) async fn recording<T>(work: impl Future<Output = T>) -> (T, Vec<String>) {
+    READS
+        .scope(RefCell::new(Vec::new()), async move {
+            let out = work.await;
+            let reads = READS.with(|r| r.take());
+            (out, reads)
+        })
+        .await
+}
+
+fn record_reads(stmt: &Stmt) {
+    let _ = READS.try_with(|reads| {
+        let fp = stmt.footprint();
+        let mut reads = reads.borrow_mut();
+        if fp.opaque {
+            reads.push(ANY_TABLE.into());
+        }
+        for t in fp.reads.into_iter().chain(fp.writes) {
+            if !reads.contains(&t) {
+                reads.push(t);
+            }
+        }
+    });
+}
+
+/// The application's store: reports committed writes to [`Coherence`] and read sets to
+/// [`recording`].
+pub(crate) struct Watched {
+    inner: Arc<dyn Store>,
+    coherence: Arc<Coherence>,
+}
+
+impl Watched {
+    pub(crate) fn new(inner: Arc<dyn Store>, coherence: Arc<Coherence>) -> Watched {
+        Watched { inner, coherence }
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for Watched {
+    fn dialect(&self) -> Dialect {
+        self.inner.dialect()
+    }
+
+    async fn query(&self, stmt: &Stmt) -> Result<Rows> {
+        // Read-only by contract: nothing to report.
+        record_reads(stmt);
+        self.inner.query(stmt).await
+    }
+
+    async fn begin(&self) -> Result<Box<dyn Tx>> {
+        Ok(Box::new(WatchedTx {
+            inner: self.inner.begin().await?,
+            store: self.inner.clone(),
+            coherence: self.coherence.clone(),
+            changed: Changed::Tables(Vec::new()),
+        }))
+    }
+
+    async fn write(&self, stmts: &[Stmt]) -> Result<Vec<u64>> {
+        let out = self.inner.write(stmts).await?;
+        let mut changed = Changed::Tables(Vec::new());
+        for stmt in stmts {
+            changed.merge(Changed::of(stmt).unwrap_or(Changed::Tables(Vec::new())));
+        }
+        self.coherence.committed(changed, self.inner.write_position()).await;
+        Ok(out)
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+
+    async fn optimize(&self) -> Result<()> {
+        self.inner.optimize().await
+    }
+
+    fn can_snapshot(&self) -> bool {
+        self.inner.can_snapshot()
+    }
+
+    async fn snapshot(&self, dest: &std::path::Path) -> Result<()> {
+        self.inner.snapshot(dest).await
+    }
+
+    async fn table_columns(&self, table: &str) -> Result<Vec<String>> {
+        self.inner.table_columns(table).await
+    }
+
+    async fn close(&self) {
+        self.inner.close().await
+    }
+
+    fn write_position(&self) -> Option<String> {
+        self.inner.write_position()
+    }
+
+    fn require_position(&self, position: &str) {
+        self.inner.require_position(position)
+    }
+}
+
+struct WatchedTx {
+    inner: Box<dyn Tx>,
+    store: Arc<dyn Store>,
+    coherence: Arc<Coherence>,
+    changed: Changed,
+}
+
+#[async_trait::async_trait]
+impl Tx for WatchedTx {
+    async fn query(&mut self, stmt: &Stmt) -> Result<Rows> {
+        record_reads(stmt);
+        let rows = self.inner.query(stmt).await?;
+        if let Some(changed) = Changed::of(stmt) {
+            self.changed.merge(changed);
+        }
+        Ok(rows)
+    }
+
+    async fn execute(&mut self, stmt: &Stmt) -> Result<u64> {
+        let n = self.inner.execute(stmt).await?;
+        if let Some(changed) = Changed::of(stmt) {
+            self.changed.merge(changed);
+        }
+        Ok(n)
+    }
+
+    async fn lock(&mut self, key: i64) -> Result<()> {
+        self.inner.lock(key).await
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        let WatchedTx { inner, store, coherence, changed } = *self;
+        inner.commit().await?;
+        coherence.committed(changed, store.write_position()).await;
+        Ok(())
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<()> {
+        self.inner.rollback().await
+    }
+}
+
+/// What of a catalog's rules bears on caching: the request headers some rule reads (part of
+/// every key) and the tables whose rules depend on the time (never cached).
+#[derive(Debug, Default)]
+pub(crate) struct CacheProfile {
+    pub(crate) headers: Vec<String>,
+    pub(crate) volatile: std::collections::HashSet<String>,
+}
+
+impl CacheProfile {
+    pub(crate) fn of(collections: &[Arc<sb_schema::Collection>]) -> CacheProfile {
+        let mut profile = CacheProfile::default();
+        for c in collections {
+            let rules =
+                [&c.list_rule, &c.view_rule, &c.create_rule, &c.update_rule, &c.delete_rule];
+            let extra = c.auth.as_ref().map(|a| [&a.auth_rule, &a.manage_rule]);
+            for rule in rules.into_iter().chain(extra.into_iter().flatten()).flatten() {
+                for name in header_refs(rule) {
+                    if !profile.headers.contains(&name) {
+                        profile.headers.push(name);
+                    }
+                }
+                if is_volatile(rule) {
+                    profile.volatile.insert(c.name.clone());
+                }
+            }
+        }
+        profile.headers.sort();
+        profile
+    }
+}
+
+/// The header names `@request.headers.NAME` references in `text`.
+fn header_refs(text: &str) -> Vec<String> {
+    const PREFIX: &str = "@request.headers.";
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(PREFIX) {
+        rest = &rest[at + PREFIX.len()..];
+        let end =
+            rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        out.push(rest[..end].to_owned());
+    }
+    out
+}
+
+/// Whether an expression's answer may change with time alone: it uses a macro other than
+/// `@request.*` and `@collection.*` (`@now`, `@todayStart`, … and `@random`).
+pub(crate) fn is_volatile(text: &str) -> bool {
+    text.match_indices('@').any(|(at, _)| {
+        let rest = &text[at + 1..];
+        !(rest.starts_with("request.") || rest.starts_with("collection."))
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,100 @@
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::*;
+use crate::cluster::Cluster;
+
+fn coherence() -> Coherence {
+    Coherence::new(Cluster::new("test".into()))
+}
+
+fn tables(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn an_entry_is_served_until_a_table_it_read_changes() {
+    let c = coherence();
+    let cache = ReadCache::new("test", 1 << 20);
+    let catalog = Catalog::default();
+    let Err(Some(fill)) = cache.get(&c, "k") else { panic!("empty cache misses") };
+    cache.put(&catalog, "k".into(), fill, tables(&["posts", "users"]), &json!(1));
+    assert_eq!(cache.get(&c, "k").ok(), Some(json!(1)));
+    c.advance(&Changed::Tables(tables(&["comments"])));
+    assert_eq!(cache.get(&c, "k").ok(), Some(json!(1)), "unrelated table");
+    c.advance(&Changed::Tables(tables(&["users"])));
+    assert!(cache.get(&c, "k").is_err(), "a table it read changed");
+    assert_eq!(cache.stats(), CacheStats { hits: 2, misses: 2, bypasses: 0 });
+}
+
+#[test]
+fn a_change_during_the_computation_makes_the_entry_stale_at_once() {
+    let c = coherence();
+    let cache = ReadCache::new("test", 1 << 20);
+    let catalog = Catalog::default();
+    let Err(Some(fill)) = cache.get(&c, "k") else { panic!() };
+    // The write commits while the answer is being computed from older data.
+    c.advance(&Changed::Tables(tables(&["posts"])));
+    cache.put(&catalog, "k".into(), fill, tables(&["posts"]), &json!("old"));
+    assert!(cache.get(&c, "k").is_err());
+}
+
+#[test]
+fn raw_reads_and_everything_changes_depend_on_all_tables() {
+    let c = coherence();
+    let cache = ReadCache::new("test", 1 << 20);
+    let catalog = Catalog::default();
+    let Err(Some(fill)) = cache.get(&c, "raw") else { panic!() };
+    cache.put(&catalog, "raw".into(), fill, tables(&[ANY_TABLE]), &json!(1));
+    let Err(Some(fill)) = cache.get(&c, "plain") else { panic!() };
+    cache.put(&catalog, "plain".into(), fill, tables(&["posts"]), &json!(2));
+    c.advance(&Changed::Tables(tables(&["anything"])));
+    assert!(cache.get(&c, "raw").is_err());
+    assert!(cache.get(&c, "plain").is_ok());
+    c.advance(&Changed::All);
+    assert!(cache.get(&c, "plain").is_err());
+}
+
+#[test]
+fn answers_of_time_dependent_rules_are_not_kept() {
+    let mut c = sb_schema::Collection::new(sb_schema::CollectionType::Base, "posts");
+    c.list_rule = Some("created > @now".into());
+    let catalog = Catalog::new(vec![c]);
+    let co = coherence();
+    let cache = ReadCache::new("test", 1 << 20);
+    let Err(Some(fill)) = cache.get(&co, "k") else { panic!() };
+    cache.put(&catalog, "k".into(), fill, tables(&["posts"]), &json!(1));
+    assert_eq!(cache.len(), 0);
+}
+
+#[test]
+fn rule_text_analysis() {
+    assert!(is_volatile("created > @now"));
+    assert!(is_volatile("@random"));
+    assert!(!is_volatile("@request.auth.id != '' && @collection.x.id = id"));
+    assert_eq!(
+        header_refs("@request.headers.x_token = 'a' || @request.headers.origin != ''"),
+        ["x_token", "origin"]
+    );
+    let mut c = sb_schema::Collection::new(sb_schema::CollectionType::Base, "posts");
+    c.view_rule = Some("@request.headers.x_team = team".into());
+    let profile = CacheProfile::of(&[Arc::new(c)]);
+    assert_eq!(profile.headers, ["x_team"]);
+}
+
+#[test]
+fn keys_hold_the_principal_the_query_and_the_headers_rules_read() {
+    let mut c = sb_schema::Collection::new(sb_schema::CollectionType::Base, "posts");
+    c.view_rule = Some("@request.headers.x_team = team".into());
+    let catalog = Catalog::new(vec![c]);
+    let mut req = sb_query::RequestInfo { method: "GET".into(), ..Default::default() };
+    let base = request_key(&catalog, "view", "posts", "id1", &req);
+    req.headers.insert("user_agent".into(), "curl".into());
+    assert_eq!(request_key(&catalog, "view", "posts", "id1", &req), base, "unread header");
+    req.headers.insert("x_team".into(), "red".into());
+    let with_team = request_key(&catalog, "view", "posts", "id1", &req);
+    assert_ne!(with_team, base);
+    req.query.insert("expand".into(), "author".into());
+    assert_ne!(request_key(&catalog, "view", "posts", "id1", &req), with_team);
+}

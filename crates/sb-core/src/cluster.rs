@@ -1,0 +1,567 @@
+//! The cluster: the nodes sharing one database, and the messages between them.
+//!
+//! Nodes talk over one [`Transport`] (Redis pub/sub, or PostgreSQL LISTEN/NOTIFY when no Redis
+//! is configured) that delivers every message to every node, the sender included, in one order.
+//! What travels:
+//! - `hello` every [`HELLO_EVERY`]: who is alive. A node trusts its caches only while its own
+//!   hello, sent at most [`FRESH`] ago, has come back through the transport (and it has been
+//!   connected for [`WARMUP`]); otherwise it bypasses them, and after a reconnection it reloads
+//!   its catalog and settings and forgets every cached entry (it may have missed messages).
+//! - `invalidate` after every committed write, with the tables it changed (and the write's
+//!   replication position): each other node advances its change clock for those tables —
+//!   reloading its catalog or settings when their tables changed — and then answers `ack`. The
+//!   writer acknowledges its client once every live peer answered, or after [`ACK_WAIT`]: by
+//!   then a node that did not hear the message has stopped trusting its caches, because the
+//!   transport's single order puts the writer's message before any later hello of that node.
+//!   So a write acknowledged on one node is never hidden by a cache on another.
+//! - `event`: the record changes realtime delivers, sent in commit order through one outbox.
+//! - `subscribe` / `handoff` and their `reply`: a realtime subscription request (or an OAuth2
+//!   redirect) that reached a node which does not hold the client's stream is carried to the node
+//!   that does, and its answer back.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::App;
+use crate::cache::Changed;
+
+/// How often a node says it is alive.
+pub const HELLO_EVERY: Duration = Duration::from_millis(200);
+/// How recent a node's own hello must be for it to trust its caches.
+pub const FRESH: Duration = Duration::from_millis(1000);
+/// How recently a peer must have said hello to be waited for.
+const PEER_WINDOW: Duration = Duration::from_millis(1000);
+/// How long a node must have been connected before it trusts its caches (so that every peer
+/// has heard of it and waits for its answers).
+const WARMUP: Duration = Duration::from_millis(1000);
+/// The longest a write waits for the other nodes' answers; more than [`FRESH`], so that a node
+/// that did not answer no longer trusts its caches by then.
+pub const ACK_WAIT: Duration = Duration::from_millis(1500);
+/// The longest a forwarded realtime request waits for the node holding the client.
+const REPLY_WAIT: Duration = Duration::from_millis(1000);
+/// A node that heard no peer for this long and cannot hear the transport assumes it is alone.
+const RECENT_PEERS: Duration = Duration::from_secs(60);
+/// Events queued for the transport before new ones are dropped.
+const OUTBOX: usize = 16 * 1024;
+
+/// What carries the messages between nodes.
+#[async_trait::async_trait]
+pub trait Transport: Send + Sync + 'static {
+    /// `redis` or `postgres`, for logs and metrics.
+    fn name(&self) -> &'static str;
+    /// Sends `message` to every node, this one included.
+    async fn publish(&self, message: String) -> Result<(), String>;
+    /// Every message published by any node, in the transport's one order. Never ends: yields
+    /// [`Link::Down`] when the subscription is lost and [`Link::Up`] once it is back
+    /// (messages published in between are lost).
+    fn subscribe(&self) -> BoxStream<'static, Link>;
+}
+
+/// What a transport subscription yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    Up,
+    Down,
+    Message(String),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope {
+    from: String,
+    #[serde(flatten)]
+    body: Body,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "camelCase")]
+enum Body {
+    /// `sent`: the sender's clock (milliseconds since it started).
+    Hello {
+        sent: u64,
+    },
+    /// `tables` empty with `all`: everything.
+    Invalidate {
+        id: u64,
+        tables: Vec<String>,
+        all: bool,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        position: Option<String>,
+    },
+    Ack {
+        to: String,
+        id: u64,
+    },
+    Event {
+        action: String,
+        collection: String,
+        record: Map<String, Json>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        traceparent: Option<String>,
+    },
+    Subscribe {
+        id: u64,
+        client: String,
+        ip: Option<IpAddr>,
+        /// The requester's auth collection id and record (every field).
+        auth: Option<(String, Map<String, Json>)>,
+        subscriptions: Vec<String>,
+    },
+    Handoff {
+        id: u64,
+        ip: Option<IpAddr>,
+        state: String,
+        code: String,
+        error: String,
+    },
+    Reply {
+        to: String,
+        id: u64,
+        outcome: Outcome,
+    },
+}
+
+/// The answer to a forwarded realtime request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum Outcome {
+    Done,
+    /// Not held by the answering node.
+    Unknown,
+    OtherIp,
+    AuthMismatch,
+}
+
+struct AckWait {
+    pending: HashSet<String>,
+    done: Option<oneshot::Sender<()>>,
+}
+
+struct ReplyWait {
+    pending: HashSet<String>,
+    done: Option<oneshot::Sender<Outcome>>,
+}
+
+#[derive(Default)]
+struct State {
+    peers: HashMap<String, Instant>,
+    peer_seen: Option<Instant>,
+    acks: HashMap<u64, AckWait>,
+    replies: HashMap<u64, ReplyWait>,
+}
+
+/// This node's membership of the cluster.
+pub(crate) struct Cluster {
+    node: String,
+    epoch: Instant,
+    transport: OnceLock<Arc<dyn Transport>>,
+    outbox: OnceLock<mpsc::Sender<String>>,
+    /// Trusted while the clock (ms since `epoch`) is below this.
+    fresh_until: AtomicU64,
+    /// When the transport subscription came up (ms since `epoch`; `u64::MAX` while down).
+    up_since: AtomicU64,
+    next_id: AtomicU64,
+    state: Mutex<State>,
+}
+
+impl Cluster {
+    pub(crate) fn new(node: String) -> Cluster {
+        Cluster {
+            node,
+            epoch: Instant::now(),
+            transport: OnceLock::new(),
+            outbox: OnceLock::new(),
+            fresh_until: AtomicU64::new(0),
+            up_since: AtomicU64::new(u64::MAX),
+            next_id: AtomicU64::new(1),
+            state: Mutex::default(),
+        }
+    }
+
+    fn clock(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn transport(&self) -> Option<&Arc<dyn Transport>> {
+        self.transport.get()
+    }
+
+    /// Whether this node may read and fill its caches: always on a node without a cluster;
+    /// in a cluster only while it hears the transport (see the module docs).
+    pub(crate) fn trusted(&self) -> bool {
+        if self.transport().is_none() {
+            return true;
+        }
+        let now = self.clock();
+        now < self.fresh_until.load(Ordering::SeqCst)
+            && now >= self.up_since.load(Ordering::SeqCst).saturating_add(WARMUP.as_millis() as u64)
+    }
+
+    /// The other nodes heard from lately.
+    fn live_peers(&self) -> (HashSet<String>, bool) {
+        let state = self.state.lock();
+        let live = state
+            .peers
+            .iter()
+            .filter(|(_, seen)| seen.elapsed() < PEER_WINDOW)
+            .map(|(node, _)| node.clone())
+            .collect();
+        let recent = state.peer_seen.is_some_and(|t| t.elapsed() < RECENT_PEERS);
+        (live, recent)
+    }
+
+    fn encode(&self, body: Body) -> String {
+        serde_json::to_string(&Envelope { from: self.node.clone(), body })
+            .expect("cluster messages serialise")
+    }
+
+    /// Tells every other node what a committed write changed; returns once they applied it or
+    /// no longer trust their caches (module docs).
+    pub(crate) async fn invalidate(&self, what: Changed, position: Option<String>) {
+        let Some(transport) = self.transport() else { return };
+        let deadline = tokio::time::Instant::now() + ACK_WAIT;
+        let trusted = self.trusted();
+        let (peers, recent) = self.live_peers();
+        if (trusted && peers.is_empty()) || (!trusted && !recent) {
+            // Alone (as far as anyone can tell): nobody to tell.
+            return;
+        }
+        let started = Instant::now();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (done, answered) = oneshot::channel();
+        if trusted {
+            self.state.lock().acks.insert(id, AckWait { pending: peers, done: Some(done) });
+        }
+        let (tables, all) = match what {
+            Changed::All => (Vec::new(), true),
+            Changed::Tables(t) => (t, false),
+        };
+        let message = self.encode(Body::Invalidate { id, tables, all, position });
+        let published = transport.publish(message).await.is_ok();
+        sb_observe::cluster_message("invalidate", published);
+        let complete = if published && trusted {
+            tokio::time::timeout_at(deadline, answered).await.is_ok()
+        } else {
+            tokio::time::sleep_until(deadline).await;
+            false
+        };
+        self.state.lock().acks.remove(&id);
+        sb_observe::cluster_ack_wait(started.elapsed(), complete);
+        if !complete {
+            tracing::debug!(id, "invalidation not confirmed by every node; waited the bound");
+        }
+    }
+
+    /// Queues a realtime event for the other nodes (in order; dropped when the outbox is full).
+    fn send_event(&self, body: Body) {
+        let Some(outbox) = self.outbox.get() else { return };
+        if self.live_peers().0.is_empty() {
+            return;
+        }
+        if outbox.try_send(self.encode(body)).is_err() {
+            sb_observe::cluster_message("event", false);
+        }
+    }
+
+    /// Sends a request to the node holding a realtime client and waits for its answer;
+    /// `Unknown` when no node holds it.
+    async fn ask(&self, body: impl FnOnce(u64) -> Body) -> Outcome {
+        let Some(transport) = self.transport() else { return Outcome::Unknown };
+        let (peers, _) = self.live_peers();
+        if peers.is_empty() {
+            return Outcome::Unknown;
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (done, answered) = oneshot::channel();
+        self.state.lock().replies.insert(id, ReplyWait { pending: peers, done: Some(done) });
+        let published = transport.publish(self.encode(body(id))).await.is_ok();
+        sb_observe::cluster_message("realtime", published);
+        let outcome = if published {
+            tokio::time::timeout(REPLY_WAIT, answered).await.ok().and_then(Result::ok)
+        } else {
+            None
+        };
+        self.state.lock().replies.remove(&id);
+        outcome.unwrap_or(Outcome::Unknown)
+    }
+
+    /// Applies an answer from `from`.
+    fn answered(&self, from: &str, id: u64, outcome: Outcome) {
+        let mut state = self.state.lock();
+        let Some(wait) = state.replies.get_mut(&id) else { return };
+        wait.pending.remove(from);
+        if (outcome != Outcome::Unknown || wait.pending.is_empty())
+            && let Some(done) = wait.done.take()
+        {
+            done.send(outcome).ok();
+        }
+    }
+
+    fn acked(&self, from: &str, id: u64) {
+        let mut state = self.state.lock();
+        let Some(wait) = state.acks.get_mut(&id) else { return };
+        wait.pending.remove(from);
+        if wait.pending.is_empty()
+            && let Some(done) = wait.done.take()
+        {
+            done.send(()).ok();
+        }
+    }
+
+    fn heard_hello(&self, from: &str, sent: u64) {
+        if from == self.node {
+            let until = sent + FRESH.as_millis() as u64;
+            self.fresh_until.fetch_max(until, Ordering::SeqCst);
+        } else {
+            let mut state = self.state.lock();
+            let now = Instant::now();
+            state.peers.insert(from.to_owned(), now);
+            state.peer_seen = Some(now);
+        }
+    }
+
+    fn link_down(&self) {
+        self.up_since.store(u64::MAX, Ordering::SeqCst);
+        self.fresh_until.store(0, Ordering::SeqCst);
+    }
+}
+
+impl App {
+    /// Joins the cluster over `transport`: starts hearing it, saying hello, and sending this
+    /// node's realtime events. Call once, right after opening the app.
+    pub fn join_cluster(self: &Arc<Self>, transport: Arc<dyn Transport>) {
+        let cluster = &self.coherence.cluster;
+        if cluster.transport.set(transport.clone()).is_err() {
+            return;
+        }
+        let (outbox, queue) = mpsc::channel(OUTBOX);
+        cluster.outbox.set(outbox).ok();
+        tracing::info!(node = %self.node_id, transport = transport.name(), "joining the cluster");
+        tokio::spawn(receive(Arc::downgrade(self), transport.subscribe()));
+        tokio::spawn(say_hello(Arc::downgrade(self), transport.clone()));
+        tokio::spawn(send_events(queue, transport));
+    }
+
+    /// Other nodes this node heard from lately (for tests and the admin view).
+    pub fn cluster_peers(&self) -> usize {
+        self.coherence.cluster.live_peers().0.len()
+    }
+
+    /// Whether this node trusts its caches now (see `cluster.rs`).
+    pub fn cluster_trusted(&self) -> bool {
+        self.coherence.cluster.trusted()
+    }
+
+    /// Publishes a committed change to the other nodes' realtime dispatchers.
+    pub(crate) fn send_cluster_event(
+        &self,
+        action: &str,
+        collection: &str,
+        record: &Map<String, Json>,
+        traceparent: Option<&str>,
+    ) {
+        self.coherence.cluster.send_event(Body::Event {
+            action: action.to_owned(),
+            collection: collection.to_owned(),
+            record: record.clone(),
+            traceparent: traceparent.map(str::to_owned),
+        });
+    }
+
+    /// Forwards a subscription request for a client this node does not hold.
+    pub(crate) async fn forward_subscribe(
+        &self,
+        client: &str,
+        ip: Option<IpAddr>,
+        auth: Option<&sb_query::AuthInfo>,
+        subscriptions: &[String],
+    ) -> Outcome {
+        let auth = auth.map(|a| (a.collection.id.clone(), a.record.clone()));
+        self.coherence
+            .cluster
+            .ask(|id| Body::Subscribe {
+                id,
+                client: client.to_owned(),
+                ip,
+                auth,
+                subscriptions: subscriptions.to_vec(),
+            })
+            .await
+    }
+
+    /// Forwards an OAuth2 redirect for a client this node does not hold.
+    pub(crate) async fn forward_handoff(
+        &self,
+        ip: Option<IpAddr>,
+        state: &str,
+        code: &str,
+        error: &str,
+    ) -> Outcome {
+        self.coherence
+            .cluster
+            .ask(|id| Body::Handoff {
+                id,
+                ip,
+                state: state.to_owned(),
+                code: code.to_owned(),
+                error: error.to_owned(),
+            })
+            .await
+    }
+
+    /// After a reconnection: whatever was missed, the catalog, the settings and every cache
+    /// entry are refreshed.
+    async fn resync(&self) {
+        self.coherence.advance(&Changed::All);
+        self.reload_shared_state(true, true).await;
+    }
+
+    /// Re-reads the catalog and/or the settings from the database.
+    async fn reload_shared_state(&self, catalog: bool, settings: bool) {
+        if catalog && let Err(e) = self.reload_catalog().await {
+            tracing::warn!(error = %e, "cannot reload the collections");
+        }
+        if settings && let Err(e) = self.reload_settings().await {
+            tracing::warn!(error = %e, "cannot reload the settings");
+        }
+    }
+
+    async fn handle(&self, transport: &Arc<dyn Transport>, envelope: Envelope) {
+        let cluster = &self.coherence.cluster;
+        let from = envelope.from;
+        let own = from == self.node_id;
+        match envelope.body {
+            Body::Hello { sent } => cluster.heard_hello(&from, sent),
+            Body::Invalidate { .. } | Body::Event { .. } if own => {}
+            Body::Subscribe { .. } | Body::Handoff { .. } if own => {}
+            Body::Invalidate { id, tables, all, position } => {
+                let changed = if all { Changed::All } else { Changed::Tables(tables) };
+                self.coherence.advance(&changed);
+                self.reload_shared_state(
+                    changed.touches(crate::system::COLLECTIONS_TABLE),
+                    changed.touches(crate::system::PARAMS_TABLE),
+                )
+                .await;
+                if let Some(position) = position {
+                    self.store.require_position(&position);
+                }
+                let ack = cluster.encode(Body::Ack { to: from, id });
+                let transport = transport.clone();
+                tokio::spawn(async move {
+                    let published = transport.publish(ack).await.is_ok();
+                    sb_observe::cluster_message("ack", published);
+                });
+            }
+            Body::Ack { to, id } => {
+                if to == self.node_id {
+                    cluster.acked(&from, id);
+                }
+            }
+            Body::Event { action, collection, record, traceparent } => {
+                self.receive_event(&action, collection, record, traceparent);
+            }
+            Body::Subscribe { id, client, ip, auth, subscriptions } => {
+                let auth = auth.and_then(|(collection, record)| {
+                    let collection = self.catalog().get(&collection)?.clone();
+                    Some(sb_query::AuthInfo { collection, record })
+                });
+                let outcome = self.subscribe_local(&client, ip, auth, &subscriptions);
+                self.reply(transport, from, id, outcome);
+            }
+            Body::Handoff { id, ip, state, code, error } => {
+                let outcome = if self.handoff_local(ip, &state, &code, &error) {
+                    Outcome::Done
+                } else {
+                    Outcome::Unknown
+                };
+                self.reply(transport, from, id, outcome);
+            }
+            Body::Reply { to, id, outcome } => {
+                if to == self.node_id {
+                    cluster.answered(&from, id, outcome);
+                }
+            }
+        }
+    }
+
+    fn reply(&self, transport: &Arc<dyn Transport>, to: String, id: u64, outcome: Outcome) {
+        let reply = self.coherence.cluster.encode(Body::Reply { to, id, outcome });
+        let transport = transport.clone();
+        tokio::spawn(async move {
+            let published = transport.publish(reply).await.is_ok();
+            sb_observe::cluster_message("reply", published);
+        });
+    }
+}
+
+/// Hears the transport for as long as the app lives.
+async fn receive(app: Weak<App>, mut stream: BoxStream<'static, Link>) {
+    while let Some(link) = stream.next().await {
+        let Some(app) = app.upgrade() else { return };
+        let cluster = &app.coherence.cluster;
+        match link {
+            Link::Up => {
+                tracing::info!("cluster transport connected");
+                app.resync().await;
+                cluster.up_since.store(cluster.clock(), Ordering::SeqCst);
+            }
+            Link::Down => {
+                tracing::warn!("cluster transport lost; caches bypassed until it is back");
+                cluster.link_down();
+            }
+            Link::Message(text) => match serde_json::from_str::<Envelope>(&text) {
+                Ok(envelope) => {
+                    let Some(transport) = cluster.transport().cloned() else { return };
+                    app.handle(&transport, envelope).await;
+                }
+                Err(e) => tracing::debug!(error = %e, "ignoring a malformed cluster message"),
+            },
+        }
+    }
+}
+
+/// Says hello every [`HELLO_EVERY`]; while the node does not trust its caches it also re-reads
+/// the catalog and settings every few hellos, so that schema and settings changes it could not
+/// hear still reach it.
+async fn say_hello(app: Weak<App>, transport: Arc<dyn Transport>) {
+    let mut ticks = tokio::time::interval(HELLO_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n: u64 = 0;
+    loop {
+        ticks.tick().await;
+        n += 1;
+        let Some(app) = app.upgrade() else { return };
+        let cluster = &app.coherence.cluster;
+        let hello = cluster.encode(Body::Hello { sent: cluster.clock() });
+        if transport.publish(hello).await.is_err() {
+            sb_observe::cluster_message("hello", false);
+        }
+        if !cluster.trusted() && n.is_multiple_of(3) {
+            app.reload_shared_state(true, true).await;
+        }
+        if n.is_multiple_of(50) {
+            let mut state = cluster.state.lock();
+            state.peers.retain(|_, seen| seen.elapsed() < RECENT_PEERS);
+        }
+    }
+}
+
+/// Publishes queued realtime events one at a time, keeping their order.
+async fn send_events(mut queue: mpsc::Receiver<String>, transport: Arc<dyn Transport>) {
+    while let Some(event) = queue.recv().await {
+        let published = transport.publish(event).await.is_ok();
+        sb_observe::cluster_message("event", published);
+    }
+}
+
+#[cfg(test)]
+mod tests;
