@@ -29,6 +29,7 @@ use serde_json::Value as Json;
 
 pub use auth::AuthResponse;
 pub use catalog::Catalog;
+pub use collections::SchemaChange;
 pub use error::{CoreError, CoreResult};
 pub use files::{FileRequest, ServedFile};
 pub use logs::{LogOutcome, RequestLog};
@@ -38,7 +39,7 @@ pub use records::write::{RecordInput, UploadedFile};
 pub use records::{Record, Viewer};
 pub use sb_query::{AuthInfo, RequestInfo};
 pub use settings::Settings;
-pub use system::SUPERUSERS;
+pub use system::{SUPERUSERS, prepare_copy_target};
 
 /// Restart-time options of the application layer.
 #[derive(Debug, Clone)]

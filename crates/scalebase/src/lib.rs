@@ -4,8 +4,11 @@
 //! listener and a shutdown future so tests can run the whole server in-process on port 0.
 
 pub mod config;
+pub mod import;
+pub mod migrate;
 pub mod restore;
 pub mod telemetry;
+pub mod transfer;
 
 use std::future::Future;
 use std::sync::Arc;
