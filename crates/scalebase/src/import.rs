@@ -175,6 +175,12 @@ pub async fn import_pocketbase(app: &App, options: &ImportOptions) -> anyhow::Re
     }
 }
 
+/// Checks that `dir` is a PocketBase (v0.23+) data directory whose database can be read, so
+/// that a wrong path is refused before the target is even opened.
+pub fn check_pocketbase_dir(dir: &Path) -> anyhow::Result<()> {
+    PocketBase::open(dir).map(drop)
+}
+
 /// A `CoreError` as a readable error (with its field errors).
 fn core(e: sb_core::CoreError) -> anyhow::Error {
     match e {

@@ -170,6 +170,7 @@ async fn import_pocketbase(
 ) -> anyhow::Result<()> {
     let _telemetry =
         scalebase::telemetry::init(false, "warn", None, std::time::Duration::from_secs(2))?;
+    scalebase::import::check_pocketbase_dir(&pb_dir).context("import failed")?;
     let app = scalebase::open_app(&storage).await?;
     let options = scalebase::import::ImportOptions { pb_dir, force };
     let result = scalebase::import::import_pocketbase(&app, &options).await;
