@@ -32,7 +32,7 @@ use anyhow::{Context, bail};
 use futures::StreamExt;
 use sb_core::App;
 use sb_schema::{Collection, FieldKind};
-use sb_sql::{Delete, Expr, FromItem, Insert, Select, SelectItem, Stmt, Ty, Value};
+use sb_sql::{Delete, Expr, FromItem, Select, SelectItem, Stmt, Ty, Value};
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 
@@ -438,6 +438,7 @@ async fn import_table(
             break;
         }
         after = last;
+        let mut batch = Vec::with_capacity(rows.len());
         for row in rows {
             let values = row
                 .into_iter()
@@ -449,26 +450,27 @@ async fn import_table(
                 })
                 .collect::<anyhow::Result<Vec<Value>>>()?;
             source.add(&values);
-            let id = values[id_at].clone();
             if force {
+                let id = values[id_at].clone();
                 tx.execute(&Stmt::Delete(Delete {
                     table: target.name.clone(),
                     where_: Some(Expr::eq(Expr::bare("id"), Expr::Param(id.clone()), Ty::Text)),
                 }))
                 .await?;
-            }
-            tx.execute(&Stmt::Insert(Insert {
-                table: target.name.clone(),
-                columns: columns.clone(),
-                values: values.into_iter().map(Expr::Param).collect(),
-            }))
-            .await
-            .with_context(|| format!("cannot write the record {id:?} of {:?}", target.name))?;
-            if force {
                 ids.insert(id.into_string().unwrap_or_default());
             }
-            bar.inc(1);
+            batch.push(values);
         }
+        let n = batch.len() as u64;
+        let size = transfer::batch_rows(columns.len());
+        while !batch.is_empty() {
+            let rest = batch.split_off(batch.len().min(size));
+            let rows = std::mem::replace(&mut batch, rest);
+            tx.execute(&transfer::insert_rows(&target.name, &columns, rows))
+                .await
+                .with_context(|| format!("cannot write records of {:?}", target.name))?;
+        }
+        bar.inc(n);
     }
     bar.finish_and_clear();
     // Read back what the target holds, in insertion order (only the imported records, when

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use anyhow::{Context, bail};
-use sb_sql::{Expr, FromItem, Insert, OrderBy, Select, SelectItem, Stmt, Value};
+use sb_sql::{Expr, FromItem, OrderBy, Select, SelectItem, Stmt, Value};
 use sb_store::{Store, Tx};
 
 use crate::config::{Database, StorageConfig};
@@ -346,14 +346,17 @@ async fn compare(
                 break;
             }
             after = last;
+            let mut batch = Vec::with_capacity(rows.len());
             for row in rows {
                 let values = convert_row(p, row)?;
                 sum.add(&values);
-                if copy && let Reader::Tx(tx) = target {
-                    insert(&mut **tx, p, values).await?;
-                }
-                bar.inc(1);
+                batch.push(values);
             }
+            let n = batch.len() as u64;
+            if copy && let Reader::Tx(tx) = target {
+                insert(&mut **tx, p, batch).await?;
+            }
+            bar.inc(n);
         }
         bar.finish_and_clear();
         let source_sum = sum.finish();
@@ -373,14 +376,16 @@ fn convert_row(p: &TablePlan, row: Vec<Value>) -> anyhow::Result<Vec<Value>> {
         .collect()
 }
 
-async fn insert(tx: &mut dyn Tx, p: &TablePlan, values: Vec<Value>) -> anyhow::Result<()> {
-    tx.execute(&Stmt::Insert(Insert {
-        table: p.table.clone(),
-        columns: p.columns.clone(),
-        values: values.into_iter().map(Expr::Param).collect(),
-    }))
-    .await
-    .with_context(|| format!("cannot write a row of {:?} to the target", p.table))?;
+/// Writes `rows` to the target's copy of the table, in order, a batch per statement.
+async fn insert(tx: &mut dyn Tx, p: &TablePlan, mut rows: Vec<Vec<Value>>) -> anyhow::Result<()> {
+    let size = transfer::batch_rows(p.columns.len());
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(size));
+        let batch = std::mem::replace(&mut rows, rest);
+        tx.execute(&transfer::insert_rows(&p.table, &p.columns, batch))
+            .await
+            .with_context(|| format!("cannot write rows of {:?} to the target", p.table))?;
+    }
     Ok(())
 }
 

@@ -274,6 +274,33 @@ pub async fn read_page(
     Ok((out, last))
 }
 
+/// Most rows in one [`insert_rows`] statement (fewer for wide tables: at most
+/// [`MAX_PARAMS`] bound values).
+const BATCH_ROWS: usize = 100;
+const MAX_PARAMS: usize = 30_000;
+
+/// Rows per [`insert_rows`] statement for a table of `columns` columns.
+pub fn batch_rows(columns: usize) -> usize {
+    (MAX_PARAMS / columns.max(1)).clamp(1, BATCH_ROWS)
+}
+
+/// One `INSERT INTO "table" ("c1", …) VALUES (?, …), (?, …)` for many rows: the copy tools'
+/// bulk form (`sb_sql`'s `Insert` writes one row, a round trip per row to PostgreSQL).
+/// Identifiers are double-quoted, which SQLite and PostgreSQL both read as identifiers, and
+/// every value is bound.
+pub fn insert_rows(table: &str, columns: &[String], rows: Vec<Vec<Value>>) -> Stmt {
+    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let names: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+    let row = format!("({})", vec!["?"; columns.len()].join(", "));
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES {}",
+        quote(table),
+        names.join(", "),
+        vec![row.as_str(); rows.len()].join(", ")
+    );
+    Stmt::Raw { sql, params: rows.into_iter().flatten().collect() }
+}
+
 /// A progress bar on standard error for `len` units (hidden when standard error is not a
 /// terminal, so logs and tests get only the final report).
 pub fn bar(len: u64, message: impl Into<String>, bytes: bool) -> ProgressBar {
