@@ -421,11 +421,18 @@ impl SchemaChange<'_> {
         self.tx.as_mut()
     }
 
-    /// Imports collection definitions as `PUT /api/collections/import` does without
-    /// `deleteMissing` (upsert by id, then by name), then re-reads the definitions.
-    pub async fn import_collections(&mut self, list: &[Json]) -> CoreResult<()> {
+    /// Imports collection definitions as `PUT /api/collections/import` does (upsert by id,
+    /// then by name; with `delete_missing`, non-system collections absent from `list` are
+    /// deleted), then re-reads the definitions.
+    pub async fn import_collections(
+        &mut self,
+        list: &[Json],
+        delete_missing: bool,
+    ) -> CoreResult<()> {
         let current = std::mem::take(&mut self.current);
-        import_in_tx(self.tx.as_mut(), current, list, false).await.map_err(import_error)?;
+        import_in_tx(self.tx.as_mut(), current, list, delete_missing)
+            .await
+            .map_err(import_error)?;
         let mut current = crate::system::load_collections_tx(self.tx.as_mut()).await?;
         sort_by_creation(&mut current);
         self.current = current;

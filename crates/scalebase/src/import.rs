@@ -3,10 +3,12 @@
 //!
 //! What comes over: every collection definition of PocketBase's `_collections` (fields, rules,
 //! indexes, options — token secrets included, so PocketBase's tokens stay valid — and view
-//! collections as definitions), through `PUT /api/collections/import`'s semantics (PocketBase's
-//! system collections and `users` are updated in place); every row of every base and auth
-//! collection (users and superusers with their bcrypt password hashes as they are: Scalebase
-//! verifies bcrypt and rehashes at the next login), in PocketBase's insertion order; the files
+//! collections as definitions), through `PUT /api/collections/import`'s semantics
+//! (PocketBase's system collections and `users` are updated in place; into an empty deployment
+//! with `deleteMissing`, so a built-in `users` PocketBase no longer has is dropped); every row
+//! of every base and auth collection (users and superusers with their bcrypt password hashes
+//! as they are: Scalebase verifies bcrypt and rehashes at the next login), in PocketBase's
+//! insertion order; the files
 //! the records name (`storage/<collectionId>/<recordId>/<name>`; thumbs are made again on
 //! demand); and the settings (`_params` key `settings`). Settings PocketBase stored encrypted
 //! (`--encryptionEnv`) cannot be read: they are skipped with a warning, and the target keeps its
@@ -358,7 +360,9 @@ async fn import_rows(
 ) -> anyhow::Result<(Vec<TableReport>, SettingsOutcome)> {
     let mut change = app.begin_bulk_schema_change().await.map_err(core)?;
     let outcome = async {
-        change.import_collections(definitions).await.map_err(core)?;
+        // Into an empty deployment, PocketBase's set replaces the built-in one (its `users`
+        // may have been deleted or replaced); on top of existing data nothing else is removed.
+        change.import_collections(definitions, !force).await.map_err(core)?;
         let mut tables = Vec::new();
         for pb_collection in collections.iter().filter(|c| !c.is_view()) {
             let Some(target) =
