@@ -391,12 +391,14 @@ async fn insert(tx: &mut dyn Tx, p: &TablePlan, mut rows: Vec<Vec<Value>>) -> an
 
 /// The checksum of the target's copy of a table, read in insertion order when it has one.
 async fn target_sum(target: &mut Reader<'_>, p: &TablePlan) -> anyhow::Result<TableSum> {
+    let bar = transfer::bar(p.rows, format!("verifying {}", p.table), false);
     let mut sum = if p.ordered { Checksum::ordered() } else { Checksum::unordered() };
     let mut after = i64::MIN;
     loop {
         let (rows, last) =
             transfer::read_page(target, &p.table, &p.columns, after, p.ordered).await?;
         let done = rows.is_empty() || !p.ordered;
+        bar.inc(rows.len() as u64);
         for row in rows {
             sum.add(&convert_row(p, row)?);
         }
@@ -405,5 +407,6 @@ async fn target_sum(target: &mut Reader<'_>, p: &TablePlan) -> anyhow::Result<Ta
         }
         after = last;
     }
+    bar.finish_and_clear();
     Ok(sum.finish())
 }

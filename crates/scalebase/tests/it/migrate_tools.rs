@@ -533,6 +533,34 @@ async fn import_case(backend: Backend) {
     served.stop().await;
     target.cleanup().await;
 
+    if backend == Backend::Sqlite {
+        // Settings PocketBase encrypted (`--encryptionEnv`) are skipped with a warning.
+        let encrypted = root.path().join("encrypted");
+        copy_dir(&pb_dir, &encrypted);
+        let conn = rusqlite::Connection::open(encrypted.join("data.db")).unwrap();
+        conn.execute(
+            "UPDATE _params SET value = 'c2VhbGVkIHNldHRpbmdzIGJsb2I=' WHERE id = 'settings'",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let target = Target::new(backend).await;
+        let encrypted_arg = encrypted.display().to_string();
+        let mut args = vec!["import", "pocketbase", encrypted_arg.as_str()];
+        let storage = target.args();
+        args.extend(storage.iter().map(String::as_str));
+        let out = scalebase(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains("settings: skipped: PocketBase stored them encrypted"), "{stdout}");
+        let served = serve(&target.config()).await;
+        let su = logged_in(&served.url, "_superusers", PB_ADMIN, PB_ADMIN_PASSWORD).await;
+        assert_eq!(get_ok(&su, "/api/settings").await["meta"]["appName"], "Acme");
+        assert_eq!(get_ok(&su, "/api/collections/posts/records").await["totalItems"], 3);
+        served.stop().await;
+        target.cleanup().await;
+    }
+
     // A failure half-way (a value that cannot be stored) rolls everything back, files included.
     let broken = root.path().join("broken");
     copy_dir(&pb_dir, &broken);
