@@ -445,11 +445,19 @@ impl SchemaChange<'_> {
         crate::settings::save_in_tx(self.tx.as_mut(), json).await
     }
 
-    /// Commits, then reloads the catalog and the settings.
+    /// Commits, then reloads the catalog and the settings. An error means nothing was
+    /// committed: a reload that fails after the commit is logged (the next schema change or
+    /// restart reloads them).
     pub async fn commit(self) -> CoreResult<()> {
         self.tx.commit().await?;
-        self.app.reload_catalog().await?;
-        self.app.reload_settings().await
+        let reloaded = match self.app.reload_catalog().await {
+            Ok(()) => self.app.reload_settings().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = reloaded {
+            tracing::warn!(error = %e, "cannot reload the collections and settings after a bulk import");
+        }
+        Ok(())
     }
 
     pub async fn rollback(self) {
