@@ -253,14 +253,15 @@ impl App {
         let _guard = self.schema_lock.lock().await;
         let (mut tx, current) = self.begin_schema_change().await?;
         let result = import_in_tx(tx.as_mut(), current, &list, delete_missing).await;
-        let result = result.map_err(|e| match e {
-            CoreError::Internal(cause) => import_failure(format!(
-                "Failed to import the collections configuration. Raw error:\n{}",
-                with_period(&cause)
-            )),
-            other => other,
-        });
-        self.end_schema_change(tx, result).await
+        self.end_schema_change(tx, result.map_err(import_error)).await
+    }
+
+    /// Starts a [`SchemaChange`]: a schema change that the caller extends with writes of its
+    /// own before committing everything at once (`scalebase import pocketbase`).
+    pub async fn begin_bulk_schema_change(&self) -> CoreResult<SchemaChange<'_>> {
+        let guard = self.schema_lock.lock().await;
+        let (tx, current) = self.begin_schema_change().await?;
+        Ok(SchemaChange { app: self, _guard: guard, tx, current })
     }
 
     /// `GET /api/collections/meta/scaffolds`.
@@ -384,6 +385,83 @@ impl App {
                 Err(e)
             }
         }
+    }
+}
+
+/// An import's unexpected failure, in PocketBase's words.
+fn import_error(e: CoreError) -> CoreError {
+    match e {
+        CoreError::Internal(cause) => import_failure(format!(
+            "Failed to import the collections configuration. Raw error:\n{}",
+            with_period(&cause)
+        )),
+        other => other,
+    }
+}
+
+/// One write transaction holding the schema lock (in-process and [`SCHEMA_LOCK`]), in which
+/// collections are imported and then the caller's own rows written (a bulk import from another
+/// system): everything commits together with [`SchemaChange::commit`], which then reloads the
+/// catalog and the settings. Dropping it without committing rolls it all back.
+pub struct SchemaChange<'a> {
+    app: &'a App,
+    _guard: tokio::sync::MutexGuard<'a, ()>,
+    tx: Box<dyn Tx>,
+    current: Vec<Collection>,
+}
+
+impl SchemaChange<'_> {
+    /// The collections as this transaction sees them, in creation order.
+    pub fn collections(&self) -> &[Collection] {
+        &self.current
+    }
+
+    /// The transaction, for the caller's own statements.
+    pub fn tx(&mut self) -> &mut dyn Tx {
+        self.tx.as_mut()
+    }
+
+    /// Imports collection definitions as `PUT /api/collections/import` does (upsert by id,
+    /// then by name; with `delete_missing`, non-system collections absent from `list` are
+    /// deleted), then re-reads the definitions.
+    pub async fn import_collections(
+        &mut self,
+        list: &[Json],
+        delete_missing: bool,
+    ) -> CoreResult<()> {
+        let current = std::mem::take(&mut self.current);
+        import_in_tx(self.tx.as_mut(), current, list, delete_missing)
+            .await
+            .map_err(import_error)?;
+        let mut current = crate::system::load_collections_tx(self.tx.as_mut()).await?;
+        sort_by_creation(&mut current);
+        self.current = current;
+        Ok(())
+    }
+
+    /// Replaces the stored settings document with `json` (merged over the defaults, as when
+    /// loaded; keys of other shapes keep their defaults).
+    pub async fn replace_settings(&mut self, json: &Json) -> CoreResult<()> {
+        crate::settings::save_in_tx(self.tx.as_mut(), json).await
+    }
+
+    /// Commits, then reloads the catalog and the settings. An error means nothing was
+    /// committed: a reload that fails after the commit is logged (the next schema change or
+    /// restart reloads them).
+    pub async fn commit(self) -> CoreResult<()> {
+        self.tx.commit().await?;
+        let reloaded = match self.app.reload_catalog().await {
+            Ok(()) => self.app.reload_settings().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = reloaded {
+            tracing::warn!(error = %e, "cannot reload the collections and settings after a bulk import");
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) {
+        self.tx.rollback().await.ok();
     }
 }
 
@@ -665,7 +743,11 @@ fn index_column_errors(c: &Collection) -> ErrorMap {
 }
 
 /// Creates the table (with its indexes) or the view of a new collection.
-async fn create_storage(tx: &mut dyn Tx, c: &Collection, message: &str) -> CoreResult<()> {
+pub(crate) async fn create_storage(
+    tx: &mut dyn Tx,
+    c: &Collection,
+    message: &str,
+) -> CoreResult<()> {
     if c.is_view() {
         tx.execute(&views::create_view(c)).await.map_err(db)?;
         return Ok(());

@@ -136,7 +136,7 @@ pub struct FileRequest {
 
 impl App {
     /// The file store in use: S3 when `settings.s3.enabled`, else the local directory.
-    pub(crate) fn file_store(&self) -> CoreResult<FileStore> {
+    pub fn file_store(&self) -> CoreResult<FileStore> {
         let settings = self.settings();
         let s3 = settings.get(&["s3"]).cloned().unwrap_or(Json::Null);
         cached_store(&self.storage.current, &s3, &self.storage.local_root)

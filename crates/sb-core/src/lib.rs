@@ -33,6 +33,7 @@ pub use auth::AuthResponse;
 pub use cache::CacheStats;
 pub use catalog::Catalog;
 pub use cluster::{Link, Transport};
+pub use collections::SchemaChange;
 pub use error::{CoreError, CoreResult};
 pub use files::{FileRequest, ServedFile};
 pub use logs::{LogOutcome, RequestLog};
@@ -42,7 +43,7 @@ pub use records::write::{RecordInput, UploadedFile};
 pub use records::{Record, Viewer};
 pub use sb_query::{AuthInfo, RequestInfo};
 pub use settings::Settings;
-pub use system::SUPERUSERS;
+pub use system::{SUPERUSERS, prepare_copy_target};
 
 /// Restart-time options of the application layer.
 #[derive(Debug, Clone)]
@@ -173,14 +174,6 @@ impl App {
     async fn reload_catalog(&self) -> CoreResult<()> {
         let catalog = Catalog::new(system::load_collections(self.store.as_ref()).await?);
         *self.catalog.write() = Arc::new(catalog);
-        Ok(())
-    }
-
-    /// Re-reads the settings (another node changed them; that node applied them to the shared
-    /// log store).
-    async fn reload_settings(&self) -> CoreResult<()> {
-        let settings = settings::load(self.store.as_ref()).await?;
-        *self.settings.write() = Arc::new(settings);
         Ok(())
     }
 

@@ -417,7 +417,53 @@ fn validate(json: &Json) -> ErrorMap {
     errors
 }
 
+/// Stores `json` as the settings document inside `tx` (updates the row, or inserts it).
+async fn write_in_tx(tx: &mut dyn sb_store::Tx, json: &Json) -> CoreResult<()> {
+    let now = sb_schema::datetime::now_string();
+    let value = Value::Json(json.to_string());
+    let updated = tx
+        .execute(&Stmt::Update(Update {
+            table: PARAMS_TABLE.into(),
+            set: vec![
+                ("value".into(), Expr::Param(value.clone())),
+                ("updated".into(), Expr::param(now.as_str())),
+            ],
+            where_: Some(Expr::eq(Expr::bare("id"), Expr::param(SETTINGS_KEY), Ty::Text)),
+        }))
+        .await?;
+    if updated == 0 {
+        tx.execute(&Stmt::Insert(Insert {
+            table: PARAMS_TABLE.into(),
+            columns: vec!["id".into(), "value".into(), "created".into(), "updated".into()],
+            values: vec![
+                Expr::param(SETTINGS_KEY),
+                Expr::Param(value),
+                Expr::param(now.as_str()),
+                Expr::param(now.as_str()),
+            ],
+        }))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Replaces the stored settings with `stored` merged over the defaults, as [`load`] merges
+/// it (for bulk imports; the caller commits and then calls [`App::reload_settings`]).
+pub(crate) async fn save_in_tx(tx: &mut dyn sb_store::Tx, stored: &Json) -> CoreResult<()> {
+    let mut json = defaults();
+    merge(&mut json, stored, "");
+    write_in_tx(tx, &json).await
+}
+
 impl App {
+    /// Re-reads the stored settings (a bulk import replaced them, or another node saved them;
+    /// the writer applies them to the shared log store).
+    pub(crate) async fn reload_settings(&self) -> CoreResult<()> {
+        let settings = load(self.store.as_ref()).await?;
+        *self.settings.write() = Arc::new(settings);
+        Ok(())
+    }
+
     /// `GET /api/settings`.
     pub fn settings_json(&self) -> Json {
         public(&self.settings.read().json)
@@ -450,41 +496,12 @@ impl App {
                 errors,
             ));
         }
-        let now = sb_schema::datetime::now_string();
-        let value = Value::Json(json.to_string());
         let mut tx = self.store.begin().await?;
-        let updated = tx
-            .execute(&Stmt::Update(Update {
-                table: PARAMS_TABLE.into(),
-                set: vec![
-                    ("value".into(), Expr::Param(value.clone())),
-                    ("updated".into(), Expr::param(now.as_str())),
-                ],
-                where_: Some(Expr::eq(Expr::bare("id"), Expr::param(SETTINGS_KEY), Ty::Text)),
-            }))
-            .await;
-        let result = match updated {
-            Ok(0) => tx
-                .execute(&Stmt::Insert(Insert {
-                    table: PARAMS_TABLE.into(),
-                    columns: vec!["id".into(), "value".into(), "created".into(), "updated".into()],
-                    values: vec![
-                        Expr::param(SETTINGS_KEY),
-                        Expr::Param(value),
-                        Expr::param(now.as_str()),
-                        Expr::param(now.as_str()),
-                    ],
-                }))
-                .await
-                .map(|_| ()),
-            Ok(_) => Ok(()),
-            Err(e) => Err(e),
-        };
-        match result {
+        match write_in_tx(tx.as_mut(), &json).await {
             Ok(()) => tx.commit().await?,
             Err(e) => {
                 tx.rollback().await.ok();
-                return Err(e.into());
+                return Err(e);
             }
         }
         *self.settings.write() = Arc::new(Settings { json: json.clone() });

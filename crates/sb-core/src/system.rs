@@ -257,3 +257,26 @@ pub async fn load_collections(store: &dyn sb_store::Store) -> CoreResult<Vec<Col
 pub async fn load_collections_tx(tx: &mut dyn Tx) -> CoreResult<Vec<Collection>> {
     parse_definitions(tx.query(&select_definitions()).await?)
 }
+
+/// Prepares an empty database to receive a row-for-row copy of another Scalebase database
+/// (`scalebase migrate`), inside `tx`: the system tables as the migrations create them, then
+/// the tables, indexes and views of `collections` (the source's stored definitions, in creation
+/// order, used as they are), and no rows at all — the built-in collections and the migration
+/// records the migrations wrote are removed again, since the copy brings the source's own.
+pub async fn prepare_copy_target(tx: &mut dyn Tx, collections: &[Collection]) -> CoreResult<()> {
+    migrate(tx).await?;
+    for c in load_collections_tx(tx).await? {
+        tx.execute(&Stmt::DropTable { name: c.name, if_exists: true }).await?;
+    }
+    for table in [COLLECTIONS_TABLE, MIGRATIONS_TABLE, PARAMS_TABLE, crate::crons::CRON_RUNS_TABLE]
+    {
+        tx.execute(&Stmt::Delete(sb_sql::Delete { table: table.into(), where_: None })).await?;
+    }
+    // Tables first: views read from them (and from the views created before them).
+    let (views, tables): (Vec<&Collection>, Vec<&Collection>) =
+        collections.iter().partition(|c| c.is_view());
+    for c in tables.into_iter().chain(views) {
+        crate::collections::create_storage(tx, c, "Failed to create collection.").await?;
+    }
+    Ok(())
+}

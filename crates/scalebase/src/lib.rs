@@ -5,8 +5,11 @@
 
 pub mod cluster;
 pub mod config;
+pub mod import;
+pub mod migrate;
 pub mod restore;
 pub mod telemetry;
+pub mod transfer;
 
 use std::future::Future;
 use std::sync::Arc;

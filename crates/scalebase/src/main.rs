@@ -1,4 +1,5 @@
-//! The `scalebase` command: `serve` and `superuser upsert|create|delete`.
+//! The `scalebase` command: `serve`, `superuser upsert|create|delete`, and the migration tools
+//! `import pocketbase` and `migrate`.
 
 use std::path::PathBuf;
 
@@ -30,6 +31,38 @@ enum Command {
     Superuser {
         #[command(subcommand)]
         action: SuperuserAction,
+    },
+    /// Imports another system's data into this deployment.
+    Import {
+        #[command(subcommand)]
+        source: ImportSource,
+    },
+    /// Moves this SQLite deployment's database to an empty PostgreSQL database (one
+    /// transaction, verified by row counts and checksums before it commits).
+    Migrate {
+        /// The target PostgreSQL database URL.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Only compare an already migrated target with the source.
+        #[arg(long)]
+        verify_only: bool,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportSource {
+    /// Imports a PocketBase (v0.23+) data directory: collections, records, users and
+    /// superusers (password hashes kept), files and settings, in one verified transaction.
+    Pocketbase {
+        /// PocketBase's data directory (pb_data).
+        pb_data_dir: PathBuf,
+        /// Import even when this deployment already has collections or records.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        storage: StorageArgs,
     },
 }
 
@@ -65,6 +98,12 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(args) => serve(args.resolve(&file)?).await,
             Command::Superuser { action } => superuser(action, &file).await,
+            Command::Import {
+                source: ImportSource::Pocketbase { pb_data_dir, force, storage },
+            } => import_pocketbase(pb_data_dir, force, storage.resolve(&file)?).await,
+            Command::Migrate { to, verify_only, storage } => {
+                migrate(to, verify_only, storage.resolve(&file)?).await
+            }
         }
     })
 }
@@ -122,6 +161,49 @@ async fn superuser(action: SuperuserAction, file: &FileConfig) -> anyhow::Result
         }
         Err(e) => anyhow::bail!("{e}"),
     }
+}
+
+async fn import_pocketbase(
+    pb_dir: PathBuf,
+    force: bool,
+    storage: scalebase::config::StorageConfig,
+) -> anyhow::Result<()> {
+    let _telemetry =
+        scalebase::telemetry::init(false, "warn", None, std::time::Duration::from_secs(2))?;
+    scalebase::import::check_pocketbase_dir(&pb_dir).context("import failed")?;
+    let app = scalebase::open_app(&storage).await?;
+    let options = scalebase::import::ImportOptions { pb_dir, force };
+    let result = scalebase::import::import_pocketbase(&app, &options).await;
+    app.close_logs().await;
+    app.store().close().await;
+    let report = result.context("import failed; nothing was imported")?;
+    print!("{report}");
+    println!("Import verified: every row count and checksum matches.");
+    Ok(())
+}
+
+async fn migrate(
+    to: String,
+    verify_only: bool,
+    storage: scalebase::config::StorageConfig,
+) -> anyhow::Result<()> {
+    let _telemetry =
+        scalebase::telemetry::init(false, "warn", None, std::time::Duration::from_secs(2))?;
+    let options = scalebase::migrate::MigrateOptions { to, verify_only };
+    let failed = if verify_only {
+        "verification failed"
+    } else {
+        "migration failed; the target was not changed"
+    };
+    let report = scalebase::migrate::migrate(&storage, &options).await.context(failed)?;
+    print!("{report}");
+    println!(
+        "{}: {} tables, {} rows; every row count and checksum matches.",
+        if verify_only { "Verified" } else { "Migrated" },
+        report.tables.len(),
+        report.rows()
+    );
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -19,6 +19,7 @@ mod http;
 mod list;
 mod logs;
 mod mfa;
+mod migrate_tools;
 mod oauth2;
 mod observe;
 mod otp;
