@@ -20,6 +20,7 @@ pub struct FileConfig {
     pub sqlite_readers: Option<usize>,
     pub pg_pool_size: Option<usize>,
     pub query_timeout_secs: Option<u64>,
+    pub cache_mb: Option<u64>,
     pub body_limit: Option<usize>,
     pub cors_origins: Option<Vec<String>>,
     pub log_format: Option<String>,
@@ -115,6 +116,9 @@ pub struct StorageArgs {
     /// Statement timeout in seconds (default 30).
     #[arg(long, env = "SCALEBASE_QUERY_TIMEOUT", value_name = "SECS")]
     pub query_timeout_secs: Option<u64>,
+    /// Memory for cached record views and list pages, in MiB (default 64; 0 disables).
+    #[arg(long, env = "SCALEBASE_CACHE_MB", value_name = "MIB")]
+    pub cache_mb: Option<u64>,
 }
 
 /// Which database to open.
@@ -129,6 +133,8 @@ pub struct StorageConfig {
     pub dir: PathBuf,
     pub database: Database,
     pub query_timeout: std::time::Duration,
+    /// Bytes of cached record views and list pages (0: no cache).
+    pub cache_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -197,7 +203,8 @@ impl StorageArgs {
         let query_timeout = std::time::Duration::from_secs(
             self.query_timeout_secs.or(file.query_timeout_secs).unwrap_or(30),
         );
-        Ok(StorageConfig { dir, database, query_timeout })
+        let cache_bytes = self.cache_mb.or(file.cache_mb).unwrap_or(64).saturating_mul(1 << 20);
+        Ok(StorageConfig { dir, database, query_timeout, cache_bytes })
     }
 }
 

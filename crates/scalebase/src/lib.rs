@@ -89,6 +89,7 @@ pub async fn open_app(config: &StorageConfig) -> anyhow::Result<Arc<App>> {
     let app_config = AppConfig {
         storage_dir: config.dir.join("storage"),
         data_dir: config.dir.clone(),
+        cache_bytes: config.cache_bytes,
         ..AppConfig::default()
     };
     App::open_with_logs(store, logs, app_config)

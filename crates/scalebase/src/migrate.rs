@@ -118,6 +118,7 @@ pub async fn migrate(
         dir: source.dir.clone(),
         database: Database::Postgres { url: options.to.clone(), pool_size: 4 },
         query_timeout: source.query_timeout,
+        cache_bytes: 0,
     };
     let target = crate::open_store(&target_config).await;
     let result = match target {

@@ -289,6 +289,7 @@ fn storage_in(dir: &std::path::Path) -> scalebase::config::StorageConfig {
             readers: Some(2),
         },
         query_timeout: Duration::from_secs(30),
+        cache_bytes: 64 << 20,
     }
 }
 

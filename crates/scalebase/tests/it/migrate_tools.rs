@@ -244,6 +244,7 @@ impl Target {
             dir: self.dir.path().to_path_buf(),
             database,
             query_timeout: Duration::from_secs(30),
+            cache_bytes: 64 << 20,
         }
     }
 
