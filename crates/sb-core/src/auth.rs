@@ -27,8 +27,6 @@ mod email_flows;
 mod origins;
 mod otp;
 
-pub(crate) use email_flows::ResendThrottle;
-pub(crate) use otp::OtpAttempts;
 mod mfa;
 mod oauth2;
 

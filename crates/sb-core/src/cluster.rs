@@ -201,9 +201,15 @@ impl Cluster {
         if self.transport().is_none() {
             return true;
         }
-        let now = self.clock();
-        now < self.fresh_until.load(Ordering::SeqCst)
-            && now >= self.up_since.load(Ordering::SeqCst).saturating_add(WARMUP.as_millis() as u64)
+        let warm = self.clock()
+            >= self.up_since.load(Ordering::SeqCst).saturating_add(WARMUP.as_millis() as u64);
+        self.hearing() && warm
+    }
+
+    /// Whether this node hears the transport now: its own hello, sent at most [`FRESH`] ago,
+    /// came back (so it also hears the other nodes' answers).
+    fn hearing(&self) -> bool {
+        self.transport().is_some() && self.clock() < self.fresh_until.load(Ordering::SeqCst)
     }
 
     /// The other nodes heard from lately.
@@ -229,16 +235,16 @@ impl Cluster {
     pub(crate) async fn invalidate(&self, what: Changed, position: Option<String>) {
         let Some(transport) = self.transport() else { return };
         let deadline = tokio::time::Instant::now() + ACK_WAIT;
-        let trusted = self.trusted();
+        let hearing = self.hearing();
         let (peers, recent) = self.live_peers();
-        if (trusted && peers.is_empty()) || (!trusted && !recent) {
+        if (hearing && peers.is_empty()) || (!hearing && !recent) {
             // Alone (as far as anyone can tell): nobody to tell.
             return;
         }
         let started = Instant::now();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (done, answered) = oneshot::channel();
-        if trusted {
+        if hearing {
             self.state.lock().acks.insert(id, AckWait { pending: peers, done: Some(done) });
         }
         let (tables, all) = match what {
@@ -248,7 +254,7 @@ impl Cluster {
         let message = self.encode(Body::Invalidate { id, tables, all, position });
         let published = transport.publish(message).await.is_ok();
         sb_observe::cluster_message("invalidate", published);
-        let complete = if published && trusted {
+        let complete = if published && hearing {
             tokio::time::timeout_at(deadline, answered).await.is_ok()
         } else {
             tokio::time::sleep_until(deadline).await;

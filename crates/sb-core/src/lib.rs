@@ -11,6 +11,7 @@ mod cache;
 mod catalog;
 pub mod cluster;
 mod collections;
+pub mod counters;
 pub mod crons;
 mod error;
 mod files;
@@ -82,10 +83,9 @@ pub struct App {
     password_checks: std::sync::atomic::AtomicU64,
     /// Delivers e-mail; swappable at run time ([`App::set_mailer`]).
     mailer: RwLock<Arc<dyn mail::Mailer>>,
-    /// When records were last sent a verification or reset mail (2-minute resend throttle).
-    mail_throttle: auth::ResendThrottle,
-    /// OTP code checks per record (at most five in three minutes).
-    otp_attempts: auth::OtpAttempts,
+    /// Counts of the auth flows' own limits (OTP attempts, mail resend throttle): this
+    /// process's, or the cluster's shared store ([`App::set_counters`]).
+    counters: RwLock<Arc<dyn counters::Counters>>,
     /// This process's id among the nodes sharing the database (cron claims, logs).
     node_id: String,
     /// Realtime clients of this node and the event bus.
@@ -146,8 +146,7 @@ impl App {
             settings: RwLock::new(Arc::new(settings)),
             password_checks: std::sync::atomic::AtomicU64::new(0),
             mailer: RwLock::new(Arc::new(mail::SmtpMailer)),
-            mail_throttle: auth::ResendThrottle::default(),
-            otp_attempts: auth::OtpAttempts::default(),
+            counters: RwLock::new(Arc::new(counters::LocalCounters::default())),
             node_id,
             realtime: realtime::Realtime::default(),
             change_order: records::changes::ChangeOrder::default(),
@@ -181,6 +180,16 @@ impl App {
     pub fn cache_stats(&self) -> (CacheStats, CacheStats) {
         let records = self.read_cache.as_ref().map(|c| c.stats()).unwrap_or_default();
         (records, self.auth_cache.stats())
+    }
+
+    /// Keeps the auth flows' counts (OTP attempts, mail resend throttle) in `counters`, shared
+    /// by the nodes of a cluster.
+    pub fn set_counters(&self, counters: Arc<dyn counters::Counters>) {
+        *self.counters.write() = counters;
+    }
+
+    fn counters(&self) -> Arc<dyn counters::Counters> {
+        self.counters.read().clone()
     }
 
     /// Checks that the database answers.

@@ -176,6 +176,7 @@ async fn serve_app(
     let router = match redis {
         Some(redis) => {
             http.health_checks.push(Arc::new(redis.clone()));
+            app.set_counters(Arc::new(sb_redis::RedisCounters::new(redis.clone())));
             let limiter = Arc::new(sb_redis::RedisLimiter::new(redis.clone()));
             sb_http::router_with_limiter(app.clone(), http, limiter)
         }

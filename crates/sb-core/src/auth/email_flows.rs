@@ -8,9 +8,8 @@
 //! the `WHERE` clause where they rotate it, so a reset or e-mail-change token works once even
 //! under concurrent use.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sb_auth::token::{Claims, TokenType};
 use sb_schema::{Collection, EmailTemplate, ErrorMap, FieldError, FieldKind};
@@ -30,24 +29,11 @@ const INVALID_TOKEN: &str = "Invalid or expired token.";
 /// How long a request endpoint stays silent for a record after sending it a mail.
 const RESEND_INTERVAL: Duration = Duration::from_secs(120);
 
-/// Remembers when each record was last sent a verification or reset mail (PocketBase's
-/// 2-minute resend throttle). Entries older than the interval are dropped as new ones come.
-#[derive(Default)]
-pub(crate) struct ResendThrottle {
-    sent: parking_lot::Mutex<HashMap<String, Instant>>,
-}
-
-impl ResendThrottle {
-    /// True (and the time recorded) when `key` may be sent a mail now.
-    fn admit(&self, key: String) -> bool {
-        let now = Instant::now();
-        let mut sent = self.sent.lock();
-        sent.retain(|_, at| now.duration_since(*at) < RESEND_INTERVAL);
-        if sent.contains_key(&key) {
-            return false;
-        }
-        sent.insert(key, now);
-        true
+impl App {
+    /// Whether a verification or reset mail may be sent for `key` now (one per
+    /// [`RESEND_INTERVAL`], PocketBase's resend throttle; counted across the cluster).
+    async fn admit_mail(&self, key: String) -> bool {
+        self.counters().admit(&format!("mail:{key}"), 1, RESEND_INTERVAL).await
     }
 }
 
@@ -260,7 +246,7 @@ impl App {
         validation(errors)?;
         let Some(record) = self.find_by_email(&c, &email).await? else { return Ok(()) };
         let verified = record.data.get("verified").and_then(Json::as_bool).unwrap_or(false);
-        if verified || !self.mail_throttle.admit(format!("verification:{}:{}", c.id, record.id())) {
+        if verified || !self.admit_mail(format!("verification:{}:{}", c.id, record.id())).await {
             return Ok(());
         }
         let template = c.auth.as_ref().map(|a| a.verification_template.clone());
@@ -336,7 +322,7 @@ impl App {
         email_checks(&mut errors, "email", &email);
         validation(errors)?;
         let Some(record) = self.find_by_email(&c, &email).await? else { return Ok(()) };
-        if !self.mail_throttle.admit(format!("passwordReset:{}:{}", c.id, record.id())) {
+        if !self.admit_mail(format!("passwordReset:{}:{}", c.id, record.id())).await {
             return Ok(());
         }
         let template = c.auth.as_ref().map(|a| a.reset_password_template.clone());

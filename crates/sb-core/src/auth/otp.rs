@@ -25,29 +25,8 @@ const OTP_DISABLED: &str = "The collection is not configured to allow OTP authen
 /// Beyond this many live codes per record, the newest is handed out again.
 const MAX_LIVE_OTPS: usize = 9;
 /// Code checks allowed per record within [`ATTEMPT_WINDOW`].
-const MAX_ATTEMPTS: usize = 5;
+const MAX_ATTEMPTS: u32 = 5;
 const ATTEMPT_WINDOW: std::time::Duration = std::time::Duration::from_secs(180);
-
-/// Counts code checks per record in a sliding window, against guessing a code.
-#[derive(Default)]
-pub(crate) struct OtpAttempts {
-    seen: parking_lot::Mutex<std::collections::HashMap<String, Vec<std::time::Instant>>>,
-}
-
-impl OtpAttempts {
-    /// Records an attempt for `key`; false when it exceeds the allowance.
-    fn admit(&self, key: String) -> bool {
-        let now = std::time::Instant::now();
-        let mut seen = self.seen.lock();
-        seen.retain(|_, times| {
-            times.retain(|t| now.duration_since(*t) < ATTEMPT_WINDOW);
-            !times.is_empty()
-        });
-        let times = seen.entry(key).or_default();
-        times.push(now);
-        times.len() <= MAX_ATTEMPTS
-    }
-}
 
 fn text(data: &serde_json::Map<String, Json>, key: &str) -> String {
     data.get(key).and_then(Json::as_str).unwrap_or("").to_owned()
@@ -186,7 +165,8 @@ impl App {
         };
         let record_key =
             format!("{}:{}", text(&otp.data, "collectionRef"), text(&otp.data, "recordRef"));
-        if !self.otp_attempts.admit(record_key) {
+        if !self.counters().admit(&format!("otp:{record_key}"), MAX_ATTEMPTS, ATTEMPT_WINDOW).await
+        {
             let message = "Too many attempts, please try again later with a new OTP.";
             return Err(CoreError::Custom {
                 status: 429,

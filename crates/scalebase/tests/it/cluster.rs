@@ -140,3 +140,25 @@ sb_testkit::sbtest!(without_redis_nodes_serve_with_local_limits, |_app, backend|
     }
     hung_task.abort();
 });
+
+// The auth flows' counts (OTP attempts, mail resend throttle) hold across nodes through Redis,
+// and fall back to each node's own counts while Redis is down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_flow_counts_are_shared_by_the_nodes() {
+    use sb_core::counters::Counters;
+    let window = std::time::Duration::from_secs(60);
+    let redis = redis_at(&redis_url());
+    let (a, b) = (sb_redis::RedisCounters::new(redis.clone()), sb_redis::RedisCounters::new(redis));
+    for node in [&a, &b, &a, &b, &a] {
+        assert!(node.admit("otp:record1", 5, window).await);
+    }
+    assert!(!b.admit("otp:record1", 5, window).await, "the sixth attempt, on either node");
+    assert!(!a.admit("otp:record1", 5, window).await);
+    assert!(a.admit("otp:record2", 5, window).await, "other keys count apart");
+
+    let down = redis_at(&dead_address().await);
+    let (a, b) = (sb_redis::RedisCounters::new(down.clone()), sb_redis::RedisCounters::new(down));
+    assert!(a.admit("mail:x", 1, window).await);
+    assert!(!a.admit("mail:x", 1, window).await, "node A's own count");
+    assert!(b.admit("mail:x", 1, window).await, "node B counts on its own");
+}
