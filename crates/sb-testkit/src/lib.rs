@@ -220,6 +220,43 @@ impl TestApp {
     }
 }
 
+/// `router` (over `app`) served in-process on 127.0.0.1:0 until [`Serving::stop`], which
+/// ends the app's realtime streams and drains.
+pub struct Serving {
+    pub url: String,
+    pub app: Arc<App>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Serving {
+    pub async fn start(app: Arc<App>, router: axum::Router) -> Serving {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let realtime = app.clone();
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                stopped.await.ok();
+                realtime.close_realtime();
+            };
+            sb_http::serve(listener, router, sb_http::ServeConfig::default(), shutdown).await.ok();
+        });
+        Serving { url, app, stop, task }
+    }
+
+    /// `app` with the default router.
+    pub async fn app(app: Arc<App>) -> Serving {
+        let router = sb_http::router(app.clone(), sb_http::HttpConfig::default());
+        Serving::start(app, router).await
+    }
+
+    pub async fn stop(self) {
+        self.stop.send(()).ok();
+        self.task.await.ok();
+    }
+}
+
 /// An in-process HTTP server on 127.0.0.1:0 over a fresh database.
 pub struct TestServer {
     pub url: String,

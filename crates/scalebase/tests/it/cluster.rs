@@ -29,27 +29,18 @@ fn rand_u64() -> u64 {
 struct Node {
     url: String,
     app: sb_testkit::TestApp,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
+    served: sb_testkit::Serving,
 }
 
 impl Node {
     async fn start(backend: sb_testkit::Backend, redis: &sb_redis::Redis) -> Node {
         let app = sb_testkit::TestApp::open(backend).await;
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let mut config = sb_http::HttpConfig::default();
         config.health_checks.push(Arc::new(redis.clone()));
         let limiter = Arc::new(sb_redis::RedisLimiter::new(redis.clone()));
         let router = sb_http::router_with_limiter(app.app.clone(), config, limiter);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let shutdown = async move {
-                stopped.await.ok();
-            };
-            sb_http::serve(listener, router, sb_http::ServeConfig::default(), shutdown).await.ok();
-        });
-        Node { url, app, stop, task }
+        let served = sb_testkit::Serving::start(app.app.clone(), router).await;
+        Node { url: served.url.clone(), app, served }
     }
 
     /// A superuser client with the test's rate limit: 3 requests a minute on `/api/health`.
@@ -64,8 +55,7 @@ impl Node {
     }
 
     async fn stop(self) {
-        self.stop.send(()).ok();
-        self.task.await.ok();
+        self.served.stop().await;
         self.app.cleanup().await;
     }
 }

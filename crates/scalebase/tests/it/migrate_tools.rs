@@ -268,29 +268,18 @@ impl Target {
 struct Served {
     url: String,
     app: Arc<sb_core::App>,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
+    served: sb_testkit::Serving,
 }
 
 async fn serve(config: &StorageConfig) -> Served {
     let app = scalebase::open_app(config).await.expect("open the deployment");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let router = sb_http::router(app.clone(), sb_http::HttpConfig::default());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let shutdown = async move {
-            stopped.await.ok();
-        };
-        sb_http::serve(listener, router, sb_http::ServeConfig::default(), shutdown).await.ok();
-    });
-    Served { url, app, stop, task }
+    let served = sb_testkit::Serving::app(app.clone()).await;
+    Served { url: served.url.clone(), app, served }
 }
 
 impl Served {
     async fn stop(self) {
-        self.stop.send(()).ok();
-        self.task.await.ok();
+        self.served.stop().await;
         self.app.close_logs().await;
         self.app.store().close().await;
     }

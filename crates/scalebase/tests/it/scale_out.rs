@@ -8,10 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sb_core::{App, Transport};
+use sb_core::Transport;
 use sb_testkit::faults::{Fault, FaultProxy};
 use serde_json::json;
-use tokio::net::TcpListener;
 
 use crate::common::Client;
 use crate::realtime::Sse;
@@ -36,34 +35,7 @@ fn redis_at(url: &str) -> sb_redis::Redis {
 }
 
 /// A node: an app on the shared database, served on its own port.
-struct Node {
-    url: String,
-    app: Arc<App>,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Node {
-    async fn serve(app: Arc<App>) -> Node {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let router = sb_http::router(app.clone(), sb_http::HttpConfig::default());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let shutdown = async move {
-                stopped.await.ok();
-            };
-            sb_http::serve(listener, router, sb_http::ServeConfig::default(), shutdown).await.ok();
-        });
-        Node { url, app, stop, task }
-    }
-
-    async fn stop(self) {
-        self.app.close_realtime();
-        self.stop.send(()).ok();
-        self.task.await.ok();
-    }
-}
+type Node = sb_testkit::Serving;
 
 /// `n` nodes on `t`'s database joined over the transports `transport` makes, once every node
 /// hears the others and trusts its caches.
@@ -76,7 +48,7 @@ async fn cluster(
     for i in 0..n {
         let app = if i == 0 { t.app.clone() } else { t.open_peer().await };
         app.join_cluster(transport());
-        nodes.push(Node::serve(app).await);
+        nodes.push(Node::app(app).await);
     }
     wait_until("the cluster forms", || {
         nodes.iter().all(|node| node.app.cluster_trusted() && node.app.cluster_peers() == n - 1)
