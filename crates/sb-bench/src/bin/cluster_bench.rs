@@ -118,6 +118,10 @@ async fn run(args: &Args, db_name: &str) -> Result<()> {
     let mut bases = Vec::new();
     for i in 0..args.nodes {
         let addr = format!("127.0.0.1:{}", args.port + i as u16);
+        // A server still on the port (an earlier run shutting down) would answer for ours.
+        if std::net::TcpListener::bind(&addr).is_err() {
+            bail!("{addr} is in use; pass another --port");
+        }
         children.push(
             Command::new(&args.bin)
                 .args(["serve", "--http", &addr, "--dir", &dir_s, "--db", &db])
@@ -156,7 +160,7 @@ async fn run(args: &Args, db_name: &str) -> Result<()> {
     let r = http
         .post(format!("{}/api/collections", bases[0]))
         .header("Authorization", &token)
-        .json(&json!({"name": "items", "listRule": "", "viewRule": "", "updateRule": "",
+        .json(&json!({"name": "items", "listRule": "", "viewRule": "", "updateRule": "", "createRule": "",
             "fields": [{"name": "v", "type": "number"}, {"name": "t", "type": "text"}]}))
         .send()
         .await?;
