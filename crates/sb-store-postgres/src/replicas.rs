@@ -91,6 +91,11 @@ impl Positions {
         }
     }
 
+    /// What a replica must have replayed to serve a read now.
+    pub(crate) fn required(&self) -> u64 {
+        self.required.load(Ordering::SeqCst)
+    }
+
     fn raise(&self, lsn: u64) {
         if self.required.fetch_max(lsn, Ordering::SeqCst) < lsn {
             self.generation.fetch_add(1, Ordering::SeqCst);
@@ -131,13 +136,18 @@ impl Replica {
     }
 
     /// A pooled connection; failing to get one marks the replica down, except when the pool
-    /// is only busy.
+    /// is only busy. Connecting is bounded by [`PROBE_TIMEOUT`], so a replica that stopped
+    /// answering delays a read by at most that.
     async fn checkout(&self) -> Option<Object> {
-        match self.pool.get().await {
-            Ok(client) => Some(client),
-            Err(deadpool_postgres::PoolError::Timeout(_)) => None,
-            Err(e) => {
+        match tokio::time::timeout(PROBE_TIMEOUT, self.pool.get()).await {
+            Ok(Ok(client)) => Some(client),
+            Ok(Err(deadpool_postgres::PoolError::Timeout(_))) => None,
+            Ok(Err(e)) => {
                 self.down(&error::pool(e).message);
+                None
+            }
+            Err(_) => {
+                self.down("no connection within the probe timeout");
                 None
             }
         }
@@ -219,7 +229,7 @@ impl Replicas {
     /// is none (or the read failed there in a way the primary may not), so the caller reads
     /// from the primary.
     pub(crate) async fn read(&self, sql: &str, params: &[Value]) -> Option<Result<Rows>> {
-        let required = self.positions.required.load(Ordering::SeqCst);
+        let required = self.positions.required();
         let generation = self.positions.generation.load(Ordering::SeqCst);
         let n = self.replicas.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
