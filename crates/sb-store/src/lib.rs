@@ -94,7 +94,8 @@ pub trait Store: Send + Sync + 'static {
     /// trees).
     fn dialect(&self) -> Dialect;
 
-    /// Runs a read-only statement on a read connection.
+    /// Runs a read-only statement on a read connection (PostgreSQL: a read replica's when one
+    /// has replayed every write this store must see, see [`Store::require_position`]).
     async fn query(&self, stmt: &Stmt) -> Result<Rows>;
 
     /// Starts a write transaction.

@@ -141,3 +141,26 @@ fn otlp_export_is_off_by_default_and_layered_when_given() {
     let bad = ServeArgs { otlp_endpoint: Some("otel:4318".into()), ..Default::default() };
     assert!(bad.resolve(&FileConfig::default()).is_err());
 }
+
+#[test]
+fn the_replica_flag_repeats_on_the_command_line() {
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        storage: StorageArgs,
+    }
+    let cli = <Cli as clap::Parser>::try_parse_from([
+        "scalebase",
+        "--db",
+        "postgres://u@p/db",
+        "--db-replica",
+        "postgres://u@r1/db",
+        "--db-replica",
+        "postgres://u@r2/db,postgres://u@r3/db",
+    ])
+    .unwrap();
+    assert_eq!(
+        replicas_of(&cli.storage, &FileConfig::default()),
+        ["postgres://u@r1/db", "postgres://u@r2/db", "postgres://u@r3/db"]
+    );
+}
