@@ -83,7 +83,7 @@ pub struct PostgresStore {
 /// Connects (checking that the database answers) and installs the support SQL. Replicas are
 /// not connected here: each is probed in the background, and used once it answers.
 pub async fn open(config: PostgresConfig) -> Result<PostgresStore> {
-    let pool = build_pool(&config, &config.url, config.pool_size)?;
+    let pool = build_pool(&config, &config.url)?;
     let client = pool.get().await.map_err(error::pool)?;
     install_support(&client, config.schema.as_deref())
         .await
@@ -94,7 +94,7 @@ pub async fn open(config: PostgresConfig) -> Result<PostgresStore> {
     } else {
         let mut pools = Vec::with_capacity(config.replicas.len());
         for url in &config.replicas {
-            pools.push((replicas::describe(url), build_pool(&config, url, config.pool_size)?));
+            pools.push((replicas::describe(url), build_pool(&config, url)?));
         }
         Some(Arc::new(replicas::Replicas::start(pools)))
     };
@@ -103,7 +103,7 @@ pub async fn open(config: PostgresConfig) -> Result<PostgresStore> {
 
 /// A connection pool for `url` (the primary's or a replica's) with the store's settings. No
 /// connection is made yet.
-fn build_pool(config: &PostgresConfig, url: &str, size: usize) -> Result<Pool> {
+fn build_pool(config: &PostgresConfig, url: &str) -> Result<Pool> {
     let mut pg: tokio_postgres::Config =
         url.parse().map_err(|e| StoreError::other(format!("invalid PostgreSQL URL: {e}")))?;
     pg.connect_timeout(config.connect_timeout);
@@ -133,7 +133,7 @@ fn build_pool(config: &PostgresConfig, url: &str, size: usize) -> Result<Pool> {
         ManagerConfig { recycling_method: RecyclingMethod::Fast },
     );
     Pool::builder(manager)
-        .max_size(size.max(1))
+        .max_size(config.pool_size.max(1))
         .wait_timeout(Some(config.statement_timeout))
         .runtime(Runtime::Tokio1)
         .build()

@@ -276,6 +276,44 @@ async fn reads_survive_a_replica_going_away() {
     node.stop().await;
 }
 
+// While the primary is down, reads the replica has replayed are still answered (by it);
+// writes get 503 until the primary is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_answers_reads_while_the_primary_is_down() {
+    let primary = PgServer::start_primary().await;
+    let replica = primary.start_replica().await;
+    let node = Node::start(&primary, &[&replica]).await;
+    let su = Client::admin(&node.url, &node.app).await;
+    let guest = su.with_token(None);
+    notes(&su).await;
+    let id = su.create_record("notes", json!({"text": "replicated"})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_for_replica_reads(&node, &guest).await;
+
+    primary.stop(StopMode::Fast).await;
+    let r = guest.get(&format!("/api/collections/notes/records/{id}")).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["text"], "replicated");
+    // A superuser's token is checked on the replica too.
+    let list = su.get("/api/collections/notes/records").await;
+    assert_eq!(list.status, 200, "{:?}", list.body);
+    assert_eq!(list.body["totalItems"], 1);
+    let write = su.post("/api/collections/notes/records", json!({"text": "refused"})).await;
+    assert_eq!(write.status, 503, "{:?}", write.body);
+    assert_eq!(write.body["status"], 503);
+    assert_eq!(guest.get("/api/ready").await.status, 503, "not ready for writes");
+
+    primary.start().await;
+    wait_for("writes after the primary is back", Duration::from_secs(20), || async {
+        su.post("/api/collections/notes/records", json!({"text": "back"})).await.status == 200
+    })
+    .await;
+    assert_eq!(guest.get("/api/ready").await.status, 200);
+    node.stop().await;
+}
+
 /// Whether the store's write connection is on a primary.
 async fn writes_on_primary(store: &dyn Store) -> sb_store::Result<bool> {
     let mut tx = store.begin().await?;
