@@ -314,6 +314,56 @@ async fn replica_answers_reads_while_the_primary_is_down() {
     node.stop().await;
 }
 
+// `scalebase serve --db PRIMARY --db-replica REPLICA`, composed as the binary does: reads
+// reach the replica (seen in the exported metric).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_reads_from_the_replica_flag() {
+    let primary = PgServer::start_primary().await;
+    let replica = primary.start_replica().await;
+    sb_observe::exporter().expect("metrics recorder");
+    let dir = tempfile::tempdir().unwrap();
+    let args = scalebase::config::ServeArgs {
+        storage: scalebase::config::StorageArgs {
+            db: Some(primary.url("postgres")),
+            db_replica: Some(vec![replica.url("postgres")]),
+            dir: Some(dir.path().to_path_buf()),
+            pg_pool_size: Some(4),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let config = args.resolve(&scalebase::config::FileConfig::default()).unwrap();
+    let app = scalebase::open_app(&config.storage).await.expect("open the app");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            scalebase::run(listener, app, &config, async move {
+                stopped.await.ok();
+            })
+            .await
+        })
+    };
+    let su = Client::admin(&base, &app).await;
+    notes(&su).await;
+    let guest = su.with_token(None);
+    wait_for("reads counted on the replica", Duration::from_secs(20), || async {
+        let before = exported_reads("replica");
+        assert_eq!(guest.get("/api/collections/notes/records").await.status, 200);
+        exported_reads("replica") > before
+    })
+    .await;
+    let created = su.create_record("notes", json!({"text": "read back"})).await;
+    let r = guest
+        .get(&format!("/api/collections/notes/records/{}", created["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    stop.send(()).ok();
+    server.await.expect("server task").expect("server ran");
+}
+
 /// Whether the store's write connection is on a primary.
 async fn writes_on_primary(store: &dyn Store) -> sb_store::Result<bool> {
     let mut tx = store.begin().await?;
