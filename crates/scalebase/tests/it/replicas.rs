@@ -171,6 +171,7 @@ async fn replica_serves_reads_and_writes_are_read_at_once() {
     assert!(exported_reads("replica") >= exported + 5.0);
 
     // Write then read at once, many times: never a stale answer.
+    let (counts_before, started) = (node.store.read_counts(), Instant::now());
     for i in 0..30 {
         let text = format!("note {i}");
         let created = su.create_record("notes", json!({"text": text})).await;
@@ -181,6 +182,14 @@ async fn replica_serves_reads_and_writes_are_read_at_once() {
         let list = guest.get("/api/collections/notes/records?perPage=1").await;
         assert_eq!(list.body["totalItems"], i + 1, "list after write {i}");
     }
+
+    let counts = node.store.read_counts();
+    eprintln!(
+        "30 × (create, view, list): {:?}; reads on the primary {}, on the replica {}",
+        started.elapsed(),
+        counts.primary - counts_before.primary,
+        counts.replica - counts_before.replica,
+    );
 
     // Replay held back: the write is not on the replica, yet it is read, from the primary.
     pause_replay(&replica).await;
