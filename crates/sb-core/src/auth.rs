@@ -111,42 +111,61 @@ const AUTH_RULE_FAILED: &str =
 impl App {
     /// Resolves an `Authorization` token to its principal; any failure means "guest".
     pub async fn authenticate_token(&self, token: &str) -> Option<AuthInfo> {
-        let claims = sb_auth::token::peek(token)?;
+        self.resolve_token(token).await.ok().flatten()
+    }
+
+    /// Like [`App::authenticate_token`], but a database that cannot be reached is an error
+    /// (503) rather than a guest: an unverifiable token must not be answered as if absent.
+    pub async fn resolve_token(&self, token: &str) -> CoreResult<Option<AuthInfo>> {
+        let Some(claims) = sb_auth::token::peek(token) else { return Ok(None) };
         if claims.kind != TokenType::Auth || claims.id.is_empty() {
-            return None;
+            return Ok(None);
         }
         let catalog = self.catalog();
-        let c = catalog.get(&claims.collection_id)?.clone();
+        let Some(c) = catalog.get(&claims.collection_id).cloned() else { return Ok(None) };
         if c.id != claims.collection_id || !c.is_auth() {
-            return None;
+            return Ok(None);
         }
-        let record = self.load_auth_record(&c, &claims.id).await?;
-        let key = signing_key(&c, &record, TokenType::Auth)?;
-        sb_auth::token::verify(token, &key, TokenType::Auth, chrono::Utc::now().timestamp())
-            .ok()?;
-        Some(AuthInfo { collection: c, record: record.data })
+        let Some(record) = self.load_auth_record(&c, &claims.id).await? else { return Ok(None) };
+        let Some(key) = signing_key(&c, &record, TokenType::Auth) else { return Ok(None) };
+        let now = chrono::Utc::now().timestamp();
+        if sb_auth::token::verify(token, &key, TokenType::Auth, now).is_err() {
+            return Ok(None);
+        }
+        Ok(Some(AuthInfo { collection: c, record: record.data }))
     }
 
     /// The auth record a token names, through the auth cache (a record changed or deleted on
-    /// any node is re-read, so a revoked token is refused everywhere: `cache.rs`).
-    async fn load_auth_record(&self, c: &Arc<Collection>, id: &str) -> Option<Record> {
+    /// any node is re-read, so a revoked token is refused everywhere: `cache.rs`). Only an
+    /// unreachable database is an error; any other failure reads as "no such record".
+    async fn load_auth_record(&self, c: &Arc<Collection>, id: &str) -> CoreResult<Option<Record>> {
         let key = format!("{}\0{id}", c.id);
         let fill = match self.auth_cache.get(&self.coherence, &key) {
             Ok(Json::Object(data)) => {
-                return Some(Record { collection: c.clone(), data, expand: None, managed: false });
+                return Ok(Some(Record {
+                    collection: c.clone(),
+                    data,
+                    expand: None,
+                    managed: false,
+                }));
             }
             Ok(_) => None,
             Err(fill) => fill,
         };
         let (loaded, reads) =
             crate::cache::recording(load_record(self.store.as_ref(), c, id, None)).await;
-        let record = loaded.ok()??;
+        let record = match loaded {
+            Ok(Some(record)) => record,
+            Ok(None) => return Ok(None),
+            Err(e @ CoreError::Unavailable(_)) => return Err(e),
+            Err(_) => return Ok(None),
+        };
         if let Some(fill) = fill {
             let catalog = self.catalog();
             let data = Json::Object(record.data.clone());
             self.auth_cache.put(&catalog, key, fill, reads, &data);
         }
-        Some(record)
+        Ok(Some(record))
     }
 
     /// `POST /api/collections/COLL/auth-with-password`.

@@ -52,7 +52,7 @@ impl FromRequestParts<Arc<App>> for Req {
         let auth = match (&token, rate.as_ref().and_then(|r| r.auth.clone())) {
             // The rate limiting middleware already resolved this token.
             (_, Some(resolved)) => resolved,
-            (Some(t), None) => app.authenticate_token(t).await,
+            (Some(t), None) => app.resolve_token(t).await.map_err(ApiError)?,
             (None, None) => None,
         };
         if let (Some(a), Some(slot)) =

@@ -276,7 +276,10 @@ pub async fn middleware(
     if policy.enabled && !policy.rules.is_empty() && !policy.is_excluded(ip) {
         let token = crate::extract::auth_token(request.headers());
         let auth = match token {
-            Some(t) => app.authenticate_token(&t).await,
+            Some(t) => match app.resolve_token(&t).await {
+                Ok(auth) => auth,
+                Err(e) => return ApiError(e).into_response(),
+            },
             None => None,
         };
         let superuser = auth.as_ref().is_some_and(AuthInfo::is_superuser);
@@ -304,7 +307,10 @@ pub async fn middleware(
         let auth = match ctx.auth.take() {
             Some(resolved) => resolved,
             None => match crate::extract::auth_token(request.headers()) {
-                Some(t) => app.authenticate_token(&t).await,
+                Some(t) => match app.resolve_token(&t).await {
+                    Ok(auth) => auth,
+                    Err(e) => return ApiError(e).into_response(),
+                },
                 None => None,
             },
         };

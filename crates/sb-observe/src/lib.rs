@@ -30,6 +30,7 @@ pub mod names {
     pub const DB_POOL_CONNECTIONS: &str = "scalebase_db_pool_connections";
     pub const DB_POOL_WAIT_DURATION: &str = "scalebase_db_pool_wait_duration_seconds";
     pub const DB_POOL_WAITING: &str = "scalebase_db_pool_waiting";
+    pub const DB_READS: &str = "scalebase_db_reads_total";
     pub const SQLITE_WRITER_QUEUE: &str = "scalebase_sqlite_writer_queue_depth";
     pub const SQLITE_COMMIT_GROUP_SIZE: &str = "scalebase_sqlite_commit_group_size";
     pub const REALTIME_CONNECTIONS: &str = "scalebase_realtime_connections";
@@ -49,6 +50,7 @@ pub mod names {
         DB_POOL_CONNECTIONS,
         DB_POOL_WAIT_DURATION,
         DB_POOL_WAITING,
+        DB_READS,
         SQLITE_WRITER_QUEUE,
         SQLITE_COMMIT_GROUP_SIZE,
         REALTIME_CONNECTIONS,
@@ -151,6 +153,11 @@ fn describe() {
         "Time spent waiting for a pooled database connection, by backend."
     );
     describe_gauge!(DB_POOL_WAITING, "Callers waiting for a pooled database connection.");
+    describe_counter!(
+        DB_READS,
+        "Reads outside transactions on a PostgreSQL store with read replicas, by where they ran \
+         (primary or replica)."
+    );
     describe_gauge!(SQLITE_WRITER_QUEUE, "Jobs queued for the SQLite writer thread.");
     describe_histogram!(
         SQLITE_COMMIT_GROUP_SIZE,
@@ -228,6 +235,22 @@ pub fn db_pool(backend: Backend, idle: usize, busy: usize, waiting: usize) {
 /// Time a caller waited for a pooled connection.
 pub fn db_pool_wait(backend: Backend, elapsed: Duration) {
     histogram!(DB_POOL_WAIT_DURATION, "backend" => backend.as_str()).record(elapsed.as_secs_f64());
+}
+
+/// Where a read of a store with read replicas ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadTarget {
+    Primary,
+    Replica,
+}
+
+/// One read outside a transaction on a store with read replicas.
+pub fn db_read(target: ReadTarget) {
+    let target = match target {
+        ReadTarget::Primary => "primary",
+        ReadTarget::Replica => "replica",
+    };
+    counter!(DB_READS, "target" => target).increment(1);
 }
 
 /// Jobs waiting for the SQLite writer.

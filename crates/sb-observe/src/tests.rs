@@ -10,6 +10,8 @@ fn renders_recorded_metrics_with_their_labels_and_process_metrics() {
     rate_limited("rule");
     sqlite_commit_group(3);
     db_pool(Backend::Postgres, 2, 1, 0);
+    db_read(ReadTarget::Replica);
+    db_read(ReadTarget::Replica);
     let text = exporter.render();
     let line = |prefix: &str| {
         text.lines()
@@ -30,6 +32,7 @@ fn renders_recorded_metrics_with_their_labels_and_process_metrics() {
     assert!(
         line(r#"scalebase_db_pool_connections{backend="postgres",state="idle"}"#).ends_with(" 2")
     );
+    assert!(line(r#"scalebase_db_reads_total{target="replica"}"#).ends_with(" 2"));
     for name in ["process_resident_memory_bytes", "process_cpu_seconds_total"] {
         assert!(text.lines().any(|l| l.starts_with(name)), "{name} missing in\n{text}");
     }

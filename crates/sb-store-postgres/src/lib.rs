@@ -12,15 +12,20 @@
 //! trip. Connections are plain TCP (`NoTls`); TLS would be one more `MakeTlsConnect` handed to
 //! the [`Manager`] in [`open`].
 //!
+//! Read replicas (`PostgresConfig::replicas`) serve reads outside transactions once they have
+//! replayed this store's writes; see `replicas.rs`.
+//!
 //! At open, `sb_sql::postgres_support_sql()` (the helper functions the rendering relies on)
 //! runs in one transaction under an advisory lock, so nodes starting together do not race.
 
 mod client;
 mod error;
 pub mod notify;
+mod replicas;
 mod tx;
 mod types;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -30,6 +35,7 @@ use tokio_postgres::NoTls;
 use tracing::Instrument;
 
 use crate::client::{Mode, Outcome, run_autocommit};
+pub use crate::replicas::ReadCounts;
 
 /// Key of the advisory lock held while the support SQL is installed.
 const SUPPORT_LOCK: i64 = 0x5CA1_EBA5;
@@ -49,6 +55,9 @@ pub struct PostgresConfig {
     /// connection's `search_path` is `<schema>, public`, so unqualified names resolve there.
     /// Must be a plain lower-case identifier. Used for the request logs (`_scalebase_logs`).
     pub schema: Option<String>,
+    /// URLs of read replicas (streaming standbys of the primary), each with a pool of
+    /// `pool_size` connections; see `replicas.rs` for which reads they serve.
+    pub replicas: Vec<String>,
 }
 
 impl PostgresConfig {
@@ -59,6 +68,7 @@ impl PostgresConfig {
             statement_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
             schema: None,
+            replicas: Vec::new(),
         }
     }
 }
@@ -66,14 +76,36 @@ impl PostgresConfig {
 /// The PostgreSQL store; see the crate docs.
 pub struct PostgresStore {
     pool: Pool,
+    /// Present when replicas are configured.
+    replicas: Option<Arc<replicas::Replicas>>,
 }
 
-/// Connects (checking that the database answers) and installs the support SQL.
+/// Connects (checking that the database answers) and installs the support SQL. Replicas are
+/// not connected here: each is probed in the background, and used once it answers.
 pub async fn open(config: PostgresConfig) -> Result<PostgresStore> {
-    let mut pg: tokio_postgres::Config = config
-        .url
-        .parse()
-        .map_err(|e| StoreError::other(format!("invalid PostgreSQL URL: {e}")))?;
+    let pool = build_pool(&config, &config.url)?;
+    let client = pool.get().await.map_err(error::pool)?;
+    install_support(&client, config.schema.as_deref())
+        .await
+        .map_err(|e| classify_ctx(&e, "installing the support SQL"))?;
+    drop(client);
+    let replicas = if config.replicas.is_empty() {
+        None
+    } else {
+        let mut pools = Vec::with_capacity(config.replicas.len());
+        for url in &config.replicas {
+            pools.push((replicas::describe(url), build_pool(&config, url)?));
+        }
+        Some(Arc::new(replicas::Replicas::start(pools)))
+    };
+    Ok(PostgresStore { pool, replicas })
+}
+
+/// A connection pool for `url` (the primary's or a replica's) with the store's settings. No
+/// connection is made yet.
+fn build_pool(config: &PostgresConfig, url: &str) -> Result<Pool> {
+    let mut pg: tokio_postgres::Config =
+        url.parse().map_err(|e| StoreError::other(format!("invalid PostgreSQL URL: {e}")))?;
     pg.connect_timeout(config.connect_timeout);
     let mut startup = format!("-c statement_timeout={}", config.statement_timeout.as_millis());
     if let Some(schema) = &config.schema {
@@ -100,18 +132,12 @@ pub async fn open(config: PostgresConfig) -> Result<PostgresStore> {
         // a connection returns to the pool (see `tx.rs`).
         ManagerConfig { recycling_method: RecyclingMethod::Fast },
     );
-    let pool = Pool::builder(manager)
+    Pool::builder(manager)
         .max_size(config.pool_size.max(1))
         .wait_timeout(Some(config.statement_timeout))
         .runtime(Runtime::Tokio1)
         .build()
-        .map_err(|e| StoreError::other(format!("cannot build the connection pool: {e}")))?;
-    let client = pool.get().await.map_err(error::pool)?;
-    install_support(&client, config.schema.as_deref())
-        .await
-        .map_err(|e| classify_ctx(&e, "installing the support SQL"))?;
-    drop(client);
-    Ok(PostgresStore { pool })
+        .map_err(|e| StoreError::other(format!("cannot build the connection pool: {e}")))
 }
 
 /// Installs the support SQL (into `schema` when given, after creating it; the name was checked
@@ -171,6 +197,12 @@ pub(crate) fn db_span(sql: &str) -> tracing::Span {
 }
 
 impl PostgresStore {
+    /// How many reads outside transactions ran on the primary and on replicas (counted only
+    /// when replicas are configured).
+    pub fn read_counts(&self) -> ReadCounts {
+        self.replicas.as_ref().map(|r| r.counts()).unwrap_or_default()
+    }
+
     async fn run(&self, sql: &str, params: &[Value]) -> Result<Rows> {
         let client = checkout(&self.pool).await?;
         let started = std::time::Instant::now();
@@ -193,12 +225,37 @@ impl Store for PostgresStore {
     async fn query(&self, stmt: &Stmt) -> Result<Rows> {
         let r = render(stmt);
         let span = db_span(&r.sql);
-        self.run(&r.sql, &r.params).instrument(span).await
+        let Some(replicas) = &self.replicas else {
+            return self.run(&r.sql, &r.params).instrument(span).await;
+        };
+        async {
+            // Only statement trees are known to be read-only (raw SQL may call anything).
+            if matches!(stmt, Stmt::Select(_))
+                && let Some(done) = replicas.read(&r.sql, &r.params).await
+            {
+                return done;
+            }
+            replicas.count(sb_observe::ReadTarget::Primary);
+            self.run(&r.sql, &r.params).await
+        }
+        .instrument(span)
+        .await
     }
 
     async fn begin(&self) -> Result<Box<dyn Tx>> {
         let client = checkout(&self.pool).await?;
-        Ok(Box::new(tx::PgTx::new(client, self.pool.clone())))
+        let positions = self.replicas.as_ref().map(|r| r.positions());
+        Ok(Box::new(tx::PgTx::new(client, self.pool.clone(), positions)))
+    }
+
+    fn write_position(&self) -> Option<String> {
+        self.replicas.as_ref()?.positions().written()
+    }
+
+    fn require_position(&self, position: &str) {
+        if let Some(replicas) = &self.replicas {
+            replicas.positions().require(position);
+        }
     }
 
     async fn ping(&self) -> Result<()> {
@@ -222,6 +279,9 @@ impl Store for PostgresStore {
     }
 
     async fn close(&self) {
+        if let Some(replicas) = &self.replicas {
+            replicas.close();
+        }
         self.pool.close();
     }
 }

@@ -3,6 +3,7 @@ use sb_store::Value;
 use tokio_postgres::types::{ToSql, Type};
 
 use crate::error::key_columns;
+use crate::replicas::{Positions, describe, format_lsn, parse_lsn};
 use crate::types::{Param, date_text, decode, numeric_text, timestamp_text};
 
 fn encode(v: &Value, ty: &Type) -> Result<BytesMut, String> {
@@ -99,4 +100,41 @@ fn unique_detail_gives_plain_columns() {
     assert_eq!(key_columns("Key (lower(email::text))=(x) already exists."), Vec::<String>::new());
     assert_eq!(key_columns("Key (a, lower(b))=(1, x) already exists."), ["a"]);
     assert!(key_columns("something else").is_empty());
+}
+
+#[test]
+fn wal_positions_parse_and_print_as_postgresql_does() {
+    assert_eq!(parse_lsn("16/B374D848"), Some(0x16_B374_D848));
+    assert_eq!(parse_lsn(" 0/0 "), Some(0));
+    assert_eq!(format_lsn(0x16_B374_D848), "16/B374D848");
+    assert_eq!(format_lsn(parse_lsn("FFFFFFFF/1").unwrap()), "FFFFFFFF/1");
+    for bad in ["", "16", "16/", "/1", "x/1", "1/100000000", "1/2/3"] {
+        assert_eq!(parse_lsn(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn required_positions_only_rise() {
+    let p = Positions::default();
+    assert_eq!(p.written(), None);
+    p.require("0/100");
+    assert_eq!(p.required(), 0x100);
+    assert_eq!(p.written(), None, "another node's write is not this store's");
+    p.committed(0x80);
+    assert_eq!(p.written().as_deref(), Some("0/80"));
+    assert_eq!(p.required(), 0x100);
+    p.require("0/50");
+    p.require("garbage");
+    assert_eq!(p.required(), 0x100);
+    p.committed(0x200);
+    assert_eq!((p.written().as_deref(), p.required()), (Some("0/200"), 0x200));
+    p.committed(0x180);
+    assert_eq!((p.written().as_deref(), p.required()), (Some("0/200"), 0x200));
+}
+
+#[test]
+fn replica_names_leave_credentials_out() {
+    assert_eq!(describe("postgres://u:secret@h1:5432,h2:5433/db?x=1"), "h1:5432,h2:5433");
+    assert_eq!(describe("postgresql://h/db"), "h");
+    assert_eq!(describe("postgres:///db"), "(default host)");
 }

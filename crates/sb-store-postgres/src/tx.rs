@@ -10,6 +10,11 @@
 //! returns an error. A transaction dropped without `commit`/`rollback` is rolled back on a
 //! spawned task before its connection goes back to the pool; if that cannot happen, the
 //! connection is closed instead (the server then rolls back).
+//!
+//! With read replicas, `COMMIT` carries a second statement reading the WAL position the commit
+//! ended before (see `replicas.rs`), recorded before `commit` returns.
+
+use std::sync::Arc;
 
 use deadpool_postgres::{Object, Pool};
 use sb_sql::Rendered;
@@ -19,6 +24,7 @@ use tracing::Instrument;
 
 use crate::client::{self, Mode, Outcome};
 use crate::error::{classify, is_stale_plan};
+use crate::replicas::{Positions, parse_lsn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -38,11 +44,13 @@ pub(crate) struct PgTx {
     /// connection are dropped after the commit, as their result types may have changed).
     ddl: bool,
     pool: Pool,
+    /// With read replicas: where the commit's position is recorded.
+    positions: Option<Arc<Positions>>,
 }
 
 impl PgTx {
-    pub(crate) fn new(client: Object, pool: Pool) -> PgTx {
-        PgTx { client: Some(client), state: State::Fresh, ddl: false, pool }
+    pub(crate) fn new(client: Object, pool: Pool, positions: Option<Arc<Positions>>) -> PgTx {
+        PgTx { client: Some(client), state: State::Fresh, ddl: false, pool, positions }
     }
 
     fn client(&self) -> Result<&Object> {
@@ -128,6 +136,20 @@ async fn begin_with(
     result
 }
 
+/// Commits and records the primary's WAL insert position right after, in the same round trip
+/// (a failed `COMMIT` skips the `SELECT`).
+async fn commit_at(client: &Object, positions: &Positions) -> std::result::Result<(), Error> {
+    let messages = client.simple_query("COMMIT; SELECT pg_current_wal_insert_lsn()::text").await?;
+    for message in messages {
+        if let tokio_postgres::SimpleQueryMessage::Row(row) = message
+            && let Some(lsn) = row.get(0).and_then(parse_lsn)
+        {
+            positions.committed(lsn);
+        }
+    }
+    Ok(())
+}
+
 fn aborted() -> StoreError {
     StoreError::new(ErrorKind::Other, "transaction rolled back after an earlier error")
 }
@@ -185,7 +207,10 @@ impl Tx for PgTx {
                 let client = self.client.take().ok_or_else(aborted)?;
                 let started = std::time::Instant::now();
                 let span = crate::db_span("COMMIT");
-                let committed = client.batch_execute("COMMIT").instrument(span).await;
+                let committed = match &self.positions {
+                    None => client.batch_execute("COMMIT").instrument(span).await,
+                    Some(positions) => commit_at(&client, positions).instrument(span).await,
+                };
                 sb_observe::db_query(sb_observe::Backend::Postgres, "commit", started.elapsed());
                 if committed.is_ok() && self.ddl {
                     self.pool.manager().statement_caches.clear();

@@ -1,8 +1,9 @@
 //! The storage interface: what the application needs from a database, and nothing else.
 //!
 //! Callers hold an `Arc<dyn Store>` and pass [`sb_sql::Stmt`] trees; each backend renders them in
-//! its own dialect and runs them. Reads go to [`Store::query`] (a pool of read connections);
-//! every write runs in a [`Tx`] from [`Store::begin`].
+//! its own dialect and runs them. Reads go to [`Store::query`] (a pool of read connections, or
+//! a read replica that has replayed this store's writes); every write runs in a [`Tx`] from
+//! [`Store::begin`].
 //!
 //! Invariant: a [`Tx`] that is dropped without [`Tx::commit`] is rolled back, and
 //! [`Tx::commit`] returns only once the data is durable (for SQLite: after the group commit
@@ -93,7 +94,8 @@ pub trait Store: Send + Sync + 'static {
     /// trees).
     fn dialect(&self) -> Dialect;
 
-    /// Runs a read-only statement on a read connection.
+    /// Runs a read-only statement on a read connection (PostgreSQL: a read replica's when one
+    /// has replayed every write this store must see, see [`Store::require_position`]).
     async fn query(&self, stmt: &Stmt) -> Result<Rows>;
 
     /// Starts a write transaction.
@@ -142,20 +144,27 @@ pub trait Store: Send + Sync + 'static {
         Err(StoreError::other("this database backend has no file snapshot"))
     }
 
+    /// The position (in the database's write-ahead log, as text) of the last transaction this
+    /// store committed, when it has read replicas (PostgreSQL's `pg_current_wal_insert_lsn()`
+    /// after the commit); `None` without replicas, before the first commit, and on SQLite.
+    /// A cluster carries it to the other nodes, which pass it to [`Store::require_position`],
+    /// so a write acknowledged by one node is read by every node.
+    fn write_position(&self) -> Option<String> {
+        None
+    }
+
+    /// Raises the position a replica must have replayed before it serves a read of this store
+    /// (a write another node reported; see [`Store::write_position`]). Never lowers it; text
+    /// that is not a position is ignored. A no-op without replicas.
+    fn require_position(&self, position: &str) {
+        let _ = position;
+    }
+
     /// Names of the columns of a table or view, in order (empty when it does not exist).
     async fn table_columns(&self, table: &str) -> Result<Vec<String>>;
 
     /// Stops background workers and closes connections; pending transactions finish first.
     async fn close(&self);
-
-    /// The position (PostgreSQL: WAL LSN) of the last commit this store made, when it has
-    /// read replicas to keep in step; `None` otherwise.
-    fn write_position(&self) -> Option<String> {
-        None
-    }
-
-    /// Another node committed up to `position`: reads must see at least that much from now on.
-    fn require_position(&self, _position: &str) {}
 }
 
 /// A write transaction. Statements run in order; the first error leaves the transaction

@@ -7,6 +7,7 @@
 
 pub mod faults;
 pub mod oauth2;
+pub mod pg_server;
 pub mod s3;
 pub mod smtp;
 

@@ -16,6 +16,7 @@ pub struct FileConfig {
     pub http: Option<String>,
     pub dir: Option<PathBuf>,
     pub db: Option<String>,
+    pub db_replica: Option<Vec<String>>,
     pub synchronous: Option<String>,
     pub sqlite_readers: Option<usize>,
     pub pg_pool_size: Option<usize>,
@@ -104,6 +105,11 @@ pub struct StorageArgs {
     /// Database URL: `postgres://...` (multi-host allowed) or `sqlite://PATH`; default: SQLite in DIR.
     #[arg(long, env = "SCALEBASE_DB", value_name = "URL")]
     pub db: Option<String>,
+    /// A read replica of the PostgreSQL database (`postgres://...`, a streaming standby);
+    /// repeatable, or several comma separated. Reads go to a replica that has replayed this
+    /// node's writes, else to the primary.
+    #[arg(long, env = "SCALEBASE_DB_REPLICA", value_name = "URL")]
+    pub db_replica: Option<Vec<String>>,
     /// SQLite durability: `full` (default; survives power loss) or `normal`.
     #[arg(long, env = "SCALEBASE_SYNCHRONOUS", value_name = "MODE")]
     pub synchronous: Option<String>,
@@ -124,8 +130,17 @@ pub struct StorageArgs {
 /// Which database to open.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Database {
-    Sqlite { path: PathBuf, synchronous_full: bool, readers: Option<usize> },
-    Postgres { url: String, pool_size: usize },
+    Sqlite {
+        path: PathBuf,
+        synchronous_full: bool,
+        readers: Option<usize>,
+    },
+    /// `replicas`: URLs of read replicas.
+    Postgres {
+        url: String,
+        pool_size: usize,
+        replicas: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -179,12 +194,20 @@ impl StorageArgs {
             "normal" => false,
             other => bail!("invalid synchronous mode {other:?} (expected full or normal)"),
         };
+        let replicas = split_urls(
+            self.db_replica.as_deref().or(file.db_replica.as_deref()).unwrap_or_default(),
+        );
+        if let Some(bad) = replicas.iter().find(|u| !is_postgres_url(u)) {
+            bail!("invalid --db-replica URL {bad:?} (expected postgres://…)");
+        }
         let database = match db.as_deref() {
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Database::Postgres {
-                    url: url.to_owned(),
-                    pool_size: self.pg_pool_size.or(file.pg_pool_size).unwrap_or(16),
-                }
+            Some(url) if is_postgres_url(url) => Database::Postgres {
+                url: url.to_owned(),
+                pool_size: self.pg_pool_size.or(file.pg_pool_size).unwrap_or(16),
+                replicas,
+            },
+            _ if !replicas.is_empty() => {
+                bail!("--db-replica needs a PostgreSQL database (--db postgres://…)")
             }
             Some(url) if url.starts_with("sqlite://") => Database::Sqlite {
                 path: PathBuf::from(&url["sqlite://".len()..]),
@@ -206,6 +229,34 @@ impl StorageArgs {
         let cache_bytes = self.cache_mb.or(file.cache_mb).unwrap_or(64).saturating_mul(1 << 20);
         Ok(StorageConfig { dir, database, query_timeout, cache_bytes })
     }
+}
+
+fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The URLs in `values`, each of which may hold several separated by commas. A comma starts a
+/// new URL only before a scheme, so the host lists of multi-host URLs
+/// (`postgres://h1:5432,h2:5432/db`) stay whole.
+fn split_urls(values: &[String]) -> Vec<String> {
+    let mut urls: Vec<String> = Vec::new();
+    for value in values {
+        let mut current = String::new();
+        for part in value.split(',') {
+            let starts_url = part.trim_start().contains("://");
+            if starts_url && !current.trim().is_empty() {
+                urls.push(current.trim().to_owned());
+                current.clear();
+            } else if !current.is_empty() {
+                current.push(',');
+            }
+            current.push_str(part);
+        }
+        if !current.trim().is_empty() {
+            urls.push(current.trim().to_owned());
+        }
+    }
+    urls
 }
 
 impl ServeArgs {

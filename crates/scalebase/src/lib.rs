@@ -40,9 +40,10 @@ pub async fn open_store(config: &StorageConfig) -> anyhow::Result<Arc<dyn Store>
                 .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
             Arc::new(store)
         }
-        Database::Postgres { url, pool_size } => {
+        Database::Postgres { url, pool_size, replicas } => {
             let mut c = sb_store_postgres::PostgresConfig::new(url.clone());
             c.pool_size = (*pool_size).max(1);
+            c.replicas = replicas.clone();
             c.statement_timeout = config.query_timeout;
             let store = sb_store_postgres::open(c).await.context("cannot connect to PostgreSQL")?;
             Arc::new(store)

@@ -116,7 +116,11 @@ pub async fn migrate(
     let app = crate::open_app(source).await?;
     let target_config = StorageConfig {
         dir: source.dir.clone(),
-        database: Database::Postgres { url: options.to.clone(), pool_size: 4 },
+        database: Database::Postgres {
+            url: options.to.clone(),
+            pool_size: 4,
+            replicas: Vec::new(),
+        },
         query_timeout: source.query_timeout,
         cache_bytes: 0,
     };

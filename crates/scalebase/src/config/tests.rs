@@ -52,8 +52,55 @@ fn file_overrides_defaults_and_args_override_file() {
     assert_eq!(c.http.to_string(), "127.0.0.1:9100");
     assert_eq!(
         c.storage.database,
-        Database::Postgres { url: "postgres://u@h/db".into(), pool_size: 4 }
+        Database::Postgres { url: "postgres://u@h/db".into(), pool_size: 4, replicas: vec![] }
     );
+}
+
+fn replicas_of(args: &StorageArgs, f: &FileConfig) -> Vec<String> {
+    match args.resolve(f).unwrap().database {
+        Database::Postgres { replicas, .. } => replicas,
+        other => panic!("not PostgreSQL: {other:?}"),
+    }
+}
+
+#[test]
+fn read_replicas_come_from_flags_env_lists_or_the_file() {
+    let db = Some("postgres://u@p/db".to_owned());
+    // Repeated flags; a comma-separated value (the environment's form); multi-host URLs whole.
+    let args = StorageArgs {
+        db: db.clone(),
+        db_replica: Some(vec![
+            "postgres://u@r1/db".into(),
+            "postgres://u@r2/db, postgresql://u@r3:5432,r4:5433/db?x=1".into(),
+        ]),
+        ..Default::default()
+    };
+    assert_eq!(
+        replicas_of(&args, &FileConfig::default()),
+        ["postgres://u@r1/db", "postgres://u@r2/db", "postgresql://u@r3:5432,r4:5433/db?x=1"]
+    );
+    let f = file("db = \"postgres://u@p/db\"\ndb_replica = [\"postgres://u@f1/db\"]\n");
+    assert_eq!(replicas_of(&StorageArgs::default(), &f), ["postgres://u@f1/db"]);
+    // Flags win over the file.
+    let args =
+        StorageArgs { db_replica: Some(vec!["postgres://u@r9/db".into()]), ..Default::default() };
+    assert_eq!(replicas_of(&args, &f), ["postgres://u@r9/db"]);
+    assert!(
+        replicas_of(&StorageArgs { db, ..Default::default() }, &FileConfig::default()).is_empty()
+    );
+}
+
+#[test]
+fn read_replicas_need_postgres_urls_and_a_postgres_database() {
+    let args = StorageArgs {
+        db: Some("postgres://u@p/db".into()),
+        db_replica: Some(vec!["mysql://r/db".into()]),
+        ..Default::default()
+    };
+    assert!(args.resolve(&FileConfig::default()).is_err());
+    let sqlite =
+        StorageArgs { db_replica: Some(vec!["postgres://u@r/db".into()]), ..Default::default() };
+    assert!(sqlite.resolve(&FileConfig::default()).is_err());
 }
 
 #[test]
@@ -93,4 +140,27 @@ fn otlp_export_is_off_by_default_and_layered_when_given() {
     assert_eq!(c.otlp.unwrap().service_name, "scalebase");
     let bad = ServeArgs { otlp_endpoint: Some("otel:4318".into()), ..Default::default() };
     assert!(bad.resolve(&FileConfig::default()).is_err());
+}
+
+#[test]
+fn the_replica_flag_repeats_on_the_command_line() {
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        storage: StorageArgs,
+    }
+    let cli = <Cli as clap::Parser>::try_parse_from([
+        "scalebase",
+        "--db",
+        "postgres://u@p/db",
+        "--db-replica",
+        "postgres://u@r1/db",
+        "--db-replica",
+        "postgres://u@r2/db,postgres://u@r3/db",
+    ])
+    .unwrap();
+    assert_eq!(
+        replicas_of(&cli.storage, &FileConfig::default()),
+        ["postgres://u@r1/db", "postgres://u@r2/db", "postgres://u@r3/db"]
+    );
 }

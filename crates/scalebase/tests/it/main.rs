@@ -26,6 +26,7 @@ mod otp;
 mod rate_limits;
 mod realtime;
 mod records;
+mod replicas;
 mod rules_matrix;
 mod scale_out;
 mod schema_changes;

@@ -233,7 +233,7 @@ impl Target {
 
     fn config(&self) -> StorageConfig {
         let database = match self.url() {
-            Some(url) => Database::Postgres { url, pool_size: 4 },
+            Some(url) => Database::Postgres { url, pool_size: 4, replicas: Vec::new() },
             None => Database::Sqlite {
                 path: self.dir.path().join("data.db"),
                 synchronous_full: true,
@@ -698,7 +698,8 @@ async fn migrates_sqlite_to_postgres() {
     assert_eq!(again.rows(), report.rows());
 
     let mut target_config = source.config();
-    target_config.database = Database::Postgres { url: to.clone(), pool_size: 4 };
+    target_config.database =
+        Database::Postgres { url: to.clone(), pool_size: 4, replicas: Vec::new() };
     let served = serve(&target_config).await;
     let su = logged_in(&served.url, "_superusers", "root@example.com", ADMIN_PASSWORD).await;
     assert_eq!(read_all(&su).await, before);
