@@ -90,6 +90,10 @@ pub async fn serve(
         .max_header_list_size(64 * 1024);
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
+    // Connections that have not sent their first bytes yet are not hyper's yet, so the graceful
+    // shutdown cannot close them: they close when this turns true, instead of holding the drain
+    // for the whole header-read timeout.
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
     let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
@@ -125,8 +129,13 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let builder = builder.clone();
         let first_bytes_timeout = config.header_read_timeout;
+        let mut stopped = stopped.clone();
         tokio::spawn(async move {
-            if wait_for_protocol(&stream, first_bytes_timeout).await {
+            let ready = tokio::select! {
+                ready = wait_for_protocol(&stream, first_bytes_timeout) => ready,
+                _ = stopped.wait_for(|stop| *stop) => false,
+            };
+            if ready {
                 let connection =
                     builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 if let Err(e) = watcher.watch(connection.into_owned()).await {
@@ -137,6 +146,7 @@ pub async fn serve(
         });
     }
     drop(listener);
+    stopping.send_replace(true);
     if tokio::time::timeout(config.drain_timeout, graceful.shutdown()).await.is_err() {
         tracing::warn!("shutdown drain timed out; dropping open connections");
     }

@@ -216,3 +216,28 @@ async fn slow_and_oversized_bodies_sqlite() {
 async fn slow_and_oversized_bodies_postgres() {
     body_case(sb_testkit::Backend::Postgres).await;
 }
+
+// A connection that never sent a byte does not hold the shutdown drain for the header-read
+// timeout: the server stops as soon as its in-flight requests are done.
+sb_testkit::sbtest!(shutdown_does_not_wait_for_silent_connections, |app, _backend| async move {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = sb_http::router(app, sb_http::HttpConfig::default());
+    let serve = sb_http::ServeConfig {
+        header_read_timeout: Duration::from_secs(600),
+        drain_timeout: Duration::from_secs(600),
+        ..Default::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(sb_http::serve(listener, router, serve, async {
+        stopped.await.ok();
+    }));
+    let silent = TcpStream::connect(addr).await.unwrap();
+    // The server has accepted it once a request on another connection is answered.
+    let r = Client::guest(&format!("http://{addr}")).get("/api/health").await;
+    assert_eq!(r.status, 200);
+    stop.send(()).ok();
+    let finished = tokio::time::timeout(Duration::from_secs(30), task).await;
+    assert!(finished.is_ok(), "the drain waited on a connection that never sent a byte");
+    drop(silent);
+});
