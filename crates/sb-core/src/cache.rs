@@ -35,26 +35,40 @@ use serde_json::Value as Json;
 use crate::catalog::Catalog;
 use crate::cluster::Cluster;
 
-/// The read set entry meaning "any table" (raw SQL).
-const ANY_TABLE: &str = "*";
-
 /// What a committed write changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Changed {
-    Tables(Vec<String>),
+    /// Whole tables, and single rows `(table, id)` of others.
+    Tables { tables: Vec<String>, rows: Vec<(String, String)> },
     /// Anything (schema changes, raw SQL, or a node that may have missed messages).
     All,
 }
 
 impl Changed {
+    pub(crate) fn none() -> Changed {
+        Changed::Tables { tables: Vec::new(), rows: Vec::new() }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, Changed::Tables { tables, rows } if tables.is_empty() && rows.is_empty())
+    }
+
     fn merge(&mut self, other: Changed) {
         match (&mut *self, other) {
             (Changed::All, _) => {}
             (_, Changed::All) => *self = Changed::All,
-            (Changed::Tables(mine), Changed::Tables(theirs)) => {
-                for t in theirs {
-                    if !mine.contains(&t) {
-                        mine.push(t);
+            (
+                Changed::Tables { tables, rows },
+                Changed::Tables { tables: more_tables, rows: more_rows },
+            ) => {
+                for t in more_tables {
+                    if !tables.contains(&t) {
+                        tables.push(t);
+                    }
+                }
+                for r in more_rows {
+                    if !rows.contains(&r) {
+                        rows.push(r);
                     }
                 }
             }
@@ -66,22 +80,45 @@ impl Changed {
             return None;
         }
         let fp = stmt.footprint();
-        if fp.opaque { Some(Changed::All) } else { Some(Changed::Tables(fp.writes)) }
+        if fp.opaque {
+            Some(Changed::All)
+        } else {
+            Some(Changed::Tables { tables: fp.writes, rows: fp.rows_written })
+        }
     }
 
+    /// Whether anything of `table` changed.
     pub(crate) fn touches(&self, table: &str) -> bool {
         match self {
             Changed::All => true,
-            Changed::Tables(t) => t.iter().any(|t| t == table),
+            Changed::Tables { tables, rows } => {
+                tables.iter().any(|t| t == table) || rows.iter().any(|(t, _)| t == table)
+            }
         }
     }
+}
+
+/// Slots of the row change stamps: rows hash into them, so two rows sharing a slot only make
+/// each other's entries stale early (never late), and memory stays fixed.
+const ROW_SLOTS: usize = 1 << 16;
+
+fn row_slot(table: &str, id: &str) -> usize {
+    let mut hash = crc32fast::Hasher::new();
+    hash.update(table.as_bytes());
+    hash.update(&[0]);
+    hash.update(id.as_bytes());
+    hash.finalize() as usize % ROW_SLOTS
 }
 
 /// The change clock of this node, and its link to the cluster.
 pub(crate) struct Coherence {
     clock: AtomicU64,
-    /// Clock value of each table's last change.
+    /// Clock value of each table's last change (of any row or of the whole table).
     changed: RwLock<HashMap<String, u64>>,
+    /// Clock value of each table's last change that was not confined to rows.
+    changed_whole: RwLock<HashMap<String, u64>>,
+    /// Clock value of the last change of the rows hashing to each slot.
+    rows: Box<[AtomicU64]>,
     /// Clock value of the last change to any table.
     any_changed: AtomicU64,
     /// Clock value of the last change to everything.
@@ -94,6 +131,8 @@ impl Coherence {
         Coherence {
             clock: AtomicU64::new(1),
             changed: RwLock::default(),
+            changed_whole: RwLock::default(),
+            rows: (0..ROW_SLOTS).map(|_| AtomicU64::new(0)).collect(),
             any_changed: AtomicU64::new(0),
             all_changed: AtomicU64::new(0),
             cluster,
@@ -110,10 +149,21 @@ impl Coherence {
         let at = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
         match what {
             Changed::All => self.all_changed.store(at, Ordering::SeqCst),
-            Changed::Tables(tables) => {
+            Changed::Tables { tables, rows } => {
+                // Row stamps first: a reader that sees the table stamp sees the row's too.
+                for (t, id) in rows {
+                    self.rows[row_slot(t, id)].fetch_max(at, Ordering::SeqCst);
+                }
                 let mut changed = self.changed.write();
-                for t in tables {
+                for t in tables.iter().chain(rows.iter().map(|(t, _)| t)) {
                     changed.insert(t.clone(), at);
+                }
+                drop(changed);
+                if !tables.is_empty() {
+                    let mut whole = self.changed_whole.write();
+                    for t in tables {
+                        whole.insert(t.clone(), at);
+                    }
                 }
             }
         }
@@ -127,9 +177,18 @@ impl Coherence {
         }
         match deps {
             Deps::Any => self.any_changed.load(Ordering::SeqCst) <= since,
-            Deps::Tables(tables) => {
+            Deps::On { tables, rows } => {
+                let at_most =
+                    |map: &HashMap<String, u64>, t: &str| map.get(t).is_none_or(|&at| at <= since);
                 let changed = self.changed.read();
-                tables.iter().all(|t| changed.get(t.as_str()).is_none_or(|&at| at <= since))
+                if !tables.iter().all(|t| at_most(&changed, t)) {
+                    return false;
+                }
+                drop(changed);
+                let whole = self.changed_whole.read();
+                rows.iter().all(|(t, id)| {
+                    at_most(&whole, t) && self.rows[row_slot(t, id)].load(Ordering::SeqCst) <= since
+                })
             }
         }
     }
@@ -137,7 +196,7 @@ impl Coherence {
     /// A write committed: this node's caches forget what it touched, then every other node's
     /// do (returns once they have, or once they no longer trust their caches).
     pub(crate) async fn committed(&self, what: Changed, position: Option<String>) {
-        if matches!(&what, Changed::Tables(t) if t.is_empty()) {
+        if what.is_empty() {
             return;
         }
         self.advance(&what);
@@ -148,8 +207,25 @@ impl Coherence {
 /// What an entry depends on.
 #[derive(Debug)]
 enum Deps {
-    Tables(Box<[String]>),
+    On { tables: Box<[String]>, rows: Box<[(String, String)]> },
     Any,
+}
+
+/// What a computation read (see [`recording`]).
+#[derive(Debug, Default)]
+pub(crate) struct Reads {
+    tables: Vec<String>,
+    rows: Vec<(String, String)>,
+    any: bool,
+}
+
+impl Reads {
+    /// Adds a whole table (the requester's own record, which rules read).
+    pub(crate) fn add_table(&mut self, table: String) {
+        if !self.tables.contains(&table) {
+            self.tables.push(table);
+        }
+    }
 }
 
 struct Entry {
@@ -230,22 +306,28 @@ impl ReadCache {
         result
     }
 
-    /// Stores an answer computed after `fill` was taken, which read the tables `reads`.
+    /// Stores an answer computed after `fill` was taken, which read `reads`.
     pub(crate) fn put(
         &self,
         catalog: &Catalog,
         key: String,
         fill: Fill,
-        reads: Vec<String>,
+        reads: Reads,
         value: &Json,
     ) {
         let profile = catalog.cache_profile();
-        if reads.iter().any(|t| profile.volatile.contains(t)) {
+        let Reads { tables, mut rows, any } = reads;
+        let read_tables = || tables.iter().chain(rows.iter().map(|(t, _)| t));
+        if read_tables().any(|t| profile.volatile.contains(t)) {
             return;
         }
-        let any =
-            reads.iter().any(|t| t == ANY_TABLE || catalog.get(t).is_some_and(|c| c.is_view()));
-        let deps = if any { Deps::Any } else { Deps::Tables(reads.into_boxed_slice()) };
+        let any = any || read_tables().any(|t| catalog.get(t).is_some_and(|c| c.is_view()));
+        let deps = if any {
+            Deps::Any
+        } else {
+            rows.retain(|(t, _)| !tables.contains(t));
+            Deps::On { tables: tables.into_boxed_slice(), rows: rows.into_boxed_slice() }
+        };
         self.entries.insert(key, Arc::new(Entry { value: value.clone(), since: fill.since, deps }));
     }
 
@@ -286,10 +368,15 @@ pub(crate) fn request_key(
     key
 }
 
-/// The tables an answer for `req` depends on beyond what it read: the requester's own record
-/// (rules see it as `@request.auth.*`).
-pub(crate) fn principal_table(req: &sb_query::RequestInfo) -> Option<String> {
-    req.auth.as_ref().map(|a| a.collection.name.clone())
+/// What an answer for `req` depends on beyond what it read: the requester's own record (rules
+/// see it as `@request.auth.*`).
+pub(crate) fn add_principal(reads: &mut Reads, req: &sb_query::RequestInfo) {
+    if let Some(a) = &req.auth {
+        let row = (a.collection.name.clone(), a.id().to_owned());
+        if !reads.rows.contains(&row) {
+            reads.rows.push(row);
+        }
+    }
 }
 
 /// A rough size of a JSON value in memory.
@@ -303,13 +390,13 @@ fn weight(value: &Json) -> usize {
 }
 
 tokio::task_local! {
-    static READS: RefCell<Vec<String>>;
+    static READS: RefCell<Reads>;
 }
 
-/// Runs `work`, returning its output and the tables its statements read (through [`Watched`]).
-pub(crate) async fn recording<T>(work: impl Future<Output = T>) -> (T, Vec<String>) {
+/// Runs `work`, returning its output and what its statements read (through [`Watched`]).
+pub(crate) async fn recording<T>(work: impl Future<Output = T>) -> (T, Reads) {
     READS
-        .scope(RefCell::new(Vec::new()), async move {
+        .scope(RefCell::new(Reads::default()), async move {
             let out = work.await;
             let reads = READS.with(|r| r.take());
             (out, reads)
@@ -321,12 +408,13 @@ fn record_reads(stmt: &Stmt) {
     let _ = READS.try_with(|reads| {
         let fp = stmt.footprint();
         let mut reads = reads.borrow_mut();
-        if fp.opaque {
-            reads.push(ANY_TABLE.into());
-        }
+        reads.any |= fp.opaque;
         for t in fp.reads.into_iter().chain(fp.writes) {
-            if !reads.contains(&t) {
-                reads.push(t);
+            reads.add_table(t);
+        }
+        for r in fp.rows_read.into_iter().chain(fp.rows_written) {
+            if !reads.rows.contains(&r) {
+                reads.rows.push(r);
             }
         }
     });
@@ -362,15 +450,15 @@ impl Store for Watched {
             inner: self.inner.begin().await?,
             store: self.inner.clone(),
             coherence: self.coherence.clone(),
-            changed: Changed::Tables(Vec::new()),
+            changed: Changed::none(),
         }))
     }
 
     async fn write(&self, stmts: &[Stmt]) -> Result<Vec<u64>> {
         let out = self.inner.write(stmts).await?;
-        let mut changed = Changed::Tables(Vec::new());
+        let mut changed = Changed::none();
         for stmt in stmts {
-            changed.merge(Changed::of(stmt).unwrap_or(Changed::Tables(Vec::new())));
+            changed.merge(Changed::of(stmt).unwrap_or_else(Changed::none));
         }
         self.coherence.committed(changed, self.inner.write_position()).await;
         Ok(out)

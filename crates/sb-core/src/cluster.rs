@@ -89,10 +89,12 @@ enum Body {
     Hello {
         sent: u64,
     },
-    /// `tables` empty with `all`: everything.
+    /// `all`: everything; else the tables and single rows `[table, id]` that changed.
     Invalidate {
         id: u64,
         tables: Vec<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
+        rows: Vec<(String, String)>,
         all: bool,
         #[serde(skip_serializing_if = "Option::is_none", default)]
         position: Option<String>,
@@ -247,11 +249,11 @@ impl Cluster {
         if hearing {
             self.state.lock().acks.insert(id, AckWait { pending: peers, done: Some(done) });
         }
-        let (tables, all) = match what {
-            Changed::All => (Vec::new(), true),
-            Changed::Tables(t) => (t, false),
+        let (tables, rows, all) = match what {
+            Changed::All => (Vec::new(), Vec::new(), true),
+            Changed::Tables { tables, rows } => (tables, rows, false),
         };
-        let message = self.encode(Body::Invalidate { id, tables, all, position });
+        let message = self.encode(Body::Invalidate { id, tables, rows, all, position });
         let published = transport.publish(message).await.is_ok();
         sb_observe::cluster_message("invalidate", published);
         let complete = if published && hearing {
@@ -449,8 +451,8 @@ impl App {
             Body::Hello { sent } => cluster.heard_hello(&from, sent),
             Body::Invalidate { .. } | Body::Event { .. } if own => {}
             Body::Subscribe { .. } | Body::Handoff { .. } if own => {}
-            Body::Invalidate { id, tables, all, position } => {
-                let changed = if all { Changed::All } else { Changed::Tables(tables) };
+            Body::Invalidate { id, tables, rows, all, position } => {
+                let changed = if all { Changed::All } else { Changed::Tables { tables, rows } };
                 self.coherence.advance(&changed);
                 self.reload_shared_state(
                     changed.touches(crate::system::COLLECTIONS_TABLE),

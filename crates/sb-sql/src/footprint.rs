@@ -1,39 +1,100 @@
-//! Which tables a statement reads and writes: what caches key their entries on and what a
-//! committed write invalidates.
+//! Which tables (or single rows of them) a statement reads and writes: what caches key their
+//! entries on and what a committed write invalidates.
 
+use crate::Value;
 use crate::ast::*;
 
-/// The tables a statement touches. `opaque` statements (raw SQL, DDL, views) may touch anything
-/// and count as touching every table.
+/// The tables a statement touches. A read or write confined to one row (`WHERE id = ?` at the
+/// top of the statement, or an `INSERT` naming its `id`) is listed in `rows_read` /
+/// `rows_written` as `(table, id)` instead of the table. `opaque` statements (raw SQL, DDL,
+/// views) may touch anything and count as touching every table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Footprint {
     pub reads: Vec<Ident>,
     pub writes: Vec<Ident>,
+    pub rows_read: Vec<(Ident, String)>,
+    pub rows_written: Vec<(Ident, String)>,
     pub opaque: bool,
 }
 
 impl Stmt {
-    /// The statement's footprint (each table once, in order of first mention).
+    /// The statement's footprint (each table or row once, in order of first mention; a table
+    /// read as a whole anywhere in the statement is not also listed as a row read).
     pub fn footprint(&self) -> Footprint {
         let mut fp = Footprint::default();
         match self {
             Stmt::Select(s) => select(s, &mut fp),
             Stmt::Insert(i) => {
-                write(&mut fp, &i.table);
+                let id = i
+                    .columns
+                    .iter()
+                    .position(|c| c == "id")
+                    .and_then(|at| text_param(i.values.get(at)?));
+                match id {
+                    Some(id) => push_row(&mut fp.rows_written, &i.table, id),
+                    None => write(&mut fp, &i.table),
+                }
                 i.values.iter().for_each(|e| expr(e, &mut fp));
             }
             Stmt::Update(u) => {
-                write(&mut fp, &u.table);
+                let sets_id = u.set.iter().any(|(c, _)| c == "id");
+                match u.where_.as_ref().and_then(|w| row_id(w, None)) {
+                    Some(id) if !sets_id => push_row(&mut fp.rows_written, &u.table, id),
+                    _ => write(&mut fp, &u.table),
+                }
                 u.set.iter().for_each(|(_, e)| expr(e, &mut fp));
                 u.where_.iter().for_each(|e| expr(e, &mut fp));
             }
             Stmt::Delete(d) => {
-                write(&mut fp, &d.table);
+                match d.where_.as_ref().and_then(|w| row_id(w, None)) {
+                    Some(id) => push_row(&mut fp.rows_written, &d.table, id),
+                    None => write(&mut fp, &d.table),
+                }
                 d.where_.iter().for_each(|e| expr(e, &mut fp));
             }
             _ => fp.opaque = true,
         }
+        let whole = fp.reads.clone();
+        fp.rows_read.retain(|(t, _)| !whole.contains(t));
         fp
+    }
+}
+
+/// The text of a bound text parameter.
+fn text_param(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Param(Value::Text(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// The id `condition` pins its row to: an `id = ?` (of `alias`, or unqualified) at the top
+/// level of its conjunction.
+fn row_id<'a>(condition: &'a Expr, alias: Option<&str>) -> Option<&'a str> {
+    match condition {
+        Expr::And(parts) => parts.iter().find_map(|p| row_id(p, alias)),
+        Expr::Cmp { op: CmpOp::Eq | CmpOp::Is, lhs, rhs } => {
+            let is_id = |e: &Expr| match e {
+                Expr::Column { table, name } => {
+                    name == "id" && (table.is_none() || table.as_deref() == alias)
+                }
+                _ => false,
+            };
+            if is_id(&lhs.expr) {
+                text_param(&rhs.expr)
+            } else if is_id(&rhs.expr) {
+                text_param(&lhs.expr)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+fn push_row(rows: &mut Vec<(Ident, String)>, table: &str, id: &str) {
+    if !rows.iter().any(|(t, i)| t == table && i == id) {
+        rows.push((table.to_owned(), id.to_owned()));
     }
 }
 
@@ -56,7 +117,13 @@ fn select(s: &Select, fp: &mut Footprint) {
         }
     }
     match &s.from {
-        Some(FromItem::Table { name, .. }) => read(fp, name),
+        Some(FromItem::Table { name, alias }) => {
+            let alias = alias.as_deref().unwrap_or(name);
+            match s.where_.as_ref().and_then(|w| row_id(w, Some(alias))) {
+                Some(id) => push_row(&mut fp.rows_read, name, id),
+                None => read(fp, name),
+            }
+        }
         Some(FromItem::Subquery { select: inner, .. }) => select(inner, fp),
         Some(FromItem::One { .. }) | None => {}
     }

@@ -772,3 +772,62 @@ fn footprint_names_every_table_read_and_written() {
     assert!(Stmt::Raw { sql: "DELETE FROM x".into(), params: vec![] }.footprint().opaque);
     assert!(Stmt::DropTable { name: "x".into(), if_exists: true }.footprint().opaque);
 }
+
+#[test]
+fn footprint_confines_statements_pinned_to_one_id_to_that_row() {
+    let by_id = |alias: &str, id: &str| Expr::eq(Expr::col(alias, "id"), Expr::param(id), Ty::Text);
+    let view = Stmt::Select(Select {
+        from: Some(FromItem::Table { name: "posts".into(), alias: Some("t".into()) }),
+        where_: Some(Expr::And(vec![by_id("t", "p1"), Expr::Null])),
+        ..Select::default()
+    });
+    let fp = view.footprint();
+    assert_eq!(fp.rows_read, [("posts".to_owned(), "p1".to_owned())]);
+    assert!(fp.reads.is_empty());
+
+    // The same table read as a whole elsewhere in the statement: a table read.
+    let sub = Select {
+        from: Some(FromItem::Table { name: "posts".into(), alias: Some("o".into()) }),
+        ..Select::default()
+    };
+    let with_rule = Stmt::Select(Select {
+        from: Some(FromItem::Table { name: "posts".into(), alias: Some("t".into()) }),
+        where_: Some(Expr::And(vec![
+            by_id("t", "p1"),
+            Expr::Exists { select: Box::new(sub), negated: false },
+        ])),
+        ..Select::default()
+    });
+    let fp = with_rule.footprint();
+    assert_eq!(fp.reads, ["posts"]);
+    assert!(fp.rows_read.is_empty());
+
+    // An id compared under an OR, or of another alias, pins nothing.
+    let either = Stmt::Select(Select {
+        from: Some(FromItem::Table { name: "posts".into(), alias: Some("t".into()) }),
+        where_: Some(Expr::Or(vec![by_id("t", "p1"), by_id("t", "p2")])),
+        ..Select::default()
+    });
+    assert_eq!(either.footprint().reads, ["posts"]);
+
+    let update = Stmt::Update(Update {
+        table: "posts".into(),
+        set: vec![("title".into(), Expr::param("x"))],
+        where_: Some(Expr::And(vec![Expr::eq(Expr::bare("id"), Expr::param("p1"), Ty::Text)])),
+    });
+    assert_eq!(update.footprint().rows_written, [("posts".to_owned(), "p1".to_owned())]);
+    let renames_id = Stmt::Update(Update {
+        table: "posts".into(),
+        set: vec![("id".into(), Expr::param("p9"))],
+        where_: Some(Expr::eq(Expr::bare("id"), Expr::param("p1"), Ty::Text)),
+    });
+    assert_eq!(renames_id.footprint().writes, ["posts"]);
+    let insert = Stmt::Insert(Insert {
+        table: "posts".into(),
+        columns: vec!["title".into(), "id".into()],
+        values: vec![Expr::param("t"), Expr::param("p2")],
+    });
+    assert_eq!(insert.footprint().rows_written, [("posts".to_owned(), "p2".to_owned())]);
+    let delete_all = Stmt::Delete(Delete { table: "posts".into(), where_: None });
+    assert_eq!(delete_all.footprint().writes, ["posts"]);
+}

@@ -9,8 +9,22 @@ fn coherence() -> Coherence {
     Coherence::new(Cluster::new("test".into()))
 }
 
-fn tables(names: &[&str]) -> Vec<String> {
-    names.iter().map(|s| s.to_string()).collect()
+fn tables(names: &[&str]) -> Changed {
+    Changed::Tables { tables: names.iter().map(|s| s.to_string()).collect(), rows: Vec::new() }
+}
+
+fn rows(rows: &[(&str, &str)]) -> Changed {
+    let rows = rows.iter().map(|(t, id)| (t.to_string(), id.to_string())).collect();
+    Changed::Tables { tables: Vec::new(), rows }
+}
+
+fn read(names: &[&str], rows: &[(&str, &str)]) -> Reads {
+    let mut reads = Reads::default();
+    for t in names {
+        reads.add_table(t.to_string());
+    }
+    reads.rows = rows.iter().map(|(t, id)| (t.to_string(), id.to_string())).collect();
+    reads
 }
 
 #[test]
@@ -19,11 +33,11 @@ fn an_entry_is_served_until_a_table_it_read_changes() {
     let cache = ReadCache::new("test", 1 << 20);
     let catalog = Catalog::default();
     let Err(Some(fill)) = cache.get(&c, "k") else { panic!("empty cache misses") };
-    cache.put(&catalog, "k".into(), fill, tables(&["posts", "users"]), &json!(1));
+    cache.put(&catalog, "k".into(), fill, read(&["posts", "users"], &[]), &json!(1));
     assert_eq!(cache.get(&c, "k").ok(), Some(json!(1)));
-    c.advance(&Changed::Tables(tables(&["comments"])));
+    c.advance(&tables(&["comments"]));
     assert_eq!(cache.get(&c, "k").ok(), Some(json!(1)), "unrelated table");
-    c.advance(&Changed::Tables(tables(&["users"])));
+    c.advance(&tables(&["users"]));
     assert!(cache.get(&c, "k").is_err(), "a table it read changed");
     assert_eq!(cache.stats(), CacheStats { hits: 2, misses: 2, bypasses: 0 });
 }
@@ -35,8 +49,8 @@ fn a_change_during_the_computation_makes_the_entry_stale_at_once() {
     let catalog = Catalog::default();
     let Err(Some(fill)) = cache.get(&c, "k") else { panic!() };
     // The write commits while the answer is being computed from older data.
-    c.advance(&Changed::Tables(tables(&["posts"])));
-    cache.put(&catalog, "k".into(), fill, tables(&["posts"]), &json!("old"));
+    c.advance(&tables(&["posts"]));
+    cache.put(&catalog, "k".into(), fill, read(&["posts"], &[]), &json!("old"));
     assert!(cache.get(&c, "k").is_err());
 }
 
@@ -46,10 +60,12 @@ fn raw_reads_and_everything_changes_depend_on_all_tables() {
     let cache = ReadCache::new("test", 1 << 20);
     let catalog = Catalog::default();
     let Err(Some(fill)) = cache.get(&c, "raw") else { panic!() };
-    cache.put(&catalog, "raw".into(), fill, tables(&[ANY_TABLE]), &json!(1));
+    let mut raw = read(&[], &[]);
+    raw.any = true;
+    cache.put(&catalog, "raw".into(), fill, raw, &json!(1));
     let Err(Some(fill)) = cache.get(&c, "plain") else { panic!() };
-    cache.put(&catalog, "plain".into(), fill, tables(&["posts"]), &json!(2));
-    c.advance(&Changed::Tables(tables(&["anything"])));
+    cache.put(&catalog, "plain".into(), fill, read(&["posts"], &[]), &json!(2));
+    c.advance(&tables(&["anything"]));
     assert!(cache.get(&c, "raw").is_err());
     assert!(cache.get(&c, "plain").is_ok());
     c.advance(&Changed::All);
@@ -64,7 +80,7 @@ fn answers_of_time_dependent_rules_are_not_kept() {
     let co = coherence();
     let cache = ReadCache::new("test", 1 << 20);
     let Err(Some(fill)) = cache.get(&co, "k") else { panic!() };
-    cache.put(&catalog, "k".into(), fill, tables(&["posts"]), &json!(1));
+    cache.put(&catalog, "k".into(), fill, read(&[], &[("posts", "p1")]), &json!(1));
     assert_eq!(cache.len(), 0);
 }
 
@@ -97,4 +113,38 @@ fn keys_hold_the_principal_the_query_and_the_headers_rules_read() {
     assert_ne!(with_team, base);
     req.query.insert("expand".into(), "author".into());
     assert_ne!(request_key(&catalog, "view", "posts", "id1", &req), with_team);
+}
+
+#[test]
+fn a_row_entry_is_served_until_its_row_or_its_whole_table_changes() {
+    let c = coherence();
+    let cache = ReadCache::new("test", 1 << 20);
+    let catalog = Catalog::default();
+    let Err(Some(fill)) = cache.get(&c, "view p1") else { panic!() };
+    cache.put(&catalog, "view p1".into(), fill, read(&[], &[("posts", "p1")]), &json!(1));
+    let Err(Some(fill)) = cache.get(&c, "list") else { panic!() };
+    cache.put(&catalog, "list".into(), fill, read(&["posts"], &[]), &json!(2));
+    c.advance(&rows(&[("posts", "p2")]));
+    assert!(cache.get(&c, "view p1").is_ok(), "another row changed");
+    assert!(cache.get(&c, "list").is_err(), "a list reads every row");
+    c.advance(&rows(&[("users", "p1")]));
+    assert!(cache.get(&c, "view p1").is_ok(), "the same id in another table");
+    c.advance(&rows(&[("posts", "p1")]));
+    assert!(cache.get(&c, "view p1").is_err(), "its row changed");
+
+    let Err(Some(fill)) = cache.get(&c, "view p3") else { panic!() };
+    cache.put(&catalog, "view p3".into(), fill, read(&[], &[("posts", "p3")]), &json!(3));
+    c.advance(&tables(&["posts"]));
+    assert!(cache.get(&c, "view p3").is_err(), "a change not confined to rows");
+}
+
+#[test]
+fn a_row_read_next_to_a_whole_read_of_its_table_counts_as_the_table() {
+    let c = coherence();
+    let cache = ReadCache::new("test", 1 << 20);
+    let catalog = Catalog::default();
+    let Err(Some(fill)) = cache.get(&c, "k") else { panic!() };
+    cache.put(&catalog, "k".into(), fill, read(&["posts"], &[("posts", "p1")]), &json!(1));
+    c.advance(&rows(&[("posts", "p2")]));
+    assert!(cache.get(&c, "k").is_err());
 }

@@ -8,10 +8,14 @@ fn messages_have_a_stable_wire_form() {
     let inv = cluster.encode(Body::Invalidate {
         id: 7,
         tables: vec!["posts".into()],
+        rows: vec![("users".into(), "u1".into())],
         all: false,
         position: None,
     });
-    assert_eq!(inv, r#"{"from":"n1","t":"invalidate","id":7,"tables":["posts"],"all":false}"#);
+    assert_eq!(
+        inv,
+        r#"{"from":"n1","t":"invalidate","id":7,"tables":["posts"],"rows":[["users","u1"]],"all":false}"#
+    );
     let back: Envelope = serde_json::from_str(&inv).unwrap();
     assert_eq!(back.from, "n1");
     assert!(matches!(back.body, Body::Invalidate { id: 7, all: false, .. }));

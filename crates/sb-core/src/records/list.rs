@@ -148,7 +148,7 @@ impl App {
             crate::cache::recording(self.list_uncached(catalog.clone(), req, collection, params))
                 .await;
         if let (Ok(list), Some(fill)) = (&result, fill) {
-            reads.extend(crate::cache::principal_table(req));
+            crate::cache::add_principal(&mut reads, req);
             cache.put(&catalog, key, fill, reads, &list.to_json());
         }
         result

@@ -70,7 +70,7 @@ impl App {
         ))
         .await;
         if let (Ok(record), Some(fill)) = (&result, fill) {
-            reads.extend(crate::cache::principal_table(req));
+            crate::cache::add_principal(&mut reads, req);
             cache.put(&catalog, key, fill, reads, record);
         }
         result
