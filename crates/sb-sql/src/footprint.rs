@@ -38,7 +38,7 @@ impl Stmt {
             }
             Stmt::Update(u) => {
                 let sets_id = u.set.iter().any(|(c, _)| c == "id");
-                match u.where_.as_ref().and_then(|w| row_id(w, None)) {
+                match u.where_.as_ref().and_then(|w| row_id(w, Some(&u.table))) {
                     Some(id) if !sets_id => push_row(&mut fp.rows_written, &u.table, id),
                     _ => write(&mut fp, &u.table),
                 }
@@ -46,7 +46,7 @@ impl Stmt {
                 u.where_.iter().for_each(|e| expr(e, &mut fp));
             }
             Stmt::Delete(d) => {
-                match d.where_.as_ref().and_then(|w| row_id(w, None)) {
+                match d.where_.as_ref().and_then(|w| row_id(w, Some(&d.table))) {
                     Some(id) => push_row(&mut fp.rows_written, &d.table, id),
                     None => write(&mut fp, &d.table),
                 }

@@ -816,6 +816,12 @@ fn footprint_confines_statements_pinned_to_one_id_to_that_row() {
         where_: Some(Expr::And(vec![Expr::eq(Expr::bare("id"), Expr::param("p1"), Ty::Text)])),
     });
     assert_eq!(update.footprint().rows_written, [("posts".to_owned(), "p1".to_owned())]);
+    // Columns qualified by the table's own name, as record writes spell them.
+    let qualified = Stmt::Delete(Delete {
+        table: "posts".into(),
+        where_: Some(Expr::eq(Expr::col("posts", "id"), Expr::param("p1"), Ty::Text)),
+    });
+    assert_eq!(qualified.footprint().rows_written, [("posts".to_owned(), "p1".to_owned())]);
     let renames_id = Stmt::Update(Update {
         table: "posts".into(),
         set: vec![("id".into(), Expr::param("p9"))],

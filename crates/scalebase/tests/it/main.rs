@@ -5,6 +5,7 @@ mod auth_mail;
 mod auth_tokens;
 mod backups;
 mod batch;
+mod cache;
 mod cluster;
 mod collections;
 mod common;
