@@ -149,6 +149,9 @@ async fn run(args: &Args, db_name: &str) -> Result<()> {
             bail!("{base} did not start");
         }
     }
+    // Let the nodes hear each other before the schema is made (a node that joins while a
+    // schema change commits elsewhere may answer from its old catalog for a moment).
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let login: Value = http
         .post(format!("{}/api/collections/_superusers/auth-with-password", bases[0]))
         .json(&json!({"identity": "bench@example.com", "password": "bench-password-1"}))
