@@ -71,10 +71,10 @@ sb_testkit::sbtest_http!(
         }))
         .await;
         su.create_collection(json!({
-        "name": "timed", "type": "base", "listRule": "@now != ''", "viewRule": "@now != ''",
-        "fields": [{"name": "t", "type": "text"}]
-    }))
-    .await;
+            "name": "timed", "type": "base", "listRule": "@now != ''", "viewRule": "@now != ''",
+            "fields": [{"name": "t", "type": "text"}]
+        }))
+        .await;
         let mut users = Vec::new();
         for name in ["ann", "bob"] {
             let email = format!("{name}@example.com");
