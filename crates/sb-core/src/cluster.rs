@@ -269,13 +269,19 @@ impl Cluster {
         }
     }
 
+    /// Whether any other node was heard from lately.
+    fn has_live_peers(&self) -> bool {
+        self.state.lock().peers.values().any(|seen| seen.elapsed() < PEER_WINDOW)
+    }
+
     /// Queues a realtime event for the other nodes (in order; dropped when the outbox is full).
-    fn send_event(&self, body: Body) {
+    /// `body` is built only when there is a node to send it to, so a node alone pays nothing.
+    fn send_event(&self, body: impl FnOnce() -> Body) {
         let Some(outbox) = self.outbox.get() else { return };
-        if self.live_peers().0.is_empty() {
+        if !self.has_live_peers() {
             return;
         }
-        if outbox.try_send(self.encode(body)).is_err() {
+        if outbox.try_send(self.encode(body())).is_err() {
             sb_observe::cluster_message("event", false);
         }
     }
@@ -377,7 +383,7 @@ impl App {
         record: &Map<String, Json>,
         traceparent: Option<&str>,
     ) {
-        self.coherence.cluster.send_event(Body::Event {
+        self.coherence.cluster.send_event(|| Body::Event {
             action: action.to_owned(),
             collection: collection.to_owned(),
             record: record.clone(),

@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 use crate::common::{Client, RawResp, Resp, assert_error, code, record_token};
 
 /// One file part: field (part name), file name, claimed content type, bytes.
-type Part<'a> = (&'a str, &'a str, &'a str, Vec<u8>);
+pub(crate) type Part<'a> = (&'a str, &'a str, &'a str, Vec<u8>);
 
 /// Sends a multipart body with text fields and file parts.
-async fn send_files(
+pub(crate) async fn send_files(
     c: &Client,
     method: reqwest::Method,
     path: &str,

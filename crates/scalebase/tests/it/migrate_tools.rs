@@ -129,7 +129,7 @@ impl Drop for PocketBase {
 /// A file part of a multipart body: field, file name, bytes.
 type FilePart<'a> = (&'a str, &'a str, &'a [u8]);
 
-/// A multipart body of text fields and file parts.
+/// A multipart body of text fields and plain-text file parts (`files::send_files`).
 async fn send_multipart(
     c: &Client,
     method: reqwest::Method,
@@ -137,30 +137,11 @@ async fn send_multipart(
     fields: &[(&str, &str)],
     files: &[FilePart<'_>],
 ) -> Resp {
-    let boundary = "sbmigrateboundary83";
-    let mut body: Vec<u8> = Vec::new();
-    for (name, value) in fields {
-        body.extend(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-            )
-            .as_bytes(),
-        );
-    }
-    for (name, filename, bytes) in files {
-        body.extend(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: text/plain\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend(*bytes);
-        body.extend(b"\r\n");
-    }
-    body.extend(format!("--{boundary}--\r\n").as_bytes());
-    let ct = format!("multipart/form-data; boundary={boundary}");
-    let r = c.raw(method, path, Some(&ct), body, &[]).await;
-    Resp { status: r.status, body: r.json(), headers: r.headers }
+    let parts: Vec<crate::files::Part<'_>> = files
+        .iter()
+        .map(|(name, file, bytes)| (*name, *file, "text/plain", bytes.to_vec()))
+        .collect();
+    crate::files::send_files(c, method, path, fields, &parts).await
 }
 
 async fn login(base: &str, collection: &str, identity: &str, password: &str) -> Resp {

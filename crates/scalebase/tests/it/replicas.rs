@@ -393,31 +393,13 @@ async fn serve_reads_from_the_replica_flag() {
     let primary = PgServer::start_primary().await;
     let replica = primary.start_replica().await;
     sb_observe::exporter().expect("metrics recorder");
-    let dir = tempfile::tempdir().unwrap();
-    let args = scalebase::config::ServeArgs {
-        storage: scalebase::config::StorageArgs {
-            db: Some(primary.url("postgres")),
-            db_replica: Some(vec![replica.url("postgres")]),
-            dir: Some(dir.path().to_path_buf()),
-            pg_pool_size: Some(4),
-            ..Default::default()
-        },
+    let Served { base, app, stop, server, _dir } = serve(scalebase::config::StorageArgs {
+        db: Some(primary.url("postgres")),
+        db_replica: Some(vec![replica.url("postgres")]),
+        pg_pool_size: Some(4),
         ..Default::default()
-    };
-    let config = args.resolve(&scalebase::config::FileConfig::default()).unwrap();
-    let app = scalebase::open_app(&config.storage).await.expect("open the app");
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = {
-        let app = app.clone();
-        tokio::spawn(async move {
-            scalebase::run(listener, app, &config, async move {
-                stopped.await.ok();
-            })
-            .await
-        })
-    };
+    })
+    .await;
     let su = Client::admin(&base, &app).await;
     notes(&su).await;
     let guest = su.with_token(None);
@@ -434,6 +416,37 @@ async fn serve_reads_from_the_replica_flag() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     stop.send(()).ok();
     server.await.expect("server task").expect("server ran");
+}
+
+/// A node as `scalebase serve` builds it from `storage` flags (`scalebase::open_app`, then
+/// `scalebase::run` until `stop`), with a temporary data directory.
+struct Served {
+    base: String,
+    app: Arc<sb_core::App>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn serve(mut storage: scalebase::config::StorageArgs) -> Served {
+    let dir = tempfile::tempdir().unwrap();
+    storage.dir = Some(dir.path().to_path_buf());
+    let args = scalebase::config::ServeArgs { storage, ..Default::default() };
+    let config = args.resolve(&scalebase::config::FileConfig::default()).unwrap();
+    let app = scalebase::open_app(&config.storage).await.expect("open the app");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            scalebase::run(listener, app, &config, async move {
+                stopped.await.ok();
+            })
+            .await
+        })
+    };
+    Served { base, app, stop, server, _dir: dir }
 }
 
 /// Whether the store's write connection is on a primary.
@@ -499,30 +512,12 @@ async fn postgres_restart_under_write_load_loses_no_acknowledged_write() {
     const MAX_ATTEMPTS: usize = 3000;
     let primary = PgServer::start_primary().await;
     // The node as `scalebase serve --db URL` builds it.
-    let dir = tempfile::tempdir().unwrap();
-    let args = scalebase::config::ServeArgs {
-        storage: scalebase::config::StorageArgs {
-            db: Some(primary.url("postgres")),
-            dir: Some(dir.path().to_path_buf()),
-            pg_pool_size: Some(8),
-            ..Default::default()
-        },
+    let Served { base, app, stop, server, _dir } = serve(scalebase::config::StorageArgs {
+        db: Some(primary.url("postgres")),
+        pg_pool_size: Some(8),
         ..Default::default()
-    };
-    let config = args.resolve(&scalebase::config::FileConfig::default()).unwrap();
-    let app = scalebase::open_app(&config.storage).await.expect("open the app");
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = {
-        let app = app.clone();
-        tokio::spawn(async move {
-            scalebase::run(listener, app, &config, async move {
-                stopped.await.ok();
-            })
-            .await
-        })
-    };
+    })
+    .await;
     let su = Client::admin(&base, &app).await;
     su.create_collection(json!({
         "name": "events", "type": "base",
