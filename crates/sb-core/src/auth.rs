@@ -140,7 +140,7 @@ impl App {
     /// unreachable database is an error; any other failure reads as "no such record".
     async fn load_auth_record(&self, c: &Arc<Collection>, id: &str) -> CoreResult<Option<Record>> {
         let key = format!("{}\0{id}", c.id);
-        let fill = match self.auth_cache.get(&self.coherence, &key) {
+        let fill = match self.auth_cache.get(&self.coherence, &key).await {
             Ok(Json::Object(data)) => {
                 return Ok(Some(Record {
                     collection: c.clone(),
@@ -163,7 +163,7 @@ impl App {
         if let Some(fill) = fill {
             let catalog = self.catalog();
             let data = Json::Object(record.data.clone());
-            self.auth_cache.put(&catalog, key, fill, reads, &data);
+            self.auth_cache.put(&self.coherence, &catalog, key, fill, reads, &data).await;
         }
         Ok(Some(record))
     }

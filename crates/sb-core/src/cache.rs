@@ -17,15 +17,20 @@
 //!   every node answered, or after the bound beyond which a silent node no longer trusts its
 //!   caches (see `cluster.rs`). A node that cannot hear the cluster neither reads nor fills its
 //!   caches (`bypass` in the metrics) until it hears it again, and then starts empty.
+//! - **The shared layer** (with Redis): behind this node's cache, checked against change stamps
+//!   that every write sets before it is acknowledged (`cache/shared.rs`).
 //!
 //! Keys always hold the principal (collection and record id of the requester, or `guest`),
 //! every query parameter, and the request headers any rule of the catalog mentions; entries
 //! whose answer depends on the time (`@now` and the other date macros, `@random`) are not kept.
 
+mod shared;
+
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use parking_lot::RwLock;
 use sb_sql::Stmt;
@@ -34,6 +39,11 @@ use serde_json::Value as Json;
 
 use crate::catalog::Catalog;
 use crate::cluster::Cluster;
+
+pub use shared::{SharedCache, SharedGet, Stamps};
+
+/// The longest a lookup waits for the shared cache before computing the answer itself.
+const SHARED_WAIT: Duration = Duration::from_millis(100);
 
 /// What a committed write changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +134,13 @@ pub(crate) struct Coherence {
     /// Clock value of the last change to everything.
     all_changed: AtomicU64,
     pub(crate) cluster: Cluster,
+    /// The cache shared by the nodes, when there is one.
+    shared: OnceLock<Arc<dyn SharedCache>>,
+    /// Counts the moments since which the shared stamps may have missed a change (a write not
+    /// stamped, a transport lost: Redis may have restarted from an older snapshot) …
+    unstamped: AtomicU64,
+    /// … and the last of them that a stamp of everything has covered since.
+    restamped: AtomicU64,
 }
 
 impl Coherence {
@@ -136,6 +153,44 @@ impl Coherence {
             any_changed: AtomicU64::new(0),
             all_changed: AtomicU64::new(0),
             cluster,
+            shared: OnceLock::new(),
+            unstamped: AtomicU64::new(0),
+            restamped: AtomicU64::new(0),
+        }
+    }
+
+    /// Puts the shared cache behind this node's caches.
+    pub(crate) fn set_shared(&self, shared: Arc<dyn SharedCache>) {
+        self.shared.set(shared).ok();
+    }
+
+    /// The shared cache, when it may be read and filled now: this node hears the cluster and
+    /// every change it may have made without stamping is covered by a stamp of everything.
+    fn shared(&self) -> Option<&Arc<dyn SharedCache>> {
+        let shared = self.shared.get()?;
+        let covered =
+            self.restamped.load(Ordering::SeqCst) >= self.unstamped.load(Ordering::SeqCst);
+        (covered && self.cluster.trusted()).then_some(shared)
+    }
+
+    /// Notes that the shared stamps may have missed a change.
+    pub(crate) fn stamps_missed(&self) {
+        self.unstamped.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// When the shared stamps may have missed a change: stamps everything, so that every
+    /// shared entry stored before is refused. Called while the node hears the cluster.
+    pub(crate) async fn restamp(&self) {
+        let Some(shared) = self.shared.get() else { return };
+        let owed = self.unstamped.load(Ordering::SeqCst);
+        if self.restamped.load(Ordering::SeqCst) >= owed {
+            return;
+        }
+        match shared.bump(&shared::written(&Changed::All)).await {
+            Ok(()) => {
+                self.restamped.fetch_max(owed, Ordering::SeqCst);
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot stamp the shared cache yet"),
         }
     }
 
@@ -200,12 +255,31 @@ impl Coherence {
             return;
         }
         self.advance(&what);
+        self.stamp(&what).await;
         self.cluster.invalidate(what, position).await;
+    }
+
+    /// Sets the shared stamps of what a write changed; when that cannot be done now, the next
+    /// [`Coherence::restamp`] stamps everything.
+    async fn stamp(&self, what: &Changed) {
+        let Some(shared) = self.shared.get() else {
+            self.stamps_missed();
+            return;
+        };
+        if !self.cluster.hearing() {
+            self.stamps_missed();
+            return;
+        }
+        if let Err(e) = shared.bump(&shared::written(what)).await {
+            tracing::debug!(error = %e, "cannot stamp a change in the shared cache");
+            self.stamps_missed();
+        }
     }
 }
 
 /// What an entry depends on.
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 enum Deps {
     On { tables: Box<[String]>, rows: Box<[(String, String)]> },
     Any,
@@ -238,20 +312,30 @@ struct Entry {
 pub(crate) struct ReadCache {
     name: &'static str,
     entries: moka::sync::Cache<String, Arc<Entry>>,
-    stats: [AtomicU64; 3],
+    stats: [AtomicU64; 4],
 }
 
-/// Lookups of a cache so far: hits, misses, and bypasses (not trusted, neither read nor filled).
+/// Where a hit came from.
+enum Layer {
+    Node(Json),
+    Shared(Json),
+}
+
+/// Lookups of a cache so far: hits (in this node's cache, or in the shared one), misses, and
+/// bypasses (not trusted, neither read nor filled).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CacheStats {
     pub hits: u64,
     pub misses: u64,
     pub bypasses: u64,
+    pub shared_hits: u64,
 }
 
-/// A cache fill in progress: the clock value before the computation began.
+/// A cache fill in progress: the clock value before the computation began (and the shared
+/// cache's sequence, when it was asked).
 pub(crate) struct Fill {
     since: u64,
+    shared_since: Option<u64>,
 }
 
 impl ReadCache {
@@ -269,46 +353,84 @@ impl ReadCache {
 
     pub(crate) fn stats(&self) -> CacheStats {
         let n = |i: usize| self.stats[i].load(Ordering::Relaxed);
-        CacheStats { hits: n(0), misses: n(1), bypasses: n(2) }
+        CacheStats { hits: n(0), misses: n(1), bypasses: n(2), shared_hits: n(3) }
     }
 
-    /// The cached answer for `key`, or the [`Fill`] to store the computed one with; `None`
-    /// when the cache cannot be trusted now (this node does not hear the cluster).
-    pub(crate) fn get(
+    /// The cached answer for `key` (from this node's cache, else from the shared one), or the
+    /// [`Fill`] to store the computed one with; `None` when the caches cannot be trusted now
+    /// (this node does not hear the cluster).
+    pub(crate) async fn get(
         &self,
         coherence: &Coherence,
         key: &str,
     ) -> std::result::Result<Json, Option<Fill>> {
         let span = sb_observe::trace::cache_span(self.name);
-        let result = if !coherence.cluster.trusted() {
-            Err(None)
-        } else {
-            let since = coherence.now();
-            match self.entries.get(key) {
-                Some(entry) if coherence.unchanged(&entry.deps, entry.since) => {
-                    Ok(entry.value.clone())
-                }
-                Some(_) => {
-                    self.entries.invalidate(key);
-                    Err(Some(Fill { since }))
-                }
-                None => Err(Some(Fill { since })),
-            }
-        };
+        let result = self.lookup(coherence, key).await;
         let (label, i) = match &result {
-            Ok(_) => ("hit", 0),
+            Ok(Layer::Node(_)) => ("hit", 0),
+            Ok(Layer::Shared(_)) => ("shared_hit", 3),
             Err(Some(_)) => ("miss", 1),
             Err(None) => ("bypass", 2),
         };
         self.stats[i].fetch_add(1, Ordering::Relaxed);
         span.record("cache.result", label);
         sb_observe::cache_lookup(self.name, label);
-        result
+        result.map(|(Layer::Node(value) | Layer::Shared(value))| value)
     }
 
-    /// Stores an answer computed after `fill` was taken, which read `reads`.
-    pub(crate) fn put(
+    async fn lookup(
         &self,
+        coherence: &Coherence,
+        key: &str,
+    ) -> std::result::Result<Layer, Option<Fill>> {
+        if !coherence.cluster.trusted() {
+            return Err(None);
+        }
+        let since = coherence.now();
+        match self.entries.get(key) {
+            Some(entry) if coherence.unchanged(&entry.deps, entry.since) => {
+                return Ok(Layer::Node(entry.value.clone()));
+            }
+            Some(_) => self.entries.invalidate(key),
+            None => {}
+        }
+        let Some(shared) = coherence.shared() else {
+            return Err(Some(Fill { since, shared_since: None }));
+        };
+        let shared_key = self.shared_key(key);
+        let answer = tokio::time::timeout(SHARED_WAIT, shared.get(&shared_key)).await;
+        let shared_since = match answer {
+            Ok(Ok(SharedGet::Hit(blob))) => match serde_json::from_str::<shared::Blob>(&blob) {
+                Ok(shared::Blob { deps, value }) => {
+                    // Kept here from `since` on: a change this node hears later hides it.
+                    let entry = Entry { value: value.clone(), since, deps };
+                    self.entries.insert(key.to_owned(), Arc::new(entry));
+                    return Ok(Layer::Shared(value));
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "ignoring a malformed shared cache entry");
+                    None
+                }
+            },
+            Ok(Ok(SharedGet::Miss { seq })) => Some(seq),
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "shared cache unavailable");
+                None
+            }
+            Err(_) => None,
+        };
+        Err(Some(Fill { since, shared_since }))
+    }
+
+    fn shared_key(&self, key: &str) -> String {
+        format!("cache:{}:{key}", self.name)
+    }
+
+    /// Stores an answer computed after `fill` was taken, which read `reads` (in this node's
+    /// cache, and in the shared one when the lookup asked it).
+    pub(crate) async fn put(
+        &self,
+        coherence: &Coherence,
         catalog: &Catalog,
         key: String,
         fill: Fill,
@@ -328,7 +450,24 @@ impl ReadCache {
             rows.retain(|(t, _)| !tables.contains(t));
             Deps::On { tables: tables.into_boxed_slice(), rows: rows.into_boxed_slice() }
         };
-        self.entries.insert(key, Arc::new(Entry { value: value.clone(), since: fill.since, deps }));
+        let shared = fill.shared_since.zip(coherence.shared()).map(|(since, shared)| {
+            let blob = shared::Blob { deps: deps.clone(), value: value.clone() };
+            (since, shared, serde_json::to_string(&blob).expect("JSON values serialise"))
+        });
+        let stamps = shared.is_some().then(|| shared::read(&deps));
+        let entry = Entry { value: value.clone(), since: fill.since, deps };
+        self.entries.insert(key.clone(), Arc::new(entry));
+        if let (Some((since, shared, blob)), Some(stamps)) = (shared, stamps)
+            && blob.len() <= shared::MAX_SHARED_BYTES
+        {
+            let shared_key = self.shared_key(&key);
+            let put = shared.put(&shared_key, since, &stamps, blob);
+            match tokio::time::timeout(SHARED_WAIT, put).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(error = %e, "cannot fill the shared cache"),
+                Err(_) => tracing::debug!("the shared cache did not answer a fill in time"),
+            }
+        }
     }
 
     #[cfg(test)]

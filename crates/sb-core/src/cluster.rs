@@ -210,7 +210,7 @@ impl Cluster {
 
     /// Whether this node hears the transport now: its own hello, sent at most [`FRESH`] ago,
     /// came back (so it also hears the other nodes' answers).
-    fn hearing(&self) -> bool {
+    pub(crate) fn hearing(&self) -> bool {
         self.transport().is_some() && self.clock() < self.fresh_until.load(Ordering::SeqCst)
     }
 
@@ -531,6 +531,9 @@ async fn receive(app: Weak<App>, mut stream: BoxStream<'static, Link>) {
             Link::Down => {
                 tracing::warn!("cluster transport lost; caches bypassed until it is back");
                 cluster.link_down();
+                // Redis may come back from an older snapshot: shared entries are refused
+                // until this node has stamped everything.
+                app.coherence.stamps_missed();
             }
             Link::Message(text) => match serde_json::from_str::<Envelope>(&text) {
                 Ok(envelope) => {
@@ -561,6 +564,9 @@ async fn say_hello(app: Weak<App>, transport: Arc<dyn Transport>) {
         }
         if !cluster.trusted() && n.is_multiple_of(3) {
             app.reload_shared_state(true, true).await;
+        }
+        if cluster.hearing() {
+            app.coherence.restamp().await;
         }
         if n.is_multiple_of(50) {
             let mut state = cluster.state.lock();

@@ -31,7 +31,7 @@ use sb_store::Store;
 use serde_json::Value as Json;
 
 pub use auth::AuthResponse;
-pub use cache::CacheStats;
+pub use cache::{CacheStats, SharedCache, SharedGet, Stamps};
 pub use catalog::Catalog;
 pub use cluster::{Link, Transport};
 pub use collections::SchemaChange;
@@ -186,6 +186,12 @@ impl App {
     /// by the nodes of a cluster.
     pub fn set_counters(&self, counters: Arc<dyn counters::Counters>) {
         *self.counters.write() = counters;
+    }
+
+    /// Puts `shared` (Redis) behind this node's caches as the layer every node reads and fills:
+    /// see `cache/shared.rs`. Call right after opening the app.
+    pub fn set_shared_cache(&self, shared: Arc<dyn SharedCache>) {
+        self.coherence.set_shared(shared);
     }
 
     fn counters(&self) -> Arc<dyn counters::Counters> {

@@ -1,13 +1,15 @@
 //! Redis, the shared layer of a cluster: one multiplexed connection per node (reconnecting on
 //! its own), its health, and what is built on it — cluster-wide rate limits ([`RedisLimiter`])
 //! the cluster transport ([`RedisTransport`]: invalidations, realtime events, forwarded
-//! realtime requests) and the auth flows' shared counts ([`RedisCounters`]).
+//! realtime requests), the cache layer the nodes share ([`RedisCache`]) and the auth flows'
+//! shared counts ([`RedisCounters`]).
 //!
 //! Redis is never required for correctness: every user of it has a local fallback, and a call
 //! that fails or takes longer than [`CALL_TIMEOUT`] counts as Redis being down. The node then
 //! keeps serving (per-node limits) and reports itself `degraded` in `GET /api/ready`.
 
 mod bus;
+mod cache;
 mod counters;
 mod limiter;
 
@@ -18,6 +20,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use bus::RedisTransport;
+pub use cache::RedisCache;
 pub use counters::RedisCounters;
 pub use limiter::RedisLimiter;
 

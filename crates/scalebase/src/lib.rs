@@ -178,6 +178,7 @@ async fn serve_app(
         Some(redis) => {
             http.health_checks.push(Arc::new(redis.clone()));
             app.set_counters(Arc::new(sb_redis::RedisCounters::new(redis.clone())));
+            app.set_shared_cache(Arc::new(sb_redis::RedisCache::new(redis.clone())));
             let limiter = Arc::new(sb_redis::RedisLimiter::new(redis.clone()));
             sb_http::router_with_limiter(app.clone(), http, limiter)
         }

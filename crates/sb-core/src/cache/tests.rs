@@ -27,60 +27,60 @@ fn read(names: &[&str], rows: &[(&str, &str)]) -> Reads {
     reads
 }
 
-#[test]
-fn an_entry_is_served_until_a_table_it_read_changes() {
+#[tokio::test]
+async fn an_entry_is_served_until_a_table_it_read_changes() {
     let c = coherence();
     let cache = ReadCache::new("test", 1 << 20);
     let catalog = Catalog::default();
-    let Err(Some(fill)) = cache.get(&c, "k") else { panic!("empty cache misses") };
-    cache.put(&catalog, "k".into(), fill, read(&["posts", "users"], &[]), &json!(1));
-    assert_eq!(cache.get(&c, "k").ok(), Some(json!(1)));
+    let Err(Some(fill)) = cache.get(&c, "k").await else { panic!("empty cache misses") };
+    cache.put(&c, &catalog, "k".into(), fill, read(&["posts", "users"], &[]), &json!(1)).await;
+    assert_eq!(cache.get(&c, "k").await.ok(), Some(json!(1)));
     c.advance(&tables(&["comments"]));
-    assert_eq!(cache.get(&c, "k").ok(), Some(json!(1)), "unrelated table");
+    assert_eq!(cache.get(&c, "k").await.ok(), Some(json!(1)), "unrelated table");
     c.advance(&tables(&["users"]));
-    assert!(cache.get(&c, "k").is_err(), "a table it read changed");
-    assert_eq!(cache.stats(), CacheStats { hits: 2, misses: 2, bypasses: 0 });
+    assert!(cache.get(&c, "k").await.is_err(), "a table it read changed");
+    assert_eq!(cache.stats(), CacheStats { hits: 2, misses: 2, bypasses: 0, shared_hits: 0 });
 }
 
-#[test]
-fn a_change_during_the_computation_makes_the_entry_stale_at_once() {
+#[tokio::test]
+async fn a_change_during_the_computation_makes_the_entry_stale_at_once() {
     let c = coherence();
     let cache = ReadCache::new("test", 1 << 20);
     let catalog = Catalog::default();
-    let Err(Some(fill)) = cache.get(&c, "k") else { panic!() };
+    let Err(Some(fill)) = cache.get(&c, "k").await else { panic!() };
     // The write commits while the answer is being computed from older data.
     c.advance(&tables(&["posts"]));
-    cache.put(&catalog, "k".into(), fill, read(&["posts"], &[]), &json!("old"));
-    assert!(cache.get(&c, "k").is_err());
+    cache.put(&c, &catalog, "k".into(), fill, read(&["posts"], &[]), &json!("old")).await;
+    assert!(cache.get(&c, "k").await.is_err());
 }
 
-#[test]
-fn raw_reads_and_everything_changes_depend_on_all_tables() {
+#[tokio::test]
+async fn raw_reads_and_everything_changes_depend_on_all_tables() {
     let c = coherence();
     let cache = ReadCache::new("test", 1 << 20);
     let catalog = Catalog::default();
-    let Err(Some(fill)) = cache.get(&c, "raw") else { panic!() };
+    let Err(Some(fill)) = cache.get(&c, "raw").await else { panic!() };
     let mut raw = read(&[], &[]);
     raw.any = true;
-    cache.put(&catalog, "raw".into(), fill, raw, &json!(1));
-    let Err(Some(fill)) = cache.get(&c, "plain") else { panic!() };
-    cache.put(&catalog, "plain".into(), fill, read(&["posts"], &[]), &json!(2));
+    cache.put(&c, &catalog, "raw".into(), fill, raw, &json!(1)).await;
+    let Err(Some(fill)) = cache.get(&c, "plain").await else { panic!() };
+    cache.put(&c, &catalog, "plain".into(), fill, read(&["posts"], &[]), &json!(2)).await;
     c.advance(&tables(&["anything"]));
-    assert!(cache.get(&c, "raw").is_err());
-    assert!(cache.get(&c, "plain").is_ok());
+    assert!(cache.get(&c, "raw").await.is_err());
+    assert!(cache.get(&c, "plain").await.is_ok());
     c.advance(&Changed::All);
-    assert!(cache.get(&c, "plain").is_err());
+    assert!(cache.get(&c, "plain").await.is_err());
 }
 
-#[test]
-fn answers_of_time_dependent_rules_are_not_kept() {
+#[tokio::test]
+async fn answers_of_time_dependent_rules_are_not_kept() {
     let mut c = sb_schema::Collection::new(sb_schema::CollectionType::Base, "posts");
     c.list_rule = Some("created > @now".into());
     let catalog = Catalog::new(vec![c]);
     let co = coherence();
     let cache = ReadCache::new("test", 1 << 20);
-    let Err(Some(fill)) = cache.get(&co, "k") else { panic!() };
-    cache.put(&catalog, "k".into(), fill, read(&[], &[("posts", "p1")]), &json!(1));
+    let Err(Some(fill)) = cache.get(&co, "k").await else { panic!() };
+    cache.put(&co, &catalog, "k".into(), fill, read(&[], &[("posts", "p1")]), &json!(1)).await;
     assert_eq!(cache.len(), 0);
 }
 
@@ -115,36 +115,38 @@ fn keys_hold_the_principal_the_query_and_the_headers_rules_read() {
     assert_ne!(request_key(&catalog, "view", "posts", "id1", &req), with_team);
 }
 
-#[test]
-fn a_row_entry_is_served_until_its_row_or_its_whole_table_changes() {
+#[tokio::test]
+async fn a_row_entry_is_served_until_its_row_or_its_whole_table_changes() {
     let c = coherence();
     let cache = ReadCache::new("test", 1 << 20);
     let catalog = Catalog::default();
-    let Err(Some(fill)) = cache.get(&c, "view p1") else { panic!() };
-    cache.put(&catalog, "view p1".into(), fill, read(&[], &[("posts", "p1")]), &json!(1));
-    let Err(Some(fill)) = cache.get(&c, "list") else { panic!() };
-    cache.put(&catalog, "list".into(), fill, read(&["posts"], &[]), &json!(2));
+    let Err(Some(fill)) = cache.get(&c, "view p1").await else { panic!() };
+    cache.put(&c, &catalog, "view p1".into(), fill, read(&[], &[("posts", "p1")]), &json!(1)).await;
+    let Err(Some(fill)) = cache.get(&c, "list").await else { panic!() };
+    cache.put(&c, &catalog, "list".into(), fill, read(&["posts"], &[]), &json!(2)).await;
     c.advance(&rows(&[("posts", "p2")]));
-    assert!(cache.get(&c, "view p1").is_ok(), "another row changed");
-    assert!(cache.get(&c, "list").is_err(), "a list reads every row");
+    assert!(cache.get(&c, "view p1").await.is_ok(), "another row changed");
+    assert!(cache.get(&c, "list").await.is_err(), "a list reads every row");
     c.advance(&rows(&[("users", "p1")]));
-    assert!(cache.get(&c, "view p1").is_ok(), "the same id in another table");
+    assert!(cache.get(&c, "view p1").await.is_ok(), "the same id in another table");
     c.advance(&rows(&[("posts", "p1")]));
-    assert!(cache.get(&c, "view p1").is_err(), "its row changed");
+    assert!(cache.get(&c, "view p1").await.is_err(), "its row changed");
 
-    let Err(Some(fill)) = cache.get(&c, "view p3") else { panic!() };
-    cache.put(&catalog, "view p3".into(), fill, read(&[], &[("posts", "p3")]), &json!(3));
+    let Err(Some(fill)) = cache.get(&c, "view p3").await else { panic!() };
+    cache.put(&c, &catalog, "view p3".into(), fill, read(&[], &[("posts", "p3")]), &json!(3)).await;
     c.advance(&tables(&["posts"]));
-    assert!(cache.get(&c, "view p3").is_err(), "a change not confined to rows");
+    assert!(cache.get(&c, "view p3").await.is_err(), "a change not confined to rows");
 }
 
-#[test]
-fn a_row_read_next_to_a_whole_read_of_its_table_counts_as_the_table() {
+#[tokio::test]
+async fn a_row_read_next_to_a_whole_read_of_its_table_counts_as_the_table() {
     let c = coherence();
     let cache = ReadCache::new("test", 1 << 20);
     let catalog = Catalog::default();
-    let Err(Some(fill)) = cache.get(&c, "k") else { panic!() };
-    cache.put(&catalog, "k".into(), fill, read(&["posts"], &[("posts", "p1")]), &json!(1));
+    let Err(Some(fill)) = cache.get(&c, "k").await else { panic!() };
+    cache
+        .put(&c, &catalog, "k".into(), fill, read(&["posts"], &[("posts", "p1")]), &json!(1))
+        .await;
     c.advance(&rows(&[("posts", "p2")]));
-    assert!(cache.get(&c, "k").is_err());
+    assert!(cache.get(&c, "k").await.is_err());
 }

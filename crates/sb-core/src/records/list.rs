@@ -140,7 +140,7 @@ impl App {
             params.expand.as_deref().unwrap_or(""),
         );
         let key = crate::cache::request_key(&catalog, "list", collection, &subject, req);
-        let fill = match cache.get(&self.coherence, &key) {
+        let fill = match cache.get(&self.coherence, &key).await {
             Ok(hit) => return Ok(ListResult::from_json(hit, params)),
             Err(fill) => fill,
         };
@@ -149,7 +149,7 @@ impl App {
                 .await;
         if let (Ok(list), Some(fill)) = (&result, fill) {
             crate::cache::add_principal(&mut reads, req);
-            cache.put(&catalog, key, fill, reads, &list.to_json());
+            cache.put(&self.coherence, &catalog, key, fill, reads, &list.to_json()).await;
         }
         result
     }

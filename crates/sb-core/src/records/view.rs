@@ -57,7 +57,7 @@ impl App {
         };
         let subject = format!("{id}\0{}", expand.unwrap_or(""));
         let key = crate::cache::request_key(&catalog, "view", collection, &subject, req);
-        let fill = match cache.get(&self.coherence, &key) {
+        let fill = match cache.get(&self.coherence, &key).await {
             Ok(hit) => return Ok(hit),
             Err(fill) => fill,
         };
@@ -71,7 +71,7 @@ impl App {
         .await;
         if let (Ok(record), Some(fill)) = (&result, fill) {
             crate::cache::add_principal(&mut reads, req);
-            cache.put(&catalog, key, fill, reads, record);
+            cache.put(&self.coherence, &catalog, key, fill, reads, record).await;
         }
         result
     }

@@ -152,3 +152,71 @@ async fn auth_flow_counts_are_shared_by_the_nodes() {
     assert!(!a.admit("mail:x", 1, window).await, "node A's own count");
     assert!(b.admit("mail:x", 1, window).await, "node B counts on its own");
 }
+
+// The shared cache layer in Redis: an entry is served until a stamp it was stored against is
+// set (a change of its row keeps the entries of other rows), an entry computed while a change
+// was stamped is never stored, and a stamp group lost (evicted) or the sequence lost never
+// revives an older entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_cache_entries_live_until_what_they_read_is_stamped() {
+    use sb_core::{SharedCache, SharedGet, Stamps};
+    let stamps = |group: &str, fields: &[&str]| Stamps {
+        group: group.into(),
+        fields: fields.iter().map(|f| f.to_string()).collect(),
+    };
+    let redis = redis_at(&redis_url());
+    let cache = sb_redis::RedisCache::new(redis.clone());
+    let since = |got: SharedGet| match got {
+        SharedGet::Miss { seq } => seq,
+        SharedGet::Hit(v) => panic!("unexpected hit {v}"),
+    };
+    let view_p1 = [stamps("", &["all"]), stamps("posts", &["w", "r1"])];
+    let view_p2 = [stamps("", &["all"]), stamps("posts", &["w", "r2"])];
+
+    let s = since(cache.get("k1").await.unwrap());
+    cache.put("k1", s, &view_p1, "one".into()).await.unwrap();
+    cache.put("k2", s, &view_p2, "two".into()).await.unwrap();
+    assert_eq!(cache.get("k1").await.unwrap(), SharedGet::Hit("one".into()));
+    assert_eq!(cache.get("k2").await.unwrap(), SharedGet::Hit("two".into()));
+
+    cache.bump(&[stamps("posts", &["t", "r2"]), stamps("", &["any"])]).await.unwrap();
+    assert_eq!(cache.get("k1").await.unwrap(), SharedGet::Hit("one".into()), "another row");
+    let after = since(cache.get("k2").await.unwrap());
+    assert!(after > s, "the sequence moved on");
+
+    // Computed from before a change that was stamped meanwhile: refused.
+    cache.put("k2", s, &view_p2, "stale".into()).await.unwrap();
+    assert!(matches!(cache.get("k2").await.unwrap(), SharedGet::Miss { .. }));
+    cache.put("k2", after, &view_p2, "two'".into()).await.unwrap();
+    assert_eq!(cache.get("k2").await.unwrap(), SharedGet::Hit("two'".into()));
+
+    // A group evicted, then made again by a fill: entries stored before are refused.
+    let mut c = redis::Client::open(redis_url()).unwrap().get_multiplexed_async_connection().await;
+    let c = c.as_mut().expect("redis");
+    let _: i64 =
+        redis::cmd("DEL").arg(redis.key("cache:stamps:posts")).query_async(c).await.unwrap();
+    cache.bump(&[stamps("users", &["t", "w"]), stamps("", &["any"])]).await.unwrap();
+    let now = since(cache.get("k3").await.unwrap());
+    cache.put("k3", now, &view_p1, "three".into()).await.unwrap();
+    assert!(matches!(cache.get("k1").await.unwrap(), SharedGet::Miss { .. }));
+    assert!(matches!(cache.get("k2").await.unwrap(), SharedGet::Miss { .. }));
+
+    // The sequence lost: it restarts from the clock, above every stamp given so far.
+    let _: i64 = redis::cmd("DEL").arg(redis.key("cache:seq")).query_async(c).await.unwrap();
+    let s = since(cache.get("k4").await.unwrap());
+    assert_eq!(s, 0);
+    cache.bump(&[stamps("posts", &["t", "r1"]), stamps("", &["any"])]).await.unwrap();
+    assert!(since(cache.get("k4").await.unwrap()) > after);
+
+    // A stamp of everything hides every entry.
+    let s = since(cache.get("k5").await.unwrap());
+    cache.put("k5", s, &view_p2, "five".into()).await.unwrap();
+    assert_eq!(cache.get("k5").await.unwrap(), SharedGet::Hit("five".into()));
+    cache.bump(&[stamps("", &["all", "any"])]).await.unwrap();
+    assert!(matches!(cache.get("k5").await.unwrap(), SharedGet::Miss { .. }));
+
+    // Redis down: errors (the node computes the answer itself), never a wrong hit.
+    let down = sb_redis::RedisCache::new(redis_at(&dead_address().await));
+    assert!(down.get("k1").await.is_err());
+    assert!(down.bump(&view_p1).await.is_err());
+}

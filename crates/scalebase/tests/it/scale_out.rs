@@ -37,16 +37,21 @@ fn redis_at(url: &str) -> sb_redis::Redis {
 /// A node: an app on the shared database, served on its own port.
 type Node = sb_testkit::Serving;
 
-/// `n` nodes on `t`'s database joined over the transports `transport` makes, once every node
-/// hears the others and trusts its caches.
+/// `n` nodes on `t`'s database joined over the transports `transport` makes (sharing a cache
+/// layer in `shared`, as `scalebase serve --redis` does), once every node hears the others and
+/// trusts its caches.
 async fn cluster(
     t: &sb_testkit::TestApp,
     n: usize,
     transport: impl Fn() -> Arc<dyn Transport>,
+    shared: Option<&sb_redis::Redis>,
 ) -> Vec<Node> {
     let mut nodes = Vec::new();
     for i in 0..n {
         let app = if i == 0 { t.app.clone() } else { t.open_peer().await };
+        if let Some(redis) = shared {
+            app.set_shared_cache(Arc::new(sb_redis::RedisCache::new(redis.clone())));
+        }
         app.join_cluster(transport());
         nodes.push(Node::app(app).await);
     }
@@ -182,6 +187,54 @@ async fn writes_are_read_everywhere(nodes: &[Node]) {
     assert_eq!(su.get("/api/settings").await.body["meta"]["appName"], "clustered");
 }
 
+/// The shared cache layer: an answer computed on one node is served by the others from it,
+/// never after a write to what it read was acknowledged.
+async fn shared_cache_serves_other_nodes(nodes: &[Node]) {
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    let su = Client::admin(&a.url, &a.app).await;
+    let r = su.patch("/api/collections/notes", json!({"listRule": ""})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // A lookup that outlasts its short bound computes the answer instead (a loaded machine):
+    // try a few fresh records until one is served from the shared layer.
+    let mut shared_view = None;
+    for attempt in 0..5 {
+        let r = su.post("/api/collections/notes/records", json!({"t": "s", "n": attempt})).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let path = format!("/api/collections/notes/records/{}", r.body["id"].as_str().unwrap());
+        let on_a = Client::guest(&a.url).get(&path).await;
+        assert_eq!(on_a.body["n"], attempt);
+        let (before, _) = c.app.cache_stats();
+        let on_c = Client::guest(&c.url).get(&path).await;
+        assert_eq!(on_c.body, on_a.body, "the shared answer is the one A computed");
+        if c.app.cache_stats().0.shared_hits > before.shared_hits {
+            shared_view = Some(path);
+            break;
+        }
+    }
+    let path = shared_view.expect("C was served from the shared cache");
+    // A write on B hides the shared entry and C's copy before B answers.
+    let r = at(&su, b).patch(&path, json!({"t": "changed"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    for node in [a, c] {
+        let r = Client::guest(&node.url).get(&path).await;
+        assert_eq!(r.body["t"], "changed", "read on {} after the write", node.url);
+    }
+    // List pages too, for the same query and principal only.
+    let query = "/api/collections/notes/records?filter=(t='changed')";
+    let on_b = Client::guest(&b.url).get(query).await;
+    assert_eq!(on_b.body["totalItems"], 1, "{:?}", on_b.body);
+    let on_a = Client::guest(&a.url).get(query).await;
+    assert_eq!(on_a.body, on_b.body);
+    let as_su = at(&su, c).get(query).await;
+    assert_eq!(as_su.body["totalItems"], 1);
+    let r = su.post("/api/collections/notes/records", json!({"t": "changed"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    for node in [a, b, c] {
+        let r = Client::guest(&node.url).get(query).await;
+        assert_eq!(r.body["totalItems"], 2, "list on {} after the create", node.url);
+    }
+}
+
 /// A subscription made through one node on a stream held by another; events of writes made
 /// on a third reach it, and the auth binding is checked by the node holding the stream.
 async fn realtime_crosses_nodes(nodes: &[Node]) {
@@ -211,8 +264,10 @@ async fn realtime_crosses_nodes(nodes: &[Node]) {
 async fn three_nodes_over_redis(backend: sb_testkit::Backend) {
     let t = sb_testkit::TestApp::open(backend).await;
     let redis = redis_at(&format!("redis://{}", redis_addr()));
-    let nodes = cluster(&t, 3, || Arc::new(sb_redis::RedisTransport::new(redis.clone()))).await;
+    let transport = || Arc::new(sb_redis::RedisTransport::new(redis.clone())) as _;
+    let nodes = cluster(&t, 3, transport, Some(&redis)).await;
     writes_are_read_everywhere(&nodes).await;
+    shared_cache_serves_other_nodes(&nodes).await;
     let su = Client::admin(&nodes[0].url, &nodes[0].app).await;
     let r = su.patch("/api/collections/notes", json!({"listRule": ""})).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -237,9 +292,13 @@ async fn three_nodes_over_redis_postgres() {
 async fn three_nodes_over_postgres_notifications() {
     let t = sb_testkit::TestApp::open(sb_testkit::Backend::Postgres).await;
     let url = t.pg_url().unwrap();
-    let nodes =
-        cluster(&t, 3, || Arc::new(scalebase::cluster::PgTransport::new(&url).expect("transport")))
-            .await;
+    let nodes = cluster(
+        &t,
+        3,
+        || Arc::new(scalebase::cluster::PgTransport::new(&url).expect("transport")),
+        None,
+    )
+    .await;
     writes_are_read_everywhere(&nodes).await;
     let su = Client::admin(&nodes[0].url, &nodes[0].app).await;
     let r = su.patch("/api/collections/notes", json!({"listRule": ""})).await;
@@ -278,7 +337,8 @@ async fn redis_faults(backend: sb_testkit::Backend) {
     let t = sb_testkit::TestApp::open(backend).await;
     let proxy = FaultProxy::start(redis_addr()).await;
     let redis = redis_at(&proxy.url("redis", ""));
-    let nodes = cluster(&t, 2, || Arc::new(sb_redis::RedisTransport::new(redis.clone()))).await;
+    let transport = || Arc::new(sb_redis::RedisTransport::new(redis.clone())) as _;
+    let nodes = cluster(&t, 2, transport, Some(&redis)).await;
     let (a, b) = (&nodes[0], &nodes[1]);
     let su = Client::admin(&a.url, &a.app).await;
     notes(&su).await;
@@ -312,6 +372,12 @@ async fn redis_faults(backend: sb_testkit::Backend) {
             nodes.iter().all(|node| node.app.cluster_trusted() && node.app.cluster_peers() == 1)
         })
         .await;
+        // Nothing cached before the outage answers for what was written during it (on
+        // either layer: the shared entries are refused once a node has stamped everything).
+        for node in [a, b] {
+            let r = at(&alice, node).get(&format!("/api/collections/notes/records/{id}")).await;
+            assert_eq!(r.body["n"], n, "{fault:?}: the last write, read on {}", node.url);
+        }
         let title = format!("after {fault:?}");
         let r = su.post("/api/collections/notes/records", json!({"t": title})).await;
         assert_eq!(r.status, 200);
