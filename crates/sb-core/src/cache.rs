@@ -248,15 +248,24 @@ impl Coherence {
         }
     }
 
-    /// A write committed: this node's caches forget what it touched, then every other node's
-    /// do (returns once they have, or once they no longer trust their caches).
-    pub(crate) async fn committed(&self, what: Changed, position: Option<String>) {
+    /// A write committed through `store`: this node's caches forget what it touched, then
+    /// every other node's do (returns once they have, or once they no longer trust their
+    /// caches). When the transport cannot be trusted to tell them, the write is announced
+    /// through the database (`cluster.rs`).
+    pub(crate) async fn committed(
+        &self,
+        store: &dyn Store,
+        what: Changed,
+        position: Option<String>,
+    ) {
         if what.is_empty() {
             return;
         }
         self.advance(&what);
         self.stamp(&what).await;
-        self.cluster.invalidate(what, position).await;
+        if !self.cluster.invalidate(what, position).await {
+            announce(store).await;
+        }
     }
 
     /// Sets the shared stamps of what a write changed; when that cannot be done now, the next
@@ -275,6 +284,28 @@ impl Coherence {
             self.stamps_missed();
         }
     }
+}
+
+/// Counts a write the transport could not carry in the database's epoch, then waits until
+/// every node that still trusts its caches has polled the count since (`cluster.rs`).
+async fn announce(store: &dyn Store) {
+    for attempt in 1..=3u32 {
+        match crate::system::bump_cluster_epoch(store).await {
+            Ok(()) => {
+                let margin = crate::cluster::HELLO_EVERY / 2;
+                tokio::time::sleep(crate::cluster::EPOCH_FRESH + margin).await;
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, attempt, "cannot announce a write to the cluster");
+                tokio::time::sleep(Duration::from_millis(100) * attempt).await;
+            }
+        }
+    }
+    tracing::error!(
+        "a write could not be announced to the cluster; other nodes may serve cached answers \
+         from before it until their next change of the same tables"
+    );
 }
 
 /// What an entry depends on.
@@ -599,7 +630,8 @@ impl Store for Watched {
         for stmt in stmts {
             changed.merge(Changed::of(stmt).unwrap_or_else(Changed::none));
         }
-        self.coherence.committed(changed, self.inner.write_position()).await;
+        let position = self.inner.write_position();
+        self.coherence.committed(self.inner.as_ref(), changed, position).await;
         Ok(out)
     }
 
@@ -669,7 +701,8 @@ impl Tx for WatchedTx {
     async fn commit(self: Box<Self>) -> Result<()> {
         let WatchedTx { inner, store, coherence, changed } = *self;
         inner.commit().await?;
-        coherence.committed(changed, store.write_position()).await;
+        let position = store.write_position();
+        coherence.committed(store.as_ref(), changed, position).await;
         Ok(())
     }
 

@@ -14,6 +14,12 @@
 //!   then a node that did not hear the message has stopped trusting its caches, because the
 //!   transport's single order puts the writer's message before any later hello of that node.
 //!   So a write acknowledged on one node is never hidden by a cache on another.
+//! - A write the writer could not publish, or published while it did not hear the transport
+//!   (Redis down for it alone, say), goes through the database instead: the writer counts it
+//!   in `_clusterEpoch` and waits [`EPOCH_FRESH`] and a little more. Every node polls that count
+//!   every [`HELLO_EVERY`], refreshes everything when it moved, and trusts its caches only while
+//!   its last poll began less than [`EPOCH_FRESH`] ago; so when the writer answers, every node
+//!   that trusts its caches has seen the count move.
 //! - `event`: the record changes realtime delivers, sent in commit order through one outbox.
 //! - `subscribe` / `handoff` and their `reply`: a realtime subscription request (or an OAuth2
 //!   redirect) that reached a node which does not hold the client's stream is carried to the node
@@ -49,8 +55,11 @@ const WARMUP: Duration = Duration::from_millis(1000);
 pub const ACK_WAIT: Duration = Duration::from_millis(1500);
 /// The longest a forwarded realtime request waits for the node holding the client.
 const REPLY_WAIT: Duration = Duration::from_millis(1000);
-/// A node that heard no peer for this long and cannot hear the transport assumes it is alone.
+/// Peers not heard from for this long are forgotten.
 const RECENT_PEERS: Duration = Duration::from_secs(60);
+/// How recently a node's last poll of the database's epoch count must have begun for it to
+/// trust its caches.
+pub const EPOCH_FRESH: Duration = Duration::from_millis(600);
 /// Events queued for the transport before new ones are dropped.
 const OUTBOX: usize = 16 * 1024;
 
@@ -156,7 +165,6 @@ struct ReplyWait {
 #[derive(Default)]
 struct State {
     peers: HashMap<String, Instant>,
-    peer_seen: Option<Instant>,
     acks: HashMap<u64, AckWait>,
     replies: HashMap<u64, ReplyWait>,
 }
@@ -171,6 +179,10 @@ pub(crate) struct Cluster {
     fresh_until: AtomicU64,
     /// When the transport subscription came up (ms since `epoch`; `u64::MAX` while down).
     up_since: AtomicU64,
+    /// The epoch count last polled (`u64::MAX` before the first poll) …
+    epoch_seen: AtomicU64,
+    /// … and until when that poll lets this node trust its caches (ms since `epoch`).
+    polled_until: AtomicU64,
     next_id: AtomicU64,
     state: Mutex<State>,
 }
@@ -184,6 +196,8 @@ impl Cluster {
             outbox: OnceLock::new(),
             fresh_until: AtomicU64::new(0),
             up_since: AtomicU64::new(u64::MAX),
+            epoch_seen: AtomicU64::new(u64::MAX),
+            polled_until: AtomicU64::new(0),
             next_id: AtomicU64::new(1),
             state: Mutex::default(),
         }
@@ -198,14 +212,16 @@ impl Cluster {
     }
 
     /// Whether this node may read and fill its caches: always on a node without a cluster;
-    /// in a cluster only while it hears the transport (see the module docs).
+    /// in a cluster only while it hears the transport and polls the epoch count (see the
+    /// module docs).
     pub(crate) fn trusted(&self) -> bool {
         if self.transport().is_none() {
             return true;
         }
-        let warm = self.clock()
-            >= self.up_since.load(Ordering::SeqCst).saturating_add(WARMUP.as_millis() as u64);
-        self.hearing() && warm
+        let now = self.clock();
+        let warm =
+            now >= self.up_since.load(Ordering::SeqCst).saturating_add(WARMUP.as_millis() as u64);
+        self.hearing() && warm && now < self.polled_until.load(Ordering::SeqCst)
     }
 
     /// Whether this node hears the transport now: its own hello, sent at most [`FRESH`] ago,
@@ -215,16 +231,14 @@ impl Cluster {
     }
 
     /// The other nodes heard from lately.
-    fn live_peers(&self) -> (HashSet<String>, bool) {
+    fn live_peers(&self) -> HashSet<String> {
         let state = self.state.lock();
-        let live = state
+        state
             .peers
             .iter()
             .filter(|(_, seen)| seen.elapsed() < PEER_WINDOW)
             .map(|(node, _)| node.clone())
-            .collect();
-        let recent = state.peer_seen.is_some_and(|t| t.elapsed() < RECENT_PEERS);
-        (live, recent)
+            .collect()
     }
 
     fn encode(&self, body: Body) -> String {
@@ -233,15 +247,16 @@ impl Cluster {
     }
 
     /// Tells every other node what a committed write changed; returns once they applied it or
-    /// no longer trust their caches (module docs).
-    pub(crate) async fn invalidate(&self, what: Changed, position: Option<String>) {
-        let Some(transport) = self.transport() else { return };
+    /// no longer trust their caches (module docs). False when the transport could not be
+    /// trusted to carry it: the caller announces the write through the database.
+    pub(crate) async fn invalidate(&self, what: Changed, position: Option<String>) -> bool {
+        let Some(transport) = self.transport() else { return true };
         let deadline = tokio::time::Instant::now() + ACK_WAIT;
         let hearing = self.hearing();
-        let (peers, recent) = self.live_peers();
-        if (hearing && peers.is_empty()) || (!hearing && !recent) {
-            // Alone (as far as anyone can tell): nobody to tell.
-            return;
+        let peers = self.live_peers();
+        if hearing && peers.is_empty() {
+            // Alone: nobody to tell.
+            return true;
         }
         let started = Instant::now();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -256,17 +271,17 @@ impl Cluster {
         let message = self.encode(Body::Invalidate { id, tables, rows, all, position });
         let published = transport.publish(message).await.is_ok();
         sb_observe::cluster_message("invalidate", published);
-        let complete = if published && hearing {
-            tokio::time::timeout_at(deadline, answered).await.is_ok()
-        } else {
-            tokio::time::sleep_until(deadline).await;
-            false
-        };
+        if !(published && hearing) {
+            self.state.lock().acks.remove(&id);
+            return false;
+        }
+        let complete = tokio::time::timeout_at(deadline, answered).await.is_ok();
         self.state.lock().acks.remove(&id);
         sb_observe::cluster_ack_wait(started.elapsed(), complete);
         if !complete {
             tracing::debug!(id, "invalidation not confirmed by every node; waited the bound");
         }
+        true
     }
 
     /// Whether any other node was heard from lately.
@@ -290,7 +305,7 @@ impl Cluster {
     /// `Unknown` when no node holds it.
     async fn ask(&self, body: impl FnOnce(u64) -> Body) -> Outcome {
         let Some(transport) = self.transport() else { return Outcome::Unknown };
-        let (peers, _) = self.live_peers();
+        let peers = self.live_peers();
         if peers.is_empty() {
             return Outcome::Unknown;
         }
@@ -339,7 +354,6 @@ impl Cluster {
             let mut state = self.state.lock();
             let now = Instant::now();
             state.peers.insert(from.to_owned(), now);
-            state.peer_seen = Some(now);
         }
     }
 
@@ -367,7 +381,7 @@ impl App {
 
     /// Other nodes this node heard from lately (for tests and the admin view).
     pub fn cluster_peers(&self) -> usize {
-        self.coherence.cluster.live_peers().0.len()
+        self.coherence.cluster.live_peers().len()
     }
 
     /// Whether this node trusts its caches now (see `cluster.rs`).
@@ -437,6 +451,29 @@ impl App {
     async fn resync(&self) {
         self.coherence.advance(&Changed::All);
         self.reload_shared_state(true, true).await;
+    }
+
+    /// Reads the epoch count (module docs): when it moved, some node wrote without telling the
+    /// others, so every cached entry is forgotten (the shared ones once this node stamped
+    /// everything) and the catalog and settings re-read. The first poll counts as a move: the
+    /// count may have moved after this node loaded its state.
+    async fn poll_epoch(&self) {
+        let cluster = &self.coherence.cluster;
+        let started = cluster.clock();
+        let count = match crate::system::cluster_epoch(self.store.as_ref()).await {
+            Ok(count) => count,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot poll the cluster epoch");
+                return;
+            }
+        };
+        if cluster.epoch_seen.swap(count, Ordering::SeqCst) != count {
+            self.coherence.advance(&Changed::All);
+            self.coherence.stamps_missed();
+            self.reload_shared_state(true, true).await;
+        }
+        let until = started + EPOCH_FRESH.as_millis() as u64;
+        cluster.polled_until.fetch_max(until, Ordering::SeqCst);
     }
 
     /// Re-reads the catalog and/or the settings from the database.
@@ -565,6 +602,7 @@ async fn say_hello(app: Weak<App>, transport: Arc<dyn Transport>) {
         if !cluster.trusted() && n.is_multiple_of(3) {
             app.reload_shared_state(true, true).await;
         }
+        app.poll_epoch().await;
         if cluster.hearing() {
             app.coherence.restamp().await;
         }

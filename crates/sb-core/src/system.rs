@@ -11,7 +11,7 @@ use sb_schema::Collection;
 use sb_sql::{
     ColumnDef, ColumnType, CreateTable, Expr, FromItem, Insert, Select, SelectItem, Stmt, Value,
 };
-use sb_store::Tx;
+use sb_store::{Store, Tx};
 use serde_json::json;
 
 use crate::error::{CoreError, CoreResult};
@@ -19,6 +19,9 @@ use crate::error::{CoreError, CoreResult};
 pub const COLLECTIONS_TABLE: &str = "_collections";
 pub const PARAMS_TABLE: &str = "_params";
 pub const MIGRATIONS_TABLE: &str = "_migrations";
+/// One row (`id` = `epoch`) counting the writes a node could not tell the others about over the
+/// cluster transport (`cluster.rs`: every node polls it).
+pub const CLUSTER_EPOCH_TABLE: &str = "_clusterEpoch";
 
 /// Key of the lock that serialises migrations and collection changes across processes.
 pub const SCHEMA_LOCK: i64 = 0x5CA1_5C4E;
@@ -48,8 +51,11 @@ struct Migration {
     name: &'static str,
 }
 
-const MIGRATIONS: &[Migration] =
-    &[Migration { name: "0001_init" }, Migration { name: "0002_cron_runs" }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { name: "0001_init" },
+    Migration { name: "0002_cron_runs" },
+    Migration { name: "0003_cluster_epoch" },
+];
 
 /// Applies pending migrations inside `tx`. Returns the names applied.
 pub async fn migrate(tx: &mut dyn Tx) -> CoreResult<Vec<&'static str>> {
@@ -84,6 +90,19 @@ pub async fn migrate(tx: &mut dyn Tx) -> CoreResult<Vec<&'static str>> {
                         col("created", ColumnType::Text, false),
                     ],
                 ))
+                .await?;
+            }
+            "0003_cluster_epoch" => {
+                tx.execute(&system_table(
+                    CLUSTER_EPOCH_TABLE,
+                    vec![col("id", ColumnType::Text, true), col("n", ColumnType::Integer, false)],
+                ))
+                .await?;
+                tx.execute(&Stmt::Insert(Insert {
+                    table: CLUSTER_EPOCH_TABLE.into(),
+                    columns: vec!["id".into(), "n".into()],
+                    values: vec![Expr::param("epoch"), Expr::param(0i64)],
+                }))
                 .await?;
             }
             other => return Err(CoreError::internal(format!("unknown migration {other}"))),
@@ -258,6 +277,41 @@ pub async fn load_collections_tx(tx: &mut dyn Tx) -> CoreResult<Vec<Collection>>
     parse_definitions(tx.query(&select_definitions()).await?)
 }
 
+fn epoch_row() -> Expr {
+    Expr::eq(Expr::bare("id"), Expr::param("epoch"), sb_sql::Ty::Text)
+}
+
+/// The count of writes nodes could not tell the cluster about (`cluster.rs`).
+pub(crate) async fn cluster_epoch(store: &dyn Store) -> CoreResult<u64> {
+    let rows = store
+        .query(&Stmt::Select(Select {
+            columns: vec![SelectItem::Expr { expr: Expr::bare("n"), alias: None }],
+            from: Some(FromItem::Table { name: CLUSTER_EPOCH_TABLE.into(), alias: None }),
+            where_: Some(epoch_row()),
+            ..Default::default()
+        }))
+        .await?;
+    let n = rows.rows.into_iter().next().and_then(|mut r| r.pop()).and_then(|v| v.as_i64());
+    Ok(n.unwrap_or(0).max(0) as u64)
+}
+
+/// Counts one more write the cluster transport could not carry.
+pub(crate) async fn bump_cluster_epoch(store: &dyn Store) -> CoreResult<()> {
+    let n = Expr::Arith {
+        op: sb_sql::ArithOp::Add,
+        lhs: Box::new(Expr::bare("n")),
+        rhs: Box::new(Expr::param(1i64)),
+    };
+    store
+        .write(&[Stmt::Update(sb_sql::Update {
+            table: CLUSTER_EPOCH_TABLE.into(),
+            set: vec![("n".into(), n)],
+            where_: Some(epoch_row()),
+        })])
+        .await?;
+    Ok(())
+}
+
 /// Prepares an empty database to receive a row-for-row copy of another Scalebase database
 /// (`scalebase migrate`), inside `tx`: the system tables as the migrations create them, then
 /// the tables, indexes and views of `collections` (the source's stored definitions, in creation
@@ -268,8 +322,8 @@ pub async fn prepare_copy_target(tx: &mut dyn Tx, collections: &[Collection]) ->
     for c in load_collections_tx(tx).await? {
         tx.execute(&Stmt::DropTable { name: c.name, if_exists: true }).await?;
     }
-    for table in [COLLECTIONS_TABLE, MIGRATIONS_TABLE, PARAMS_TABLE, crate::crons::CRON_RUNS_TABLE]
-    {
+    let system = [COLLECTIONS_TABLE, MIGRATIONS_TABLE, PARAMS_TABLE, crate::crons::CRON_RUNS_TABLE];
+    for table in system.into_iter().chain([CLUSTER_EPOCH_TABLE]) {
         tx.execute(&Stmt::Delete(sb_sql::Delete { table: table.into(), where_: None })).await?;
     }
     // Tables first: views read from them (and from the views created before them).

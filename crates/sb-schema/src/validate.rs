@@ -27,8 +27,10 @@ use crate::record;
 const MAX_SAFE_INT: i64 = (1 << 53) - 1;
 
 /// Tables that exist next to the collection tables; a collection cannot take their names.
-/// Scalebase adds `_cronRuns` (the scheduler's slot claims).
-pub const INTERNAL_TABLES: [&str; 4] = ["_collections", "_params", "_migrations", "_cronRuns"];
+/// Scalebase adds `_cronRuns` (the scheduler's slot claims) and `_clusterEpoch` (writes a node
+/// could not tell the cluster about).
+pub const INTERNAL_TABLES: [&str; 5] =
+    ["_collections", "_params", "_migrations", "_cronRuns", "_clusterEpoch"];
 
 /// Field names that clash with filter literals or record keys.
 pub const RESERVED_FIELD_NAMES: [&str; 7] =

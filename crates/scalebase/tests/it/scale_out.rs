@@ -31,7 +31,12 @@ fn redis_at(url: &str) -> sb_redis::Redis {
     use std::hash::{BuildHasher, RandomState};
     let prefix =
         format!("sbtest:{:016x}:", RandomState::new().hash_one(std::time::SystemTime::now()));
-    sb_redis::Redis::open(&sb_redis::RedisConfig { url: url.into(), prefix }).expect("redis url")
+    redis_with_prefix(url, &prefix)
+}
+
+fn redis_with_prefix(url: &str, prefix: &str) -> sb_redis::Redis {
+    let config = sb_redis::RedisConfig { url: url.into(), prefix: prefix.into() };
+    sb_redis::Redis::open(&config).expect("redis url")
 }
 
 /// A node: an app on the shared database, served on its own port.
@@ -396,4 +401,79 @@ async fn redis_killed_or_hung_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_or_hung_postgres() {
     redis_faults(sb_testkit::Backend::Postgres).await;
+}
+
+// Redis lost by one node only: the others still hear each other and trust their caches, so the
+// writes of the cut-off node reach them through the database's epoch count, before the write
+// is answered — values, list pages and schema changes alike.
+async fn one_node_cut_off_from_redis(backend: sb_testkit::Backend) {
+    let t = sb_testkit::TestApp::open(backend).await;
+    let proxy = FaultProxy::start(redis_addr()).await;
+    let direct = redis_at(&format!("redis://{}", redis_addr()));
+    let prefix = direct.key("");
+    let through_proxy = redis_with_prefix(&proxy.url("redis", ""), &prefix);
+    let mut nodes = Vec::new();
+    for redis in [&through_proxy, &direct] {
+        let app = if nodes.is_empty() { t.app.clone() } else { t.open_peer().await };
+        app.set_shared_cache(Arc::new(sb_redis::RedisCache::new(redis.clone())));
+        app.join_cluster(Arc::new(sb_redis::RedisTransport::new(redis.clone())));
+        nodes.push(Node::app(app).await);
+    }
+    wait_until("the cluster forms", || {
+        nodes.iter().all(|node| node.app.cluster_trusted() && node.app.cluster_peers() == 1)
+    })
+    .await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let su = Client::admin(&a.url, &a.app).await;
+    notes(&su).await;
+    let r = su.post("/api/collections/notes/records", json!({"t": "x", "n": 0})).await;
+    let path = format!("/api/collections/notes/records/{}", r.body["id"].as_str().unwrap());
+    let guest_b = Client::guest(&b.url);
+    for _ in 0..2 {
+        assert_eq!(guest_b.get(&path).await.body["n"], 0);
+        assert_eq!(guest_b.get("/api/collections/notes/records").await.body["totalItems"], 1);
+    }
+
+    proxy.set(Fault::Down);
+    wait_until("A stops hearing Redis", || !a.app.cluster_trusted()).await;
+    assert!(b.app.cluster_trusted(), "B still hears Redis");
+    for n in 1..=3 {
+        let r = su.patch(&path, json!({"n": n})).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(guest_b.get(&path).await.body["n"], n, "B reads A's write {n} at once");
+        let r = su.post("/api/collections/notes/records", json!({"t": "y"})).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let list = guest_b.get("/api/collections/notes/records").await;
+        assert_eq!(list.body["totalItems"], 1 + n, "B lists A's create {n} at once");
+    }
+    let r =
+        su.post("/api/collections", json!({"name": "late", "type": "base", "listRule": ""})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(guest_b.get("/api/collections/late/records").await.status, 200);
+    let (before, _) = b.app.cache_stats();
+    let _ = guest_b.get(&path).await;
+    let _ = guest_b.get(&path).await;
+    let (after, _) = b.app.cache_stats();
+    assert!(after.hits + after.shared_hits > before.hits + before.shared_hits, "B keeps caching");
+
+    proxy.set(Fault::None);
+    wait_until("the cluster re-forms", || {
+        nodes.iter().all(|node| node.app.cluster_trusted() && node.app.cluster_peers() == 1)
+    })
+    .await;
+    let r = su.patch(&path, json!({"n": 10})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(guest_b.get(&path).await.body["n"], 10);
+    stop_all(nodes).await;
+    t.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_cut_off_from_redis_sqlite() {
+    one_node_cut_off_from_redis(sb_testkit::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_cut_off_from_redis_postgres() {
+    one_node_cut_off_from_redis(sb_testkit::Backend::Postgres).await;
 }
