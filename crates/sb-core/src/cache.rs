@@ -666,6 +666,10 @@ impl Store for Watched {
     fn require_position(&self, position: &str) {
         self.inner.require_position(position)
     }
+
+    fn replicas(&self) -> Vec<sb_store::ReplicaHealth> {
+        self.inner.replicas()
+    }
 }
 
 struct WatchedTx {

@@ -60,6 +60,9 @@ const RECENT_PEERS: Duration = Duration::from_secs(60);
 /// How recently a node's last poll of the database's epoch count must have begun for it to
 /// trust its caches.
 pub const EPOCH_FRESH: Duration = Duration::from_millis(600);
+/// How long a node that has not yet joined the cluster reports itself not ready; after that
+/// it serves (degraded) without it.
+pub const JOIN_GRACE: Duration = Duration::from_secs(5);
 /// Events queued for the transport before new ones are dropped.
 const OUTBOX: usize = 16 * 1024;
 
@@ -141,6 +144,19 @@ enum Body {
     },
 }
 
+/// This node's place in the cluster, for the readiness report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    /// No transport: a node alone.
+    Alone,
+    /// Started less than [`JOIN_GRACE`] ago and not yet heard by the others: not ready.
+    Joining,
+    /// Hears the cluster and trusts its caches.
+    Joined,
+    /// Does not hear the cluster: serves without caches (degraded).
+    CutOff,
+}
+
 /// The answer to a forwarded realtime request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -183,6 +199,10 @@ pub(crate) struct Cluster {
     epoch_seen: AtomicU64,
     /// … and until when that poll lets this node trust its caches (ms since `epoch`).
     polled_until: AtomicU64,
+    /// When this node began joining the cluster (ms since `epoch`), and whether it has
+    /// trusted its caches since.
+    joining_since: AtomicU64,
+    joined: std::sync::atomic::AtomicBool,
     next_id: AtomicU64,
     state: Mutex<State>,
 }
@@ -198,6 +218,8 @@ impl Cluster {
             up_since: AtomicU64::new(u64::MAX),
             epoch_seen: AtomicU64::new(u64::MAX),
             polled_until: AtomicU64::new(0),
+            joining_since: AtomicU64::new(0),
+            joined: std::sync::atomic::AtomicBool::new(false),
             next_id: AtomicU64::new(1),
             state: Mutex::default(),
         }
@@ -371,6 +393,7 @@ impl App {
         if cluster.transport.set(transport.clone()).is_err() {
             return;
         }
+        cluster.joining_since.store(cluster.clock(), Ordering::SeqCst);
         let (outbox, queue) = mpsc::channel(OUTBOX);
         cluster.outbox.set(outbox).ok();
         tracing::info!(node = %self.node_id, transport = transport.name(), "joining the cluster");
@@ -387,6 +410,25 @@ impl App {
     /// Whether this node trusts its caches now (see `cluster.rs`).
     pub fn cluster_trusted(&self) -> bool {
         self.coherence.cluster.trusted()
+    }
+
+    /// Where this node stands in the cluster (readiness: a node that is still joining must not
+    /// get requests, since its catalog may lag changes made elsewhere until it hears them).
+    pub fn cluster_membership(&self) -> Membership {
+        let cluster = &self.coherence.cluster;
+        if cluster.transport().is_none() {
+            return Membership::Alone;
+        }
+        if cluster.trusted() {
+            cluster.joined.store(true, Ordering::SeqCst);
+            return Membership::Joined;
+        }
+        let joining_for = cluster.clock() - cluster.joining_since.load(Ordering::SeqCst);
+        if !cluster.joined.load(Ordering::SeqCst) && joining_for < JOIN_GRACE.as_millis() as u64 {
+            Membership::Joining
+        } else {
+            Membership::CutOff
+        }
     }
 
     /// Publishes a committed change to the other nodes' realtime dispatchers.
@@ -603,6 +645,9 @@ async fn say_hello(app: Weak<App>, transport: Arc<dyn Transport>) {
             app.reload_shared_state(true, true).await;
         }
         app.poll_epoch().await;
+        if cluster.trusted() {
+            cluster.joined.store(true, Ordering::SeqCst);
+        }
         if cluster.hearing() {
             app.coherence.restamp().await;
         }

@@ -33,7 +33,7 @@ use serde_json::Value as Json;
 pub use auth::AuthResponse;
 pub use cache::{CacheStats, SharedCache, SharedGet, Stamps};
 pub use catalog::Catalog;
-pub use cluster::{Link, Transport};
+pub use cluster::{Link, Membership, Transport};
 pub use collections::SchemaChange;
 pub use error::{CoreError, CoreResult};
 pub use files::{FileRequest, ServedFile};

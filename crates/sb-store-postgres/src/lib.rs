@@ -258,6 +258,10 @@ impl Store for PostgresStore {
         }
     }
 
+    fn replicas(&self) -> Vec<sb_store::ReplicaHealth> {
+        self.replicas.as_ref().map(|r| r.health()).unwrap_or_default()
+    }
+
     async fn ping(&self) -> Result<()> {
         self.run("SELECT 1", &[]).await.map(drop)
     }

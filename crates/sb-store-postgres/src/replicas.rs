@@ -218,6 +218,18 @@ impl Replicas {
         sb_observe::db_read(target);
     }
 
+    pub(crate) fn health(&self) -> Vec<sb_store::ReplicaHealth> {
+        let required = self.positions.required();
+        self.replicas
+            .iter()
+            .map(|r| sb_store::ReplicaHealth {
+                name: r.name.clone(),
+                healthy: r.healthy.load(Ordering::SeqCst),
+                behind_bytes: required.saturating_sub(r.replayed.load(Ordering::SeqCst)),
+            })
+            .collect()
+    }
+
     pub(crate) fn counts(&self) -> ReadCounts {
         ReadCounts {
             primary: self.primary_reads.load(Ordering::Relaxed),

@@ -160,11 +160,28 @@ pub trait Store: Send + Sync + 'static {
         let _ = position;
     }
 
+    /// The read replicas and their state, for the readiness report (empty without replicas).
+    fn replicas(&self) -> Vec<ReplicaHealth> {
+        Vec::new()
+    }
+
     /// Names of the columns of a table or view, in order (empty when it does not exist).
     async fn table_columns(&self, table: &str) -> Result<Vec<String>>;
 
     /// Stops background workers and closes connections; pending transactions finish first.
     async fn close(&self);
+}
+
+/// A read replica as the readiness report shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaHealth {
+    /// Its host list.
+    pub name: String,
+    /// Whether it answered its latest probe (reads skip it otherwise).
+    pub healthy: bool,
+    /// How far (in bytes of write-ahead log) its replay is behind what it must have replayed
+    /// to serve this node's reads, as last read.
+    pub behind_bytes: u64,
 }
 
 /// A write transaction. Statements run in order; the first error leaves the transaction

@@ -139,7 +139,9 @@ async fn run(args: &Args, db_name: &str) -> Result<()> {
     for base in &bases {
         let mut up = false;
         for _ in 0..200 {
-            if http.get(format!("{base}/api/health")).send().await.is_ok() {
+            // Ready once it has joined the cluster.
+            let ready = http.get(format!("{base}/api/ready")).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
                 up = true;
                 break;
             }

@@ -20,7 +20,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use sb_core::{App, CoreError};
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 use crate::HttpConfig;
 use crate::error::{ApiError, ApiResult, error_response};
@@ -178,6 +178,36 @@ async fn ready(
             json!({"status": if ok { "ok" } else { "unavailable" },
                    "latencyMs": started.elapsed().as_millis() as u64}),
         );
+    }
+    // A replica that does not answer only sends reads to the primary.
+    let replicas = app.store().replicas();
+    if !replicas.is_empty() {
+        degraded |= replicas.iter().any(|r| !r.healthy);
+        let list: Vec<Json> = replicas
+            .iter()
+            .map(|r| {
+                json!({"name": r.name, "status": if r.healthy { "ok" } else { "unavailable" },
+                       "behindBytes": r.behind_bytes})
+            })
+            .collect();
+        checks.insert("replicas".into(), Json::Array(list));
+    }
+    // A node still joining the cluster gets no requests; one cut off from it serves without
+    // its caches.
+    let cluster = match app.cluster_membership() {
+        sb_core::Membership::Alone => None,
+        sb_core::Membership::Joining => {
+            status = 503;
+            Some("joining")
+        }
+        sb_core::Membership::Joined => Some("ok"),
+        sb_core::Membership::CutOff => {
+            degraded = true;
+            Some("unavailable")
+        }
+    };
+    if let Some(cluster) = cluster {
+        checks.insert("cluster".into(), json!({"status": cluster, "peers": app.cluster_peers()}));
     }
     let overall = match (status, degraded) {
         (200, false) => "ready",

@@ -327,6 +327,9 @@ async fn reads_survive_a_replica_going_away() {
     notes(&su).await;
     su.create_record("notes", json!({"text": "kept"})).await;
     wait_for_replica_reads(&node, &guest).await;
+    let ready = guest.get("/api/ready").await;
+    assert_eq!((ready.status, &ready.body["status"]), (200, &json!("ready")), "{:?}", ready.body);
+    assert_eq!(ready.body["checks"]["replicas"][0]["status"], "ok", "{:?}", ready.body);
 
     replica.stop(StopMode::Immediate).await;
     let before = node.store.read_counts();
@@ -339,7 +342,11 @@ async fn reads_survive_a_replica_going_away() {
     assert!(after.primary >= before.primary + 10, "{before:?} -> {after:?}");
     // Writes are unaffected.
     su.create_record("notes", json!({"text": "while the replica is down"})).await;
-    assert_eq!(guest.get("/api/ready").await.status, 200);
+    // Still ready (reads go to the primary), reported degraded with the replica unavailable.
+    let ready = guest.get("/api/ready").await;
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.body["status"], "degraded", "{:?}", ready.body);
+    assert_eq!(ready.body["checks"]["replicas"][0]["status"], "unavailable");
 
     replica.start().await;
     wait_for_replica_reads(&node, &guest).await;

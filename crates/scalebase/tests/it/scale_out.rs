@@ -271,6 +271,11 @@ async fn three_nodes_over_redis(backend: sb_testkit::Backend) {
     let redis = redis_at(&format!("redis://{}", redis_addr()));
     let transport = || Arc::new(sb_redis::RedisTransport::new(redis.clone())) as _;
     let nodes = cluster(&t, 3, transport, Some(&redis)).await;
+    for node in &nodes {
+        let ready = Client::guest(&node.url).get("/api/ready").await;
+        assert_eq!(ready.status, 200, "{:?}", ready.body);
+        assert_eq!(ready.body["checks"]["cluster"], json!({"status": "ok", "peers": 2}));
+    }
     writes_are_read_everywhere(&nodes).await;
     shared_cache_serves_other_nodes(&nodes).await;
     let su = Client::admin(&nodes[0].url, &nodes[0].app).await;
@@ -362,6 +367,11 @@ async fn redis_faults(backend: sb_testkit::Backend) {
             nodes.iter().all(|node| !node.app.cluster_trusted())
         })
         .await;
+        // Still ready: a node cut off from the cluster serves, without its caches.
+        let ready = Client::guest(&b.url).get("/api/ready").await;
+        assert_eq!(ready.status, 200, "{:?}", ready.body);
+        assert_eq!(ready.body["status"], "degraded");
+        assert_eq!(ready.body["checks"]["cluster"]["status"], "unavailable");
         let (before, _) = b.app.cache_stats();
         for _ in 0..3 {
             n += 1;
@@ -476,4 +486,40 @@ async fn one_node_cut_off_from_redis_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_node_cut_off_from_redis_postgres() {
     one_node_cut_off_from_redis(sb_testkit::Backend::Postgres).await;
+}
+
+// A node that has not joined the cluster yet is not ready (its catalog may lag changes made
+// elsewhere until it hears them): for at most the join grace, after which it serves alone,
+// degraded; once it hears the cluster it is ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_is_not_ready_until_it_joins() {
+    let t = sb_testkit::TestApp::open(sb_testkit::Backend::Sqlite).await;
+    let proxy = FaultProxy::start(redis_addr()).await;
+    proxy.set(Fault::Down);
+    let redis = redis_at(&proxy.url("redis", ""));
+    t.app.join_cluster(Arc::new(sb_redis::RedisTransport::new(redis.clone())));
+    let node = Node::app(t.app.clone()).await;
+    let guest = Client::guest(&node.url);
+    let ready = guest.get("/api/ready").await;
+    assert_eq!(ready.status, 503, "{:?}", ready.body);
+    assert_eq!(ready.body["checks"]["cluster"]["status"], "joining");
+    let started = std::time::Instant::now();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let ready = loop {
+        let ready = guest.get("/api/ready").await;
+        if ready.status != 503 {
+            break ready;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never ready: {:?}", ready.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(started.elapsed() < sb_core::cluster::JOIN_GRACE + Duration::from_secs(2));
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.body["checks"]["cluster"]["status"], "unavailable", "{:?}", ready.body);
+    proxy.set(Fault::None);
+    wait_until("the node joins", || node.app.cluster_trusted()).await;
+    let ready = guest.get("/api/ready").await;
+    assert_eq!((ready.status, &ready.body["checks"]["cluster"]["status"]), (200, &json!("ok")));
+    node.stop().await;
+    t.cleanup().await;
 }
