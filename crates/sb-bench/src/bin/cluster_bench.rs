@@ -311,11 +311,15 @@ async fn run(args: &Args, db_name: &str) -> Result<()> {
     };
     let rate = |cache: &str| {
         let (h, m, b) = (delta(cache, "hit"), delta(cache, "miss"), delta(cache, "bypass"));
-        let total = h + m + b;
+        let shared = delta(cache, "shared_hit");
+        let total = h + shared + m + b;
         if total == 0.0 {
             "no lookups".to_owned()
         } else {
-            format!("{:.1}% hits ({h} hits, {m} misses, {b} bypasses)", 100.0 * h / total)
+            format!(
+                "{:.1}% hits ({h} on the node, {shared} shared, {m} misses, {b} bypasses)",
+                100.0 * (h + shared) / total
+            )
         }
     };
     let latency = write_latency.lock().unwrap();

@@ -43,12 +43,16 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The reference PocketBase binary.
+/// The reference PocketBase binary. The tool installs it on first use; tests (one process
+/// each) take turns through a file lock, so none runs the binary while another writes it.
 fn pocketbase_ref() -> PathBuf {
     let shared = std::env::var_os("SCALEBASE_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let out = Command::new(shared.join("tools/pocketbase-ref"))
+    let lock = std::env::temp_dir().join("scalebase-pocketbase-ref.lock");
+    let out = Command::new("flock")
+        .arg(&lock)
+        .arg(shared.join("tools/pocketbase-ref"))
         .output()
         .expect("run ../shared/tools/pocketbase-ref");
     assert!(out.status.success(), "pocketbase-ref failed: {}", text(&out.stderr));

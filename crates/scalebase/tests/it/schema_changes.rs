@@ -342,7 +342,7 @@ async fn concurrent_first_start(backend: sb_testkit::Backend) {
         assert_eq!(a.catalog().all().len(), 6);
         assert_eq!(b.catalog().all().len(), 6);
         // Every system migration applied once.
-        for (table, expected) in [("_collections", 6), ("_migrations", 2)] {
+        for (table, expected) in [("_collections", 6), ("_migrations", 3)] {
             let count = stores[0]
                 .query(&sb_store::Stmt::Raw {
                     sql: format!("SELECT count(*) FROM {table}"),
