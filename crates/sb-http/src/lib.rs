@@ -12,7 +12,6 @@ mod observe;
 pub mod ratelimit;
 mod respond;
 mod routes;
-mod server;
 
 use std::sync::Arc;
 
@@ -23,7 +22,28 @@ pub use client_ip::{TrustedProxy, client_ip};
 pub use error::{ApiError, error_response};
 pub use extract::{BodyError, parse_body, parse_body_with_files, parse_form_body};
 pub use observe::{RequestId, TraceContext, metrics_router};
-pub use server::{ServeConfig, serve};
+pub use sb_server::ServeConfig;
+
+/// Serves `router` on `listener` until `shutdown` resolves, then drains (see `sb_server`).
+/// Handlers may read the peer address (`ConnectInfo`), as PocketBase's real IP.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    config: ServeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let service = move |peer: std::net::SocketAddr| {
+        let service = tower::ServiceExt::map_request(
+            router.clone(),
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        );
+        hyper_util::service::TowerToHyperService::new(service)
+    };
+    sb_server::serve(listener, service, config, shutdown).await
+}
 
 /// Options of the HTTP layer.
 #[derive(Debug, Clone)]

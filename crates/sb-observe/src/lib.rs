@@ -39,6 +39,13 @@ pub mod names {
     pub const CLUSTER_MESSAGES: &str = "scalebase_cluster_messages_total";
     pub const CLUSTER_ACK_WAIT: &str = "scalebase_cluster_ack_wait_seconds";
     pub const REQUEST_LOGS_DROPPED: &str = "scalebase_request_logs_dropped_total";
+    pub const GATEWAY_REQUESTS: &str = "scalebase_gateway_requests_total";
+    pub const GATEWAY_REQUEST_DURATION: &str = "scalebase_gateway_request_duration_seconds";
+    pub const GATEWAY_RETRIES: &str = "scalebase_gateway_retries_total";
+    pub const GATEWAY_BUDGET_EXHAUSTED: &str = "scalebase_gateway_retry_budget_exhausted_total";
+    pub const GATEWAY_OVERFLOW: &str = "scalebase_gateway_overflow_total";
+    pub const GATEWAY_EJECTIONS: &str = "scalebase_gateway_ejections_total";
+    pub const GATEWAY_UPSTREAM_HEALTHY: &str = "scalebase_gateway_upstream_healthy";
 
     /// Every name above (the deploy kit's dashboards and alerts are checked against it).
     pub const ALL: &[&str] = &[
@@ -59,6 +66,13 @@ pub mod names {
         CLUSTER_MESSAGES,
         CLUSTER_ACK_WAIT,
         REQUEST_LOGS_DROPPED,
+        GATEWAY_REQUESTS,
+        GATEWAY_REQUEST_DURATION,
+        GATEWAY_RETRIES,
+        GATEWAY_BUDGET_EXHAUSTED,
+        GATEWAY_OVERFLOW,
+        GATEWAY_EJECTIONS,
+        GATEWAY_UPSTREAM_HEALTHY,
     ];
 
     /// Process metrics sampled at each scrape (Prometheus' standard names).
@@ -179,6 +193,20 @@ fn describe() {
         REQUEST_LOGS_DROPPED,
         "Request log entries (`/api/logs`) dropped because the log writer's queue was full."
     );
+    describe_counter!(
+        GATEWAY_REQUESTS,
+        "Requests the gateway answered, by pool, upstream (`-`: none reached) and status class."
+    );
+    describe_histogram!(
+        GATEWAY_REQUEST_DURATION,
+        Unit::Seconds,
+        "Time from a request's arrival at the gateway to its response head, by pool."
+    );
+    describe_counter!(GATEWAY_RETRIES, "Requests the gateway tried again, by pool and reason.");
+    describe_counter!(GATEWAY_BUDGET_EXHAUSTED, "Retries the gateway's retry budget refused.");
+    describe_counter!(GATEWAY_OVERFLOW, "Requests refused by a pool's circuit-breaking limits.");
+    describe_counter!(GATEWAY_EJECTIONS, "Upstreams ejected after consecutive failures.");
+    describe_gauge!(GATEWAY_UPSTREAM_HEALTHY, "Whether an upstream passes its active check (1/0).");
 }
 
 /// One answered HTTP request. `route` must be a route template (or `"unmatched"`).
@@ -313,3 +341,55 @@ pub fn sql_operation(sql: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests;
+
+/// The gateway's metrics (`sb-gateway`; labels: pool names and upstream URLs from its
+/// configuration, bounded by it).
+pub mod gateway {
+    use super::{counter, gauge, histogram, names};
+    use std::time::Duration;
+
+    /// A request answered: by which pool and upstream (`-` when none was reached), its status.
+    pub fn request(pool: &str, upstream: &str, status: u16, elapsed: Duration) {
+        let class = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        counter!(names::GATEWAY_REQUESTS, "pool" => pool.to_owned(),
+            "upstream" => upstream.to_owned(), "class" => class)
+        .increment(1);
+        histogram!(names::GATEWAY_REQUEST_DURATION, "pool" => pool.to_owned())
+            .record(elapsed.as_secs_f64());
+    }
+
+    /// A request tried again (`reason`: connect, timeout, reset, status).
+    pub fn retry(pool: &str, reason: &'static str) {
+        counter!(names::GATEWAY_RETRIES, "pool" => pool.to_owned(), "reason" => reason)
+            .increment(1);
+    }
+
+    /// A retry refused by the budget.
+    pub fn budget_exhausted(pool: &str) {
+        counter!(names::GATEWAY_BUDGET_EXHAUSTED, "pool" => pool.to_owned()).increment(1);
+    }
+
+    /// A request refused by the pool's circuit-breaking limits.
+    pub fn overflow(pool: &str) {
+        counter!(names::GATEWAY_OVERFLOW, "pool" => pool.to_owned()).increment(1);
+    }
+
+    pub fn ejected(pool: &str, upstream: &str) {
+        counter!(names::GATEWAY_EJECTIONS, "pool" => pool.to_owned(),
+            "upstream" => upstream.to_owned())
+        .increment(1);
+    }
+
+    /// An upstream's active-check state (1 healthy, 0 not).
+    pub fn health(pool: &str, upstream: &str, healthy: bool) {
+        gauge!(names::GATEWAY_UPSTREAM_HEALTHY, "pool" => pool.to_owned(),
+            "upstream" => upstream.to_owned())
+        .set(if healthy { 1.0 } else { 0.0 });
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod config;
+pub mod gateway;
 pub mod import;
 pub mod migrate;
 pub mod restore;

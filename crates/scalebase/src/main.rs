@@ -27,6 +27,9 @@ struct Cli {
 enum Command {
     /// Runs the HTTP server.
     Serve(ServeArgs),
+    /// Runs the load-balancing gateway in front of Scalebase nodes and other HTTP services
+    /// (`--config gateway.toml`, or `--listen ADDR --upstream URL …`).
+    Gateway(scalebase::gateway::GatewayArgs),
     /// Manages superusers.
     Superuser {
         #[command(subcommand)]
@@ -92,8 +95,12 @@ enum SuperuserAction {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let file = FileConfig::load(cli.config.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    if let Command::Gateway(args) = cli.command {
+        // `--config` names the gateway's own file here.
+        return runtime.block_on(gateway(args, cli.config));
+    }
+    let file = FileConfig::load(cli.config.as_deref())?;
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve(args.resolve(&file)?).await,
@@ -104,6 +111,7 @@ fn main() -> anyhow::Result<()> {
             Command::Migrate { to, verify_only, storage } => {
                 migrate(to, verify_only, storage.resolve(&file)?).await
             }
+            Command::Gateway(_) => unreachable!("handled above"),
         }
     })
 }
@@ -123,6 +131,21 @@ async fn serve(config: scalebase::config::ServeConfig) -> anyhow::Result<()> {
     tracing::info!(address = %config.http, "Server started at http://{}", config.http);
     scalebase::run(listener, app, &config, shutdown_signal()).await?;
     tracing::info!("server stopped");
+    telemetry.flush();
+    Ok(())
+}
+
+async fn gateway(
+    args: scalebase::gateway::GatewayArgs,
+    file: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let telemetry = scalebase::telemetry::init(
+        args.log_format == "json",
+        &args.log_level,
+        None,
+        std::time::Duration::from_secs(2),
+    )?;
+    scalebase::gateway::run(args, file, shutdown_signal()).await?;
     telemetry.flush();
     Ok(())
 }

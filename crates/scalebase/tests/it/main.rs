@@ -15,6 +15,7 @@ mod expand;
 mod fields;
 mod file_token;
 mod files;
+mod gateway;
 mod hardening;
 mod http;
 mod list;

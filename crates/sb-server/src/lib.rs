@@ -1,15 +1,17 @@
-//! The server loop: our own accept loop over hyper (HTTP/1.1 and HTTP/2), so that header-read
-//! and keep-alive timeouts are real (`axum::serve` installs no timer) and shutdown drains.
+//! The server loop of the app nodes and the gateway: our own accept loop over hyper (HTTP/1.1
+//! and HTTP/2, upgrades allowed), so that header-read and keep-alive timeouts are real
+//! (`axum::serve` installs no timer), connections are capped, and shutdown drains.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use hyper::body::Incoming;
+use hyper::service::Service;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -65,14 +67,23 @@ async fn wait_for_protocol(stream: &tokio::net::TcpStream, timeout: Duration) ->
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting and waits (up
-/// to `drain_timeout`) for open connections to finish their requests.
-pub async fn serve(
+/// Serves on `listener` until `shutdown` resolves, then stops accepting and waits (up to
+/// `drain_timeout`) for open connections to finish their requests. `service` makes the
+/// service of each connection from its peer's address.
+pub async fn serve<S, B>(
     listener: TcpListener,
-    router: Router,
+    service: impl Fn(SocketAddr) -> S,
     config: ServeConfig,
     shutdown: impl Future<Output = ()> + Send,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    S: Service<http::Request<Incoming>, Response = http::Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -117,15 +128,7 @@ pub async fn serve(
             },
         };
         stream.set_nodelay(true).ok();
-        // Handlers may read the peer address (`ConnectInfo`), as PocketBase's real IP.
-        let service = tower::ServiceExt::map_request(
-            router.clone(),
-            move |mut request: axum::http::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-                request
-            },
-        );
-        let service = TowerToHyperService::new(service);
+        let service = service(peer);
         let watcher = graceful.watcher();
         let builder = builder.clone();
         let first_bytes_timeout = config.header_read_timeout;

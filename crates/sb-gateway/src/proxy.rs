@@ -1,0 +1,589 @@
+//! The request path: route → pool limits → pick → forward (with retries under a budget) →
+//! response, with header hygiene, `X-Forwarded-*`/`Forwarded`, request ids, streaming bodies
+//! both ways and upgrade (WebSocket) tunnels.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Version};
+use http_body::{Body as _, Frame, SizeHint};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::sync::Semaphore;
+use tower::retry::budget::{Budget as _, TpsBudget};
+
+use crate::config::{GatewayConfig, HashOn, RouteConfig};
+use crate::pool::{InFlight, Pool, hash_of};
+
+/// Bodies both ways.
+pub type Body = BoxBody<Bytes, hyper::Error>;
+
+/// Request bodies up to this size are read before forwarding, so that the request can be
+/// tried again on another upstream; larger ones stream through and are tried once.
+const REPLAYABLE_BODY: u64 = 64 * 1024;
+
+/// Headers that belong to one connection and are never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+];
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A pool with its circuit-breaking slots and retry budget.
+struct PoolRuntime {
+    pool: Arc<Pool>,
+    budget: TpsBudget,
+    slots: Arc<Semaphore>,
+    pending: AtomicUsize,
+}
+
+/// One immutable gateway configuration, built and ready to serve.
+pub struct Gateway {
+    routes: Vec<RouteConfig>,
+    pools: HashMap<String, PoolRuntime>,
+    client: Client<HttpConnector, Body>,
+}
+
+impl Gateway {
+    /// Builds the pools of `config`; `existing` pools with the same name and upstreams keep
+    /// their state (health, ejections, load), so a reload does not start from scratch.
+    pub fn build(config: &GatewayConfig, existing: Option<&Gateway>) -> anyhow::Result<Gateway> {
+        config.validate()?;
+        let mut pools = HashMap::new();
+        for pc in &config.pools {
+            let reused = existing
+                .and_then(|g| g.pools.get(&pc.name))
+                .filter(|rt| rt.pool.config == *pc)
+                .map(|rt| rt.pool.clone());
+            let pool = match reused {
+                Some(pool) => pool,
+                None => Arc::new(Pool::new(pc.clone())?),
+            };
+            let retry = &pc.retry;
+            let budget = TpsBudget::new(
+                Duration::from_secs(10),
+                retry.min_retries_per_second,
+                retry.budget_percent as f32 / 100.0,
+            );
+            let slots = Arc::new(Semaphore::new(pc.limits.max_requests));
+            pools.insert(pc.name.clone(), PoolRuntime { pool, budget, slots, pending: 0.into() });
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        let idle = config.pools.iter().map(|p| p.limits.max_idle_connections).max().unwrap_or(256);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(idle)
+            .build(connector);
+        Ok(Gateway { routes: config.routes.clone(), pools, client })
+    }
+
+    /// The pools, for health checks and the admin view.
+    pub fn pools(&self) -> impl Iterator<Item = &Arc<Pool>> {
+        self.pools.values().map(|rt| &rt.pool)
+    }
+
+    pub fn pool(&self, name: &str) -> Option<&Arc<Pool>> {
+        self.pools.get(name).map(|rt| &rt.pool)
+    }
+
+    fn route(&self, host: Option<&str>, path: &str) -> Option<&RouteConfig> {
+        let host = host.map(|h| h.split(':').next().unwrap_or(h));
+        self.routes
+            .iter()
+            .filter(|r| match (&r.host, host) {
+                (Some(want), Some(host)) => want.eq_ignore_ascii_case(host),
+                (Some(_), None) => false,
+                (None, _) => true,
+            })
+            .filter(|r| path_under(path, &r.path_prefix))
+            .max_by_key(|r| (r.host.is_some(), r.path_prefix.len()))
+    }
+
+    /// Answers one request from `client` (`tls`: whether it came over TLS).
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        client: SocketAddr,
+        tls: bool,
+    ) -> Response<Body> {
+        let started = Instant::now();
+        let id = request_id(req.headers());
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let (mut response, log) = self.forward(req, client, tls, &id).await;
+        response.headers_mut().insert(REQUEST_ID.clone(), id.clone());
+        let status = response.status().as_u16();
+        let elapsed = started.elapsed();
+        sb_observe::gateway::request(&log.pool, &log.upstream, status, elapsed);
+        tracing::info!(
+            target: "scalebase::gateway::access",
+            request_id = id.to_str().unwrap_or(""),
+            client = %client.ip(),
+            method = %method,
+            path = %path,
+            status,
+            pool = %log.pool,
+            upstream = %log.upstream,
+            attempts = log.attempts,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+        );
+        response
+    }
+
+    async fn forward(
+        &self,
+        mut req: Request<Incoming>,
+        client: SocketAddr,
+        tls: bool,
+        id: &HeaderValue,
+    ) -> (Response<Body>, Log) {
+        let mut log = Log { pool: "-".into(), upstream: "-".into(), attempts: 0 };
+        let host = req.uri().authority().map(|a| a.as_str().to_owned()).or_else(|| {
+            req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned)
+        });
+        let Some(route) = self.route(host.as_deref(), req.uri().path()) else {
+            return (error(StatusCode::NOT_FOUND, "No route matches this request."), log);
+        };
+        let rt = &self.pools[&route.pool];
+        let pool = &rt.pool;
+        log.pool = pool.name.clone();
+
+        // Circuit breaking: a slot among max_requests, or a place among max_pending.
+        let permit = match rt.slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if rt.pending.fetch_add(1, Ordering::SeqCst) >= pool.config.limits.max_pending {
+                    rt.pending.fetch_sub(1, Ordering::SeqCst);
+                    sb_observe::gateway::overflow(&pool.name);
+                    return (
+                        error(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "The upstream pool is at its limit.",
+                        ),
+                        log,
+                    );
+                }
+                let waited = tokio::time::timeout(
+                    pool.config.retry.per_try_timeout(),
+                    rt.slots.clone().acquire_owned(),
+                )
+                .await;
+                rt.pending.fetch_sub(1, Ordering::SeqCst);
+                match waited {
+                    Ok(Ok(permit)) => permit,
+                    _ => {
+                        sb_observe::gateway::overflow(&pool.name);
+                        return (
+                            error(
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "The upstream pool is at its limit.",
+                            ),
+                            log,
+                        );
+                    }
+                }
+            }
+        };
+
+        let key = pool.hash_on.as_ref().and_then(|on| hash_key(on, req.headers(), client));
+        let upgrade = wants_upgrade(&req);
+        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+        let (parts, body) = req.into_parts();
+        let headers = forwarded_headers(&parts.headers, client, tls, host.as_deref(), id, upgrade);
+        let path_and_query =
+            parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+
+        // Small bodies are read now, so the request can be tried again; larger ones stream.
+        let small =
+            body.is_end_stream() || body.size_hint().upper().is_some_and(|n| n <= REPLAYABLE_BODY);
+        let mut replayable: Option<Bytes> = None;
+        let mut streaming: Option<Incoming> = None;
+        if small {
+            match body.collect().await {
+                Ok(collected) => replayable = Some(collected.to_bytes()),
+                Err(_) => {
+                    return (
+                        error(StatusCode::BAD_REQUEST, "The request body could not be read."),
+                        log,
+                    );
+                }
+            }
+        } else {
+            streaming = Some(body);
+        }
+        let idempotent = is_idempotent(&parts.method, &parts.headers);
+        rt.budget.deposit();
+
+        let retry = &pool.config.retry;
+        let mut tried: Vec<Arc<crate::pool::Endpoint>> = Vec::new();
+        let mut last: Option<(Response<Body>, InFlight)> = None;
+        let mut last_error = (StatusCode::BAD_GATEWAY, "The upstream could not be reached.");
+        for attempt in 1..=retry.attempts {
+            let Some(inflight) = pool.pick(key, &tried) else { break };
+            let endpoint = inflight.endpoint.clone();
+            log.attempts = attempt;
+            log.upstream = endpoint.url.clone();
+            let uri = format!(
+                "http://{}{}{}",
+                endpoint.upstream.authority, endpoint.upstream.base_path, path_and_query
+            );
+            let body: Body = match (&replayable, streaming.take()) {
+                (Some(bytes), _) => {
+                    Full::new(bytes.clone()).map_err(|never| match never {}).boxed()
+                }
+                (None, Some(incoming)) => incoming.boxed(),
+                (None, None) => break,
+            };
+            let mut upstream_req = Request::new(body);
+            *upstream_req.method_mut() = parts.method.clone();
+            *upstream_req.version_mut() = Version::HTTP_11;
+            *upstream_req.headers_mut() = headers.clone();
+            match uri.parse() {
+                Ok(uri) => *upstream_req.uri_mut() = uri,
+                Err(_) => {
+                    return (error(StatusCode::BAD_REQUEST, "The request path is invalid."), log);
+                }
+            }
+            let outcome =
+                tokio::time::timeout(retry.per_try_timeout(), self.client.request(upstream_req))
+                    .await;
+            let can_retry = replayable.is_some() && attempt < retry.attempts;
+            let reason = match outcome {
+                Ok(Ok(response)) => {
+                    inflight.answered();
+                    let status = response.status();
+                    if matches!(status.as_u16(), 502..=504) {
+                        pool.failed(&endpoint);
+                        last = Some((response.map(BodyExt::boxed), inflight));
+                        if !(idempotent && can_retry) {
+                            break;
+                        }
+                        "status"
+                    } else {
+                        pool.succeeded(&endpoint);
+                        drop(permit);
+                        return (respond(response, inflight, client_upgrade), log);
+                    }
+                }
+                Ok(Err(e)) => {
+                    pool.failed(&endpoint);
+                    let connect = e.is_connect();
+                    tracing::debug!(pool = %pool.name, upstream = %endpoint.url, error = %e, "upstream request failed");
+                    last_error = (StatusCode::BAD_GATEWAY, "The upstream could not be reached.");
+                    // A request that never reached the upstream may go elsewhere whatever its
+                    // method; one that may have been seen, only when it is idempotent.
+                    if !(can_retry && (connect || idempotent)) {
+                        break;
+                    }
+                    if connect { "connect" } else { "reset" }
+                }
+                Err(_) => {
+                    pool.failed(&endpoint);
+                    last_error =
+                        (StatusCode::GATEWAY_TIMEOUT, "The upstream did not answer in time.");
+                    if !(idempotent && can_retry) {
+                        break;
+                    }
+                    "timeout"
+                }
+            };
+            if !rt.budget.withdraw() {
+                sb_observe::gateway::budget_exhausted(&pool.name);
+                break;
+            }
+            sb_observe::gateway::retry(&pool.name, reason);
+            tried.push(endpoint);
+        }
+        drop(permit);
+        match last {
+            Some((response, inflight)) => {
+                let response = response.map(|body| guard(body, inflight));
+                (strip_response(response), log)
+            }
+            None => (error(last_error.0, last_error.1), log),
+        }
+    }
+}
+
+/// What the access log says of a request.
+struct Log {
+    pool: String,
+    upstream: String,
+    attempts: u32,
+}
+
+fn path_under(path: &str, prefix: &str) -> bool {
+    prefix == "/"
+        || path == prefix
+        || (path.starts_with(prefix)
+            && (prefix.ends_with('/') || path.as_bytes()[prefix.len()] == b'/'))
+}
+
+/// The request's own id when it sent a sane one, else a new one.
+fn request_id(headers: &HeaderMap) -> HeaderValue {
+    headers
+        .get(&REQUEST_ID)
+        .filter(|v| {
+            let b = v.as_bytes();
+            !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            let id: u128 = rand::random();
+            HeaderValue::from_str(&format!("{id:032x}")).expect("hex is a valid header value")
+        })
+}
+
+fn is_idempotent(method: &Method, headers: &HeaderMap) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    ) || headers.contains_key("idempotency-key")
+}
+
+fn connection_tokens(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+fn wants_upgrade<B>(req: &Request<B>) -> bool {
+    req.version() == Version::HTTP_11
+        && req.headers().contains_key(header::UPGRADE)
+        && connection_tokens(req.headers()).iter().any(|t| t == "upgrade")
+}
+
+/// The headers sent upstream: hop-by-hop ones (and any the `Connection` header names)
+/// dropped, `X-Forwarded-*` and `Forwarded` set by the gateway (never trusted from the
+/// client), the request id, and `Upgrade` kept for tunnels.
+fn forwarded_headers(
+    headers: &HeaderMap,
+    client: SocketAddr,
+    tls: bool,
+    host: Option<&str>,
+    id: &HeaderValue,
+    upgrade: bool,
+) -> HeaderMap {
+    let mut out = headers.clone();
+    // `Connection: upgrade` names the Upgrade header, which a tunnel keeps.
+    let protocol = headers.get(header::UPGRADE).cloned().filter(|_| upgrade);
+    strip_hop_by_hop(&mut out);
+    for name in ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"] {
+        out.remove(name);
+    }
+    let proto = if tls { "https" } else { "http" };
+    let ip = client.ip();
+    let set = |out: &mut HeaderMap, name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            out.insert(name, v);
+        }
+    };
+    set(&mut out, "x-forwarded-for", &ip.to_string());
+    set(&mut out, "x-forwarded-proto", proto);
+    let for_ = if ip.is_ipv6() { format!("\"[{ip}]\"") } else { ip.to_string() };
+    let mut forwarded = format!("for={for_};proto={proto}");
+    if let Some(host) = host {
+        set(&mut out, "x-forwarded-host", host);
+        if host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)) {
+            forwarded.push_str(&format!(";host={host}"));
+        }
+        if !out.contains_key(header::HOST) {
+            set(&mut out, "host", host);
+        }
+    }
+    set(&mut out, "forwarded", &forwarded);
+    out.insert(REQUEST_ID.clone(), id.clone());
+    match protocol {
+        Some(protocol) => {
+            out.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            out.insert(header::UPGRADE, protocol);
+        }
+        None => {
+            out.remove(header::UPGRADE);
+        }
+    }
+    out
+}
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    for token in connection_tokens(headers) {
+        if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
+            headers.remove(name);
+        }
+    }
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+fn strip_response(mut response: Response<Body>) -> Response<Body> {
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        strip_hop_by_hop(response.headers_mut());
+        response.headers_mut().remove(header::UPGRADE);
+    }
+    response
+}
+
+/// The response to send back: streamed, counting as in flight to its upstream until its body
+/// ends; a `101` also joins the two upgraded connections.
+fn respond(
+    mut response: Response<Incoming>,
+    inflight: InFlight,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Response<Body> {
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_upgrade) = client_upgrade {
+            let upstream_upgrade = hyper::upgrade::on(&mut response);
+            tokio::spawn(async move {
+                let _inflight = inflight;
+                let (Ok(client), Ok(upstream)) = tokio::join!(client_upgrade, upstream_upgrade)
+                else {
+                    return;
+                };
+                let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+                if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+                    tracing::debug!(error = %e, "upgraded connection ended with an error");
+                }
+            });
+            return response.map(BodyExt::boxed);
+        }
+        return error(StatusCode::BAD_GATEWAY, "The upstream switched protocols unasked.");
+    }
+    strip_response(response.map(|body| guard(body.boxed(), inflight)))
+}
+
+/// A body that keeps its request counted as in flight until it ends.
+struct Guarded {
+    inner: Body,
+    _inflight: InFlight,
+}
+
+impl http_body::Body for Guarded {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+fn guard(inner: Body, inflight: InFlight) -> Body {
+    Guarded { inner, _inflight: inflight }.boxed()
+}
+
+/// A response of the gateway itself, in the PocketBase error format.
+pub fn error(status: StatusCode, message: &str) -> Response<Body> {
+    let body = serde_json::json!({"status": status.as_u16(), "message": message, "data": {}});
+    let mut response = Response::new(
+        Full::new(Bytes::from(body.to_string())).map_err(|never| match never {}).boxed(),
+    );
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn hash_key(on: &HashOn, headers: &HeaderMap, client: SocketAddr) -> Option<u64> {
+    match on {
+        HashOn::ClientIp => Some(hash_of(&client.ip())),
+        HashOn::Header(name) => headers.get(name).map(|v| hash_of(&v.as_bytes())),
+        HashOn::Cookie(name) => headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| hash_of(&v)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_and_forwarding_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, X-Secret"));
+        h.insert("x-secret", HeaderValue::from_static("s"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert("x-kept", HeaderValue::from_static("yes"));
+        let id = HeaderValue::from_static("abc");
+        let client: SocketAddr = "10.0.0.7:5000".parse().unwrap();
+        let out = forwarded_headers(&h, client, false, Some("api.test:8080"), &id, false);
+        for gone in ["connection", "x-secret", "keep-alive", "transfer-encoding", "upgrade"] {
+            assert!(!out.contains_key(gone), "{gone} forwarded");
+        }
+        assert_eq!(out["x-forwarded-for"], "10.0.0.7", "the client's claim is replaced");
+        assert_eq!(out["x-forwarded-proto"], "http");
+        assert_eq!(out["x-forwarded-host"], "api.test:8080");
+        assert_eq!(out["forwarded"], "for=10.0.0.7;proto=http;host=api.test:8080");
+        assert_eq!(out["x-request-id"], "abc");
+        assert_eq!(out["x-kept"], "yes");
+        let v6: SocketAddr = "[::1]:5000".parse().unwrap();
+        let out = forwarded_headers(&h, v6, true, None, &id, true);
+        assert_eq!(out["forwarded"], "for=\"[::1]\";proto=https");
+        assert_eq!(out["connection"], "upgrade");
+        assert_eq!(out["upgrade"], "websocket");
+    }
+
+    #[test]
+    fn prefixes_match_whole_segments() {
+        assert!(path_under("/api/x", "/api"));
+        assert!(path_under("/api", "/api"));
+        assert!(!path_under("/apix", "/api"));
+        assert!(path_under("/anything", "/"));
+        assert!(path_under("/static/a.css", "/static/"));
+    }
+
+    #[test]
+    fn request_ids_are_kept_when_sane() {
+        let mut h = HeaderMap::new();
+        assert_eq!(request_id(&h).len(), 32);
+        h.insert("x-request-id", HeaderValue::from_static("trace-1"));
+        assert_eq!(request_id(&h), "trace-1");
+        h.insert("x-request-id", HeaderValue::from_static("has space"));
+        assert_ne!(request_id(&h), "has space");
+    }
+}

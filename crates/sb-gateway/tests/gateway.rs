@@ -1,0 +1,603 @@
+//! The gateway against in-process upstreams on loopback, each on a runtime of its own so that
+//! "killing" one drops every socket it holds at once (like `kill -9`). Every load loop is
+//! bounded and stops itself.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use sb_gateway::{GatewayConfig, Running};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// How an upstream behaves.
+#[derive(Default)]
+struct Behaviour {
+    /// Answers every request (health checks included) with this status when set.
+    status: AtomicU64,
+    /// Never answers (health checks included).
+    hang: AtomicBool,
+    /// Requests seen (health checks excluded).
+    hits: AtomicUsize,
+    /// Releases `/slow` and the second SSE event.
+    release: tokio::sync::Notify,
+}
+
+struct Upstream {
+    url: String,
+    behaviour: Arc<Behaviour>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Upstream {
+    fn start(name: &str) -> Upstream {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let behaviour = Arc::new(Behaviour::default());
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        std_listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", std_listener.local_addr().unwrap());
+        let state = (name.to_owned(), behaviour.clone());
+        runtime.spawn(async move {
+            let listener = TcpListener::from_std(std_listener).unwrap();
+            let app = axum::Router::new()
+                .route("/api/health", get(health))
+                .route("/slow", get(slow))
+                .route("/sse", get(sse))
+                .route("/upgrade", get(upgrade))
+                .route("/big", post(big_in).get(big_out))
+                .fallback(any(echo))
+                .with_state(state);
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+                .ok();
+        });
+        Upstream { url, behaviour, runtime: Some(runtime) }
+    }
+
+    /// Drops the upstream's runtime: every socket closes at once.
+    fn kill(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+
+    fn hits(&self) -> usize {
+        self.behaviour.hits.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+type St = State<(String, Arc<Behaviour>)>;
+
+async fn gate(b: &Behaviour) -> Option<Response> {
+    if b.hang.load(Ordering::SeqCst) {
+        std::future::pending::<()>().await;
+    }
+    match b.status.load(Ordering::SeqCst) as u16 {
+        0 => None,
+        status => {
+            Some((axum::http::StatusCode::from_u16(status).unwrap(), "forced").into_response())
+        }
+    }
+}
+
+async fn health(State((_, b)): St) -> Response {
+    gate(&b).await.unwrap_or_else(|| "ok".into_response())
+}
+
+async fn echo(State((name, b)): St, req: Request) -> Response {
+    b.hits.fetch_add(1, Ordering::SeqCst);
+    if let Some(r) = gate(&b).await {
+        return r;
+    }
+    let headers: serde_json::Map<String, Value> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or(""))))
+        .collect();
+    let method = req.method().to_string();
+    let path = req.uri().to_string();
+    let body = axum::body::to_bytes(req.into_body(), usize::MAX).await.unwrap();
+    axum::Json(json!({"upstream": name, "method": method, "path": path, "headers": headers, "body": body.len()}))
+        .into_response()
+}
+
+async fn slow(State((name, b)): St) -> Response {
+    b.hits.fetch_add(1, Ordering::SeqCst);
+    b.release.notified().await;
+    name.into_response()
+}
+
+async fn sse(State((_, b)): St) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(4);
+    tokio::spawn(async move {
+        tx.send(Ok("data: one\n\n".into())).await.ok();
+        b.release.notified().await;
+        tx.send(Ok("data: two\n\n".into())).await.ok();
+    });
+    let stream =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
+    ([("content-type", "text/event-stream")], axum::body::Body::from_stream(stream)).into_response()
+}
+
+async fn upgrade(mut req: Request) -> Response {
+    let on = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on.await else { return };
+        let mut io = hyper_util::rt::TokioIo::new(upgraded);
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = io.read(&mut buf).await {
+            if n == 0 || io.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    });
+    axum::http::Response::builder()
+        .status(101)
+        .header("connection", "upgrade")
+        .header("upgrade", "echo")
+        .body(axum::body::Body::empty())
+        .unwrap()
+}
+
+async fn big_in(req: Request) -> String {
+    let body = axum::body::to_bytes(req.into_body(), usize::MAX).await.unwrap();
+    format!("{} {:08x}", body.len(), crc32fast::hash(&body))
+}
+
+async fn big_out() -> Vec<u8> {
+    pattern(8 << 20)
+}
+
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8).collect()
+}
+
+/// A gateway serving `config` (its listener replaced by a free port).
+struct Gw {
+    url: String,
+    running: Arc<Running>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Gw {
+    async fn start(config: GatewayConfig) -> Gw {
+        let running = Running::start(&config).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = running.clone();
+        let task = tokio::spawn(async move {
+            serving
+                .serve(listener, Duration::from_secs(5), async move {
+                    stopped.await.ok();
+                })
+                .await
+        });
+        Gw { url, running, stop: Some(stop), task }
+    }
+
+    async fn stop(mut self) {
+        self.stop.take().unwrap().send(()).ok();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+fn config(upstreams: &[&Upstream], extra: &str) -> GatewayConfig {
+    let list: Vec<String> =
+        upstreams.iter().map(|u| format!("{{ url = \"{}\" }}", u.url)).collect();
+    // Fast checks unless `extra` sets its own.
+    let health = if extra.contains("health =") {
+        ""
+    } else {
+        "health = { path = \"/api/health\", interval_ms = 100, timeout_ms = 200, rise = 1, fall = 2 }"
+    };
+    let text = format!(
+        "[[listeners]]\naddr = \"127.0.0.1:0\"\n[[pools]]\nname = \"p\"\nupstreams = [{}]\n\
+         {health}\n{extra}\n[[routes]]\npool = \"p\"\n",
+        list.join(", ")
+    );
+    GatewayConfig::from_toml(&text).unwrap()
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap()
+}
+
+async fn wait_until(what: &str, limit: Duration, done: impl Fn() -> bool) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    started.elapsed()
+}
+
+fn healthy(gw: &Gw, i: usize) -> bool {
+    gw.running.current().pool("p").unwrap().endpoints()[i].is_healthy()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_spread_and_forwarded_with_clean_headers() {
+    let (a, b) = (Upstream::start("a"), Upstream::start("b"));
+    let gw = Gw::start(config(&[&a, &b], "")).await;
+    let client = http();
+    let mut seen = std::collections::HashMap::new();
+    for _ in 0..10 {
+        let r = client
+            .get(format!("{}/api/collections/x/records?page=2", gw.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["path"], "/api/collections/x/records?page=2");
+        assert_eq!(body["headers"]["x-request-id"], id.as_str());
+        assert_eq!(body["headers"]["x-forwarded-for"], "127.0.0.1");
+        assert_eq!(body["headers"]["x-forwarded-proto"], "http");
+        *seen.entry(body["upstream"].as_str().unwrap().to_owned()).or_insert(0) += 1;
+    }
+    assert_eq!(seen.get("a"), Some(&5));
+    assert_eq!(seen.get("b"), Some(&5));
+
+    // Hop-by-hop headers, the ones `Connection` names, and a client's own X-Forwarded-For
+    // never reach the upstream; traceparent and the request id travel on.
+    let mut raw =
+        tokio::net::TcpStream::connect(gw.url.trim_start_matches("http://")).await.unwrap();
+    raw.write_all(
+        b"GET /h HTTP/1.1\r\nHost: api.test\r\nConnection: close, x-secret\r\nX-Secret: s\r\n\
+          Keep-Alive: 5\r\nX-Forwarded-For: 6.6.6.6\r\nX-Request-Id: req-1\r\n\
+          traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut text = String::new();
+    raw.read_to_string(&mut text).await.unwrap();
+    let body: Value = serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let h = &body["headers"];
+    assert!(h.get("x-secret").is_none() && h.get("keep-alive").is_none(), "{h}");
+    assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(h["x-forwarded-host"], "api.test");
+    assert_eq!(h["host"], "api.test", "the client's Host is kept");
+    assert_eq!(h["forwarded"], "for=127.0.0.1;proto=http;host=api.test");
+    assert_eq!(h["x-request-id"], "req-1");
+    assert_eq!(h["traceparent"], "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    assert!(text.contains("x-request-id: req-1"));
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_upstream_fails_no_idempotent_request() {
+    let ups: Vec<Upstream> = (0..3).map(|i| Upstream::start(&format!("u{i}"))).collect();
+    let mut ups = ups;
+    let gw = Gw::start(config(&ups.iter().collect::<Vec<_>>(), "")).await;
+    let client = http();
+    let stop_at = Instant::now() + Duration::from_secs(3);
+    let (gets, get_failures, posts, post_failures) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let mut workers = Vec::new();
+    for w in 0..6 {
+        let (client, url) = (client.clone(), gw.url.clone());
+        let (done, failed) = if w % 2 == 0 {
+            (gets.clone(), get_failures.clone())
+        } else {
+            (posts.clone(), post_failures.clone())
+        };
+        workers.push(tokio::spawn(async move {
+            while Instant::now() < stop_at {
+                let r = if w % 2 == 0 {
+                    client.get(format!("{url}/read")).send().await
+                } else {
+                    client.post(format!("{url}/write")).body("x").send().await
+                };
+                done.fetch_add(1, Ordering::SeqCst);
+                if !r.is_ok_and(|r| r.status() == 200) {
+                    failed.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    ups[1].kill();
+    for w in workers {
+        w.await.unwrap();
+    }
+    assert!(gets.load(Ordering::SeqCst) > 100 && posts.load(Ordering::SeqCst) > 100);
+    assert_eq!(get_failures.load(Ordering::SeqCst), 0, "idempotent requests are retried elsewhere");
+    // A POST in flight on the killed upstream may fail (indeterminate): at most one per POST
+    // worker; every later one goes to the others (connect failures are retried).
+    assert!(
+        post_failures.load(Ordering::SeqCst) <= 3,
+        "{} POSTs failed",
+        post_failures.load(Ordering::SeqCst)
+    );
+    assert!(!healthy(&gw, 1), "the active check took it out");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_upstream_is_detected_and_never_holds_a_request_past_the_per_try_timeout() {
+    let (a, b) = (Upstream::start("a"), Upstream::start("b"));
+    let gw = Gw::start(config(&[&a, &b], "retry = { per_try_timeout_ms = 400 }")).await;
+    let client = http();
+    a.behaviour.hang.store(true, Ordering::SeqCst);
+    // interval 100 ms × fall 2, each check bounded by its 200 ms timeout.
+    let detected = wait_until("the hung upstream fails its checks", Duration::from_secs(5), || {
+        !healthy(&gw, 0)
+    })
+    .await;
+    assert!(
+        detected <= Duration::from_millis(100 * 2 + 200 * 2 + 400),
+        "detected after {detected:?}"
+    );
+    // Re-enable it as healthy from the pool's view to force requests onto it: a hung upstream
+    // chosen by a request costs at most one per-try timeout, then the request goes elsewhere.
+    let pool = gw.running.current().pool("p").unwrap().clone();
+    let mut slowest = Duration::ZERO;
+    for _ in 0..6 {
+        pool.checked(&pool.endpoints()[0], true);
+        let started = Instant::now();
+        let r = client.get(format!("{}/x", gw.url)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["upstream"], "b");
+        slowest = slowest.max(started.elapsed());
+    }
+    assert!(slowest < Duration::from_millis(400 + 600), "a request took {slowest:?}");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retry_budget_holds_under_a_full_outage_and_the_ejection_cap_holds() {
+    let (a, b) = (Upstream::start("a"), Upstream::start("b"));
+    let extra = "retry = { attempts = 3, budget_percent = 20, min_retries_per_second = 1 }\n\
+                 outlier = { consecutive_failures = 3, max_ejected_percent = 50 }\n\
+                 health = { enabled = false }";
+    let gw = Gw::start(config(&[&a, &b], extra)).await;
+    for u in [&a, &b] {
+        u.behaviour.status.store(503, Ordering::SeqCst);
+    }
+    let client = http();
+    for _ in 0..100 {
+        let r = client.get(format!("{}/x", gw.url)).send().await.unwrap();
+        assert_eq!(r.status(), 503, "the upstream's own answer comes back");
+    }
+    let hits = a.hits() + b.hits();
+    // Without a budget: 300 tries. With it: 100 + 20% + 10 s × 1/s of reserve.
+    assert!(hits > 100, "some retries happened: {hits}");
+    assert!(hits <= 100 + 20 + 10 + 5, "retries stayed within the budget: {hits}");
+    let pool = gw.running.current().pool("p").unwrap().clone();
+    let ejected = pool.endpoints().iter().filter(|e| pool.is_ejected(e)).count();
+    assert_eq!(ejected, 1, "half the pool at most is ejected");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_pass_through_unbuffered_both_ways() {
+    let a = Upstream::start("a");
+    let gw = Gw::start(config(&[&a], "")).await;
+    let client = http();
+    // SSE: the first event arrives while the upstream still holds the second.
+    let mut r = client.get(format!("{}/sse", gw.url)).send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let first =
+        tokio::time::timeout(Duration::from_secs(5), r.chunk()).await.expect("no buffering");
+    assert_eq!(first.unwrap().unwrap(), "data: one\n\n");
+    a.behaviour.release.notify_waiters();
+    let second = tokio::time::timeout(Duration::from_secs(5), r.chunk()).await.unwrap();
+    assert_eq!(second.unwrap().unwrap(), "data: two\n\n");
+
+    // 8 MiB each way, streamed.
+    let body = pattern(8 << 20);
+    let crc = crc32fast::hash(&body);
+    let r = client.post(format!("{}/big", gw.url)).body(body).send().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), format!("{} {crc:08x}", 8 << 20));
+    let r = client.get(format!("{}/big", gw.url)).send().await.unwrap();
+    assert_eq!(r.bytes().await.unwrap().as_ref(), pattern(8 << 20).as_slice());
+
+    // An upgraded connection is a tunnel.
+    let mut raw =
+        tokio::net::TcpStream::connect(gw.url.trim_start_matches("http://")).await.unwrap();
+    raw.write_all(
+        b"GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        raw.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    raw.write_all(b"ping").await.unwrap();
+    let mut echoed = [0u8; 4];
+    raw.read_exact(&mut echoed).await.unwrap();
+    assert_eq!(&echoed, b"ping");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn circuit_breaking_sheds_beyond_the_pool_limits_and_drain_finishes_in_flight_requests() {
+    let a = Upstream::start("a");
+    let gw = Gw::start(config(&[&a], "limits = { max_requests = 1, max_pending = 0 }")).await;
+    let client = http();
+    let slow = tokio::spawn({
+        let (client, url) = (client.clone(), gw.url.clone());
+        async move { client.get(format!("{url}/slow")).send().await.unwrap().text().await.unwrap() }
+    });
+    wait_until("the slow request reaches the upstream", Duration::from_secs(5), || a.hits() == 1)
+        .await;
+    let r = client.get(format!("{}/x", gw.url)).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["message"], "The upstream pool is at its limit.");
+    // Shutdown begins with the slow request in flight: it still completes.
+    let url = gw.url.clone();
+    let stopping = tokio::spawn(gw.stop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        tokio::net::TcpStream::connect(url.trim_start_matches("http://")).await.is_err(),
+        "no new connections"
+    );
+    a.behaviour.release.notify_waiters();
+    assert_eq!(slow.await.unwrap(), "a");
+    stopping.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashing_is_sticky_and_reloads_under_load_drop_nothing() {
+    let (a, b, c) = (Upstream::start("a"), Upstream::start("b"), Upstream::start("c"));
+    let hashed = "balance = \"hash\"\nhash_on = \"header:x-user\"";
+    let gw = Gw::start(config(&[&a, &b, &c], hashed)).await;
+    let client = http();
+    let mut first = std::collections::HashMap::new();
+    for round in 0..3 {
+        for user in 0..12 {
+            let r = client
+                .get(format!("{}/x", gw.url))
+                .header("x-user", user.to_string())
+                .send()
+                .await
+                .unwrap();
+            let body: Value = r.json().await.unwrap();
+            let up = body["upstream"].as_str().unwrap().to_owned();
+            if round == 0 {
+                first.insert(user, up);
+            } else {
+                assert_eq!(first[&user], up, "user {user} stays on one upstream");
+            }
+        }
+    }
+    // Reloads while a load loop runs: none of its requests fails.
+    let stop_at = Instant::now() + Duration::from_secs(2);
+    let failures = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let (client, url, failures, done) =
+            (client.clone(), gw.url.clone(), failures.clone(), done.clone());
+        workers.push(tokio::spawn(async move {
+            while Instant::now() < stop_at {
+                let ok =
+                    client.get(format!("{url}/x")).send().await.is_ok_and(|r| r.status() == 200);
+                done.fetch_add(1, Ordering::SeqCst);
+                if !ok {
+                    failures.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }));
+    }
+    for i in 0..8 {
+        let balance = if i % 2 == 0 { "balance = \"least_request\"" } else { hashed };
+        gw.running.reload(&config(&[&a, &b, &c], balance)).unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    for w in workers {
+        w.await.unwrap();
+    }
+    assert!(done.load(Ordering::SeqCst) > 100);
+    assert_eq!(failures.load(Ordering::SeqCst), 0);
+    // A configuration that does not validate is refused and the running one kept.
+    let mut bad = config(&[&a], "");
+    bad.routes[0].pool = "nope".into();
+    assert!(gw.running.reload(&bad).is_err());
+    assert_eq!(client.get(format!("{}/x", gw.url)).send().await.unwrap().status(), 200);
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_endpoint_shows_pools_and_changes_upstreams() {
+    let (a, b) = (Upstream::start("a"), Upstream::start("b"));
+    let gw = Gw::start(config(&[&a], "")).await;
+    let admin = Arc::new(sb_gateway::admin::Admin {
+        running: gw.running.clone(),
+        token: "s3cret".into(),
+        reload: None,
+        render: Box::new(|| "# metrics\n".into()),
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin_url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(sb_gateway::serve_admin(admin, listener, async move {
+        stopped.await.ok();
+    }));
+    let client = http();
+    let r = client.get(format!("{admin_url}/pools")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = client.get(format!("{admin_url}/pools")).bearer_auth("wrong!").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let pools: Value = client
+        .get(format!("{admin_url}/pools"))
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pools["pools"][0]["upstreams"][0]["url"], a.url.as_str());
+    assert_eq!(pools["pools"][0]["upstreams"][0]["healthy"], true);
+
+    let r = client
+        .post(format!("{admin_url}/pools/p/upstreams"))
+        .bearer_auth("s3cret")
+        .json(&json!({"url": b.url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Added upstreams take requests once their check passed.
+    wait_until("b passes its check", Duration::from_secs(5), || healthy(&gw, 1)).await;
+    let mut upstreams = std::collections::HashSet::new();
+    for _ in 0..6 {
+        let body: Value =
+            client.get(format!("{}/x", gw.url)).send().await.unwrap().json().await.unwrap();
+        upstreams.insert(body["upstream"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(upstreams.len(), 2);
+    let r = client
+        .delete(format!("{admin_url}/pools/p/upstreams?url={}", a.url))
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for _ in 0..4 {
+        let body: Value =
+            client.get(format!("{}/x", gw.url)).send().await.unwrap().json().await.unwrap();
+        assert_eq!(body["upstream"], "b");
+    }
+    let r = client
+        .delete(format!("{admin_url}/pools/p/upstreams?url={}", b.url))
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "the last upstream stays");
+    let r = client.get(format!("{admin_url}/metrics")).bearer_auth("s3cret").send().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "# metrics\n");
+    stop.send(()).ok();
+    task.await.unwrap().unwrap();
+    gw.stop().await;
+}

@@ -1,0 +1,298 @@
+//! The gateway in front of real `scalebase serve` processes (PostgreSQL and Redis): a node
+//! killed with SIGKILL under a load of reads and writes, with a history check of every
+//! acknowledged write; and realtime through the gateway when the node holding the stream dies.
+//! (PostgreSQL only: several processes on one SQLite file are refused by design.)
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::Client;
+use crate::realtime::Sse;
+
+const ADMIN: &str = "gw-admin@example.com";
+const PASSWORD: &str = "gateway-pass-1";
+
+/// `n` node processes on a fresh PostgreSQL database and this test's own Redis prefix.
+struct Nodes {
+    children: Vec<Option<Child>>,
+    urls: Vec<String>,
+    db: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Nodes {
+    async fn start(n: usize) -> Nodes {
+        let db = sb_testkit::create_pg_database().await;
+        let url = sb_testkit::pg_url_for(&db);
+        let dir = tempfile::tempdir().unwrap();
+        let redis = std::env::var("SCALEBASE_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let prefix = format!("sbgw:{db}:");
+        let bin = env!("CARGO_BIN_EXE_scalebase");
+        let out = Command::new(bin)
+            .args(["superuser", "upsert", ADMIN, PASSWORD, "--db", &url])
+            .arg("--dir")
+            .arg(dir.path().join("cli"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut children = Vec::new();
+        let mut urls = Vec::new();
+        for i in 0..n {
+            let port =
+                std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let child = Command::new(bin)
+                .args(["serve", "--http", &format!("127.0.0.1:{port}"), "--db", &url])
+                .args(["--redis", &redis, "--redis-prefix", &prefix, "--log-level", "warn"])
+                .arg("--dir")
+                .arg(dir.path().join(format!("node{i}")))
+                .env_remove("RUST_BACKTRACE")
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
+            children.push(Some(child));
+            urls.push(format!("http://127.0.0.1:{port}"));
+        }
+        let http = reqwest::Client::new();
+        for url in &urls {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let ready = http.get(format!("{url}/api/ready")).send().await;
+                if ready.is_ok_and(|r| r.status() == 200) {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{url} never became ready");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Nodes { children, urls, db, _dir: dir }
+    }
+
+    /// SIGKILL.
+    fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.children[i].take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+
+    async fn stop(mut self) {
+        for i in 0..self.children.len() {
+            self.kill(i);
+        }
+        sb_testkit::drop_pg_database(&self.db).await;
+    }
+}
+
+/// A failed test still stops its processes.
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for i in 0..self.children.len() {
+            self.kill(i);
+        }
+    }
+}
+
+/// An in-process gateway over `urls` (checks every 100 ms, out after 2 failures).
+async fn gateway(
+    urls: &[String],
+) -> (String, Arc<sb_gateway::Running>, tokio::sync::oneshot::Sender<()>) {
+    let list: Vec<String> = urls.iter().map(|u| format!("{{ url = \"{u}\" }}")).collect();
+    let config = sb_gateway::GatewayConfig::from_toml(&format!(
+        "[[listeners]]\naddr = \"127.0.0.1:0\"\n[[pools]]\nname = \"app\"\nupstreams = [{}]\n\
+         health = {{ interval_ms = 100, timeout_ms = 500, fall = 2, rise = 2 }}\n\
+         [[routes]]\npool = \"app\"\n",
+        list.join(", ")
+    ))
+    .unwrap();
+    let running = sb_gateway::Running::start(&config).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = running.clone();
+    tokio::spawn(async move {
+        serving
+            .serve(listener, Duration::from_secs(2), async move {
+                stopped.await.ok();
+            })
+            .await
+    });
+    (url, running, stop)
+}
+
+async fn superuser(base: &str) -> Client {
+    let mut su = Client::guest(base);
+    let r = su
+        .post(
+            "/api/collections/_superusers/auth-with-password",
+            json!({"identity": ADMIN, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    su.token = r.body["token"].as_str().map(str::to_owned);
+    su
+}
+
+/// What a write's client saw.
+enum Outcome {
+    Acked(String),
+    /// Failed or no answer: it may or may not have happened.
+    Indeterminate,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_under_load_behind_the_gateway_loses_no_acknowledged_write() {
+    let mut nodes = Nodes::start(3).await;
+    let (gw, running, stop) = gateway(&nodes.urls).await;
+    let su = superuser(&gw).await;
+    let r = su
+        .post(
+            "/api/collections",
+            json!({"name": "events", "type": "base", "listRule": "", "viewRule": "", "createRule": "",
+                   "fields": [{"name": "title", "type": "text"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+
+    let http = reqwest::Client::new();
+    let stop_at = Instant::now() + Duration::from_secs(4);
+    let history: Arc<Mutex<Vec<(String, Outcome)>>> = Arc::default();
+    let (reads, read_failures) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let (http, gw, history) = (http.clone(), gw.clone(), history.clone());
+        let (reads, read_failures) = (reads.clone(), read_failures.clone());
+        workers.push(tokio::spawn(async move {
+            let mut seq = 0;
+            while Instant::now() < stop_at {
+                if w % 2 == 0 {
+                    let r = http
+                        .get(format!("{gw}/api/collections/events/records?perPage=5"))
+                        .send()
+                        .await;
+                    reads.fetch_add(1, Ordering::SeqCst);
+                    if !r.is_ok_and(|r| r.status() == 200) {
+                        read_failures.fetch_add(1, Ordering::SeqCst);
+                    }
+                } else {
+                    seq += 1;
+                    let title = format!("w{w}-{seq}");
+                    let r = http
+                        .post(format!("{gw}/api/collections/events/records"))
+                        .json(&json!({"title": title}))
+                        .send()
+                        .await;
+                    let outcome = match r {
+                        Ok(r) if r.status() == 200 => match r.json::<Value>().await {
+                            Ok(body) => {
+                                Outcome::Acked(body["id"].as_str().unwrap_or("").to_owned())
+                            }
+                            Err(_) => Outcome::Indeterminate,
+                        },
+                        _ => Outcome::Indeterminate,
+                    };
+                    history.lock().unwrap().push((title, outcome));
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    nodes.kill(1);
+    for w in workers {
+        w.await.unwrap();
+    }
+
+    // Reads: none failed. Writes: only those in flight at the kill may be indeterminate (one
+    // per writer at most).
+    assert!(reads.load(Ordering::SeqCst) > 50, "the load ran");
+    assert_eq!(read_failures.load(Ordering::SeqCst), 0, "idempotent requests never fail");
+    let history = std::mem::take(&mut *history.lock().unwrap());
+    let indeterminate = history.iter().filter(|(_, o)| matches!(o, Outcome::Indeterminate)).count();
+    println!(
+        "failover: {} reads (0 failed), {} writes ({indeterminate} indeterminate)",
+        reads.load(Ordering::SeqCst),
+        history.len()
+    );
+    assert!(indeterminate <= 2, "{indeterminate} writes failed");
+
+    // History check: every acknowledged write is there exactly once, with its title.
+    let mut stored: Vec<(String, String)> = Vec::new();
+    for page in 1.. {
+        let r = su
+            .get(&format!("/api/collections/events/records?perPage=500&page={page}&skipTotal=1"))
+            .await;
+        assert_eq!(r.status, 200);
+        let items = r.body["items"].as_array().unwrap().clone();
+        stored.extend(items.iter().map(|i| {
+            (i["id"].as_str().unwrap().to_owned(), i["title"].as_str().unwrap().to_owned())
+        }));
+        if items.len() < 500 {
+            break;
+        }
+    }
+    let acked: Vec<(&String, &String)> = history
+        .iter()
+        .filter_map(|(title, o)| match o {
+            Outcome::Acked(id) => Some((id, title)),
+            Outcome::Indeterminate => None,
+        })
+        .collect();
+    assert!(acked.len() > 50, "writes were acknowledged: {}", acked.len());
+    for (id, title) in &acked {
+        let copies: Vec<_> = stored.iter().filter(|(s, _)| s == *id).collect();
+        assert_eq!(copies.len(), 1, "acknowledged write {id} stored once");
+        assert_eq!(&copies[0].1, *title);
+    }
+    let mut titles: Vec<&String> = stored.iter().map(|(_, t)| t).collect();
+    titles.sort();
+    titles.dedup();
+    assert_eq!(titles.len(), stored.len(), "no write was applied twice");
+    assert!(stored.len() <= acked.len() + indeterminate, "nothing appeared from nowhere");
+    let pool = running.current().pool("app").unwrap().clone();
+    assert!(!pool.endpoints()[1].is_healthy(), "the killed node is out of the pool");
+    stop.send(()).ok();
+    nodes.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realtime_through_the_gateway_resumes_after_the_node_holding_the_stream_dies() {
+    let mut nodes = Nodes::start(2).await;
+    let (gw, running, stop) = gateway(&nodes.urls).await;
+    let su = superuser(&gw).await;
+    let r = su
+        .post(
+            "/api/collections",
+            json!({"name": "feed", "type": "base", "listRule": "", "viewRule": "", "createRule": "",
+                   "fields": [{"name": "t", "type": "text"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let guest = Client::guest(&gw);
+    let mut sse = Sse::connect(&gw).await;
+    sse.subscribe(&guest, &["feed/*"]).await;
+    let r = su.post("/api/collections/feed/records", json!({"t": "before"})).await;
+    assert_eq!(r.status, 200);
+    let events = sse.until(|e| e.name == "feed/*").await;
+    assert_eq!(events.last().unwrap().data["record"]["t"], "before");
+
+    // The stream is the only request in flight: its node is the one to kill.
+    let pool = running.current().pool("app").unwrap().clone();
+    let holder =
+        pool.endpoints().iter().position(|e| e.inflight() == 1).expect("the stream's node");
+    nodes.kill(holder);
+    assert!(sse.next().await.is_none(), "the stream ends with its node");
+
+    // What the SDK does: reconnect, subscribe again, and events flow.
+    let mut sse = Sse::connect(&gw).await;
+    sse.subscribe(&guest, &["feed/*"]).await;
+    let r = su.post("/api/collections/feed/records", json!({"t": "after"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let events = sse.until(|e| e.name == "feed/*").await;
+    assert_eq!(events.last().unwrap().data["record"]["t"], "after");
+    stop.send(()).ok();
+    nodes.stop().await;
+}
