@@ -72,6 +72,13 @@ impl Nodes {
         Nodes { children, urls, db, _dir: dir }
     }
 
+    /// Sends `signal` (STOP, CONT) to node `i`.
+    fn signal(&self, i: usize, signal: &str) {
+        let pid = self.children[i].as_ref().expect("running").id().to_string();
+        let status = Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap();
+        assert!(status.success());
+    }
+
     /// SIGKILL.
     fn kill(&mut self, i: usize) {
         if let Some(mut child) = self.children[i].take() {
@@ -97,14 +104,17 @@ impl Drop for Nodes {
     }
 }
 
-/// An in-process gateway over `urls` (checks every 100 ms, out after 2 failures).
+/// An in-process gateway over `urls` (checks every 100 ms, out after 2 failures; each try of
+/// a request bounded by `per_try_ms`).
 async fn gateway(
     urls: &[String],
+    per_try_ms: u64,
 ) -> (String, Arc<sb_gateway::Running>, tokio::sync::oneshot::Sender<()>) {
     let list: Vec<String> = urls.iter().map(|u| format!("{{ url = \"{u}\" }}")).collect();
     let config = sb_gateway::GatewayConfig::from_toml(&format!(
         "[[listeners]]\naddr = \"127.0.0.1:0\"\n[[pools]]\nname = \"app\"\nupstreams = [{}]\n\
-         health = {{ interval_ms = 100, timeout_ms = 500, fall = 2, rise = 2 }}\n\
+         health = {{ interval_ms = 100, timeout_ms = 300, fall = 2, rise = 2 }}\n\
+         retry = {{ per_try_timeout_ms = {per_try_ms} }}\n\
          [[routes]]\npool = \"app\"\n",
         list.join(", ")
     ))
@@ -147,7 +157,7 @@ enum Outcome {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_under_load_behind_the_gateway_loses_no_acknowledged_write() {
     let mut nodes = Nodes::start(3).await;
-    let (gw, running, stop) = gateway(&nodes.urls).await;
+    let (gw, running, stop) = gateway(&nodes.urls, 5000).await;
     let su = superuser(&gw).await;
     let r = su
         .post(
@@ -261,7 +271,7 @@ async fn a_node_killed_under_load_behind_the_gateway_loses_no_acknowledged_write
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn realtime_through_the_gateway_resumes_after_the_node_holding_the_stream_dies() {
     let mut nodes = Nodes::start(2).await;
-    let (gw, running, stop) = gateway(&nodes.urls).await;
+    let (gw, running, stop) = gateway(&nodes.urls, 5000).await;
     let su = superuser(&gw).await;
     let r = su
         .post(
@@ -293,6 +303,48 @@ async fn realtime_through_the_gateway_resumes_after_the_node_holding_the_stream_
     assert_eq!(r.status, 200, "{:?}", r.body);
     let events = sse.until(|e| e.name == "feed/*").await;
     assert_eq!(events.last().unwrap().data["record"]["t"], "after");
+    stop.send(()).ok();
+    nodes.stop().await;
+}
+
+// A node hung with SIGSTOP: the checks take it out within (interval + check timeout) × fall
+// (plus the round under way), and no request waits longer than one per-try timeout before
+// another node answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_node_is_detected_and_requests_do_not_wait_past_the_per_try_timeout() {
+    let nodes = Nodes::start(2).await;
+    let (gw, running, stop) = gateway(&nodes.urls, 700).await;
+    let http = reqwest::Client::new();
+    for _ in 0..4 {
+        let r = http.get(format!("{gw}/api/health")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    nodes.signal(0, "STOP");
+    let stopped = Instant::now();
+    let pool = running.current().pool("app").unwrap().clone();
+    let watcher = tokio::spawn(async move {
+        while pool.endpoints()[0].is_healthy() {
+            assert!(stopped.elapsed() < Duration::from_secs(10), "never detected");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        stopped.elapsed()
+    });
+    let mut slowest = Duration::ZERO;
+    while !watcher.is_finished() {
+        let started = Instant::now();
+        let r = http.get(format!("{gw}/api/health")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "answered by the other node");
+        slowest = slowest.max(started.elapsed());
+    }
+    let detected = watcher.await.unwrap();
+    // A check round takes the interval (100 ms, ±10% jitter) plus, for a hung node, the
+    // check's 300 ms timeout; 2 failed rounds take it out, after at most one round that had
+    // begun before the hang. A loaded machine adds a little.
+    let round = Duration::from_millis(110 + 300);
+    assert!(detected < round * 3 + Duration::from_millis(300), "detected after {detected:?}");
+    // One try on the hung node (700 ms), then another node answers.
+    assert!(slowest < Duration::from_millis(700 + 500), "a request waited {slowest:?}");
+    nodes.signal(0, "CONT");
     stop.send(()).ok();
     nodes.stop().await;
 }
