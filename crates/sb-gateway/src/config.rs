@@ -6,6 +6,10 @@
 //! [[listeners]]
 //! addr = "127.0.0.1:8080"
 //!
+//! [[listeners]]                      # TLS, with certificates by server name
+//! addr = "0.0.0.0:8443"
+//! tls = { cert = "default.crt", key = "default.key", sni = [{ host = "api.example.com", cert = "api.crt", key = "api.key" }] }
+//!
 //! [[pools]]
 //! name = "app"
 //! balance = "least_request"          # round_robin | least_request | hash
@@ -53,6 +57,29 @@ pub struct GatewayConfig {
 #[serde(deny_unknown_fields)]
 pub struct ListenerConfig {
     pub addr: SocketAddr,
+    /// Terminates TLS on this listener.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+/// Certificates of a TLS listener (PEM files: the chain, and its private key).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The default certificate (for clients that send no name, or one no `sni` entry has).
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+    /// Certificates by server name (SNI).
+    #[serde(default)]
+    pub sni: Vec<SniConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SniConfig {
+    pub host: String,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
@@ -280,7 +307,7 @@ impl GatewayConfig {
     /// The quick form: one listener, one pool of `upstreams`, round robin, every path.
     pub fn quick(listen: SocketAddr, upstreams: &[String]) -> Result<GatewayConfig, ConfigError> {
         let config = GatewayConfig {
-            listeners: vec![ListenerConfig { addr: listen }],
+            listeners: vec![ListenerConfig { addr: listen, tls: None }],
             pools: vec![PoolConfig {
                 name: "default".into(),
                 balance: Balance::RoundRobin,

@@ -18,6 +18,7 @@ pub mod config;
 pub mod health;
 pub mod pool;
 pub mod proxy;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -81,15 +82,27 @@ impl Running {
         drain: Duration,
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
+        self.serve_with(listener, None, drain, shutdown).await
+    }
+
+    /// [`Running::serve`], terminating TLS with `tls` when given.
+    pub async fn serve_with(
+        self: &Arc<Self>,
+        listener: TcpListener,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        drain: Duration,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> std::io::Result<()> {
         let running = self.clone();
+        let secure = tls.is_some();
         let service = move |peer: SocketAddr| {
             let running = running.clone();
             hyper::service::service_fn(move |req| {
                 let gateway = running.current();
-                async move { Ok::<_, std::convert::Infallible>(gateway.handle(req, peer, false).await) }
+                async move { Ok::<_, std::convert::Infallible>(gateway.handle(req, peer, secure).await) }
             })
         };
-        let config = sb_server::ServeConfig { drain_timeout: drain, ..Default::default() };
+        let config = sb_server::ServeConfig { drain_timeout: drain, tls, ..Default::default() };
         sb_server::serve(listener, service, config, shutdown).await
     }
 }

@@ -601,3 +601,69 @@ async fn the_admin_endpoint_shows_pools_and_changes_upstreams() {
     task.await.unwrap().unwrap();
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_is_terminated_with_the_certificate_the_client_named() {
+    let a = Upstream::start("a");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata");
+    let tls = sb_gateway::config::TlsConfig {
+        cert: format!("{dir}/localhost.crt").into(),
+        key: format!("{dir}/localhost.key").into(),
+        sni: vec![sb_gateway::config::SniConfig {
+            host: "api.test".into(),
+            cert: format!("{dir}/api.test.crt").into(),
+            key: format!("{dir}/api.test.key").into(),
+        }],
+    };
+    let acceptor = sb_gateway::tls::acceptor(&tls).unwrap();
+    let running = Running::start(&config(&[&a], "")).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = running.clone();
+    let task = tokio::spawn(async move {
+        serving
+            .serve_with(listener, Some(acceptor), Duration::from_secs(1), async move {
+                stopped.await.ok();
+            })
+            .await
+    });
+    let trusting = |name: &str| {
+        let pem = std::fs::read(format!("{dir}/{name}.crt")).unwrap();
+        reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .resolve("api.test", addr)
+            .resolve("localhost", addr)
+            .build()
+            .unwrap()
+    };
+    let port = addr.port();
+    // The default certificate, over HTTP/2 (ALPN) or HTTP/1.1; the upstream hears "https".
+    let r = trusting("localhost").get(format!("https://localhost:{port}/x")).send().await.unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["headers"]["x-forwarded-proto"], "https");
+    let h1 = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(format!("{dir}/localhost.crt")).unwrap())
+                .unwrap(),
+        )
+        .resolve("localhost", addr)
+        .http1_only()
+        .build()
+        .unwrap();
+    let r = h1.get(format!("https://localhost:{port}/x")).send().await.unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_11);
+    assert_eq!(r.status(), 200);
+    // The name the client sent picks its certificate: a client trusting only api.test's
+    // certificate connects to api.test, and fails on localhost (which gets the default).
+    let r = trusting("api.test").get(format!("https://api.test:{port}/x")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(trusting("api.test").get(format!("https://localhost:{port}/x")).send().await.is_err());
+    // Plain HTTP on a TLS listener is refused.
+    assert!(http().get(format!("http://{addr}/x")).send().await.is_err());
+    stop.send(()).ok();
+    task.await.unwrap().unwrap();
+}

@@ -15,8 +15,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-/// Connection-level limits.
-#[derive(Debug, Clone)]
+/// Connection-level limits, and TLS.
+#[derive(Clone)]
 pub struct ServeConfig {
     /// Time allowed for a client to send a request's headers; also how long a connection may
     /// sit idle before its first request.
@@ -26,6 +26,20 @@ pub struct ServeConfig {
     pub max_connections: usize,
     /// How long shutdown waits for in-flight requests before dropping connections.
     pub drain_timeout: Duration,
+    /// Terminates TLS on every connection (its handshake bounded by `header_read_timeout`);
+    /// the protocol is the one ALPN chose (`h2`, else HTTP/1.1).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("drain_timeout", &self.drain_timeout)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
 }
 
 impl Default for ServeConfig {
@@ -34,6 +48,7 @@ impl Default for ServeConfig {
             header_read_timeout: Duration::from_secs(10),
             max_connections: 25_000,
             drain_timeout: Duration::from_secs(10),
+            tls: None,
         }
     }
 }
@@ -99,6 +114,9 @@ where
         .keep_alive_timeout(Duration::from_secs(20))
         .max_concurrent_streams(256)
         .max_header_list_size(64 * 1024);
+    // Over TLS, ALPN has told the protocol: no detection read (which has no timer).
+    let h1 = Arc::new(builder.clone().http1_only());
+    let h2 = Arc::new(builder.clone().http2_only());
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     // Connections that have not sent their first bytes yet are not hyper's yet, so the graceful
@@ -132,17 +150,43 @@ where
         let watcher = graceful.watcher();
         let builder = builder.clone();
         let first_bytes_timeout = config.header_read_timeout;
+        let tls = config.tls.clone();
+        let (h1, h2) = (h1.clone(), h2.clone());
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
             let ready = tokio::select! {
                 ready = wait_for_protocol(&stream, first_bytes_timeout) => ready,
                 _ = stopped.wait_for(|stop| *stop) => false,
             };
-            if ready {
-                let connection =
-                    builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                if let Err(e) = watcher.watch(connection.into_owned()).await {
-                    tracing::debug!(error = %e, "connection ended with an error");
+            match (ready, tls) {
+                (false, _) => {}
+                (true, None) => {
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    if let Err(e) = watcher.watch(connection.into_owned()).await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                }
+                (true, Some(acceptor)) => {
+                    let handshake = tokio::select! {
+                        done = tokio::time::timeout(first_bytes_timeout, acceptor.accept(stream)) => done,
+                        _ = stopped.wait_for(|stop| *stop) => return,
+                    };
+                    let stream = match handshake {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => return,
+                    };
+                    let h2_chosen = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                    let builder = if h2_chosen { &h2 } else { &h1 };
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    if let Err(e) = watcher.watch(connection.into_owned()).await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
                 }
             }
             drop(permit);

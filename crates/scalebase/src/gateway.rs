@@ -76,11 +76,13 @@ pub async fn run(
     let running = Running::start(&config)?;
     let mut listeners = Vec::new();
     for l in &config.listeners {
+        let tls = l.tls.as_ref().map(sb_gateway::tls::acceptor).transpose()?;
         let listener = TcpListener::bind(l.addr)
             .await
             .with_context(|| format!("cannot listen on {}", l.addr))?;
-        tracing::info!(address = %l.addr, "gateway listening on http://{}", l.addr);
-        listeners.push(listener);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(address = %l.addr, "gateway listening on {scheme}://{}", l.addr);
+        listeners.push((listener, tls));
     }
     let shutdown = shutdown.boxed().shared();
     let reload = file.clone().map(|path| {
@@ -104,10 +106,12 @@ pub async fn run(
         tokio::spawn(watch(path, reload, shutdown.clone()));
     }
     let drain = Duration::from_millis(config.drain_ms);
-    for listener in listeners {
+    for (listener, tls) in listeners {
         let running = running.clone();
         let shutdown = shutdown.clone();
-        tasks.push(tokio::spawn(async move { running.serve(listener, drain, shutdown).await }));
+        tasks.push(tokio::spawn(async move {
+            running.serve_with(listener, tls, drain, shutdown).await
+        }));
     }
     for task in tasks {
         task.await.context("a gateway listener stopped unexpectedly")??;
