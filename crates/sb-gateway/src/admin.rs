@@ -7,7 +7,7 @@
 //! - `POST /reload`: re-reads the configuration file;
 //! - `GET /metrics`: the Prometheus metrics (`render`, given by the binary).
 //!
-//! Upstreams added or removed here last until the next reload.
+//! Upstreams added or removed here last until a reload changes their pool's definition.
 
 use std::sync::Arc;
 

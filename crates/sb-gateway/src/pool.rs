@@ -212,22 +212,16 @@ impl Pool {
         }
     }
 
-    /// Picks an endpoint for a request (`key`: its hash key, for hash balancing), avoiding
-    /// the ones in `tried` when any other can take it.
+    /// Picks an endpoint for a request (`key`: its hash key, for hash balancing) among those
+    /// not in `tried` (a request is never tried twice on one upstream); `None` when every
+    /// upstream was tried.
     pub fn pick(&self, key: Option<u64>, tried: &[Arc<Endpoint>]) -> Option<InFlight> {
         let endpoints = self.endpoints();
         let now = self.now_ms();
         let untried = |e: &Arc<Endpoint>| !tried.iter().any(|t| Arc::ptr_eq(t, e));
-        // The best standing any untried endpoint has; fall back to tried ones last.
-        let best = endpoints
-            .iter()
-            .filter(|e| untried(e))
-            .map(|e| self.standing(e, now))
-            .min()
-            .or_else(|| endpoints.iter().map(|e| self.standing(e, now)).min())?;
-        let any_untried = endpoints.iter().any(untried);
-        let candidate =
-            |e: &Arc<Endpoint>| self.standing(e, now) <= best && (!any_untried || untried(e));
+        // The best standing of the untried endpoints: only those that have it are candidates.
+        let best = endpoints.iter().filter(|e| untried(e)).map(|e| self.standing(e, now)).min()?;
+        let candidate = |e: &Arc<Endpoint>| untried(e) && self.standing(e, now) <= best;
         let chosen = match (self.config.balance, key) {
             (Balance::Hash, Some(key)) => {
                 let ring = self.ring.read().clone();
@@ -384,6 +378,8 @@ mod tests {
             let other = p.pick(None, std::slice::from_ref(&first.endpoint)).unwrap();
             assert_ne!(port(&other), port(&first));
         }
+        let all: Vec<Arc<Endpoint>> = p.endpoints().to_vec();
+        assert!(p.pick(None, &all).is_none(), "no upstream twice for one request");
     }
 
     #[test]
