@@ -24,6 +24,12 @@
 //! host = "api.example.com"           # optional; any host when absent
 //! path_prefix = "/"
 //! pool = "app"
+//! # optional: per client (client_ip or header:NAME); global = counted in [redis] by every gateway
+//! rate_limit = { requests = 100, period_ms = 1000, key = "client_ip", global = true }
+//!
+//! [redis]                            # for global rate limits
+//! url = "redis://127.0.0.1:6379"
+//! prefix = "scalebase:gateway:"
 //! ```
 
 use std::net::SocketAddr;
@@ -51,6 +57,17 @@ pub struct GatewayConfig {
     /// How long in-flight requests may take to finish after SIGTERM.
     #[serde(default = "defaults::drain_ms")]
     pub drain_ms: u64,
+    /// Redis for the global rate limits (shared by every gateway and node using it).
+    #[serde(default)]
+    pub redis: Option<RedisConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    pub url: String,
+    #[serde(default = "defaults::redis_prefix")]
+    pub prefix: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -281,6 +298,41 @@ pub struct RouteConfig {
     #[serde(default = "defaults::prefix")]
     pub path_prefix: String,
     pub pool: String,
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitConfig>,
+}
+
+impl RouteConfig {
+    /// What identifies the route in limiter keys (stable across reloads).
+    pub fn id(&self) -> String {
+        format!("{}{}", self.host.as_deref().unwrap_or("*"), self.path_prefix)
+    }
+}
+
+/// At most `requests` per `period_ms` per client of a route (GCRA: a burst of `requests`,
+/// then one every `period_ms / requests`); beyond that, 429.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub requests: u32,
+    #[serde(default = "defaults::period_ms")]
+    pub period_ms: u64,
+    /// Who is a client: `client_ip` (IPv6 by /64), or `header:NAME` (the client IP when the
+    /// header is absent).
+    #[serde(default = "defaults::limit_key")]
+    pub key: String,
+    /// Counted in Redis across every gateway (`[redis]` needed); this gateway's own counts
+    /// decide while Redis does not answer.
+    #[serde(default)]
+    pub global: bool,
+}
+
+impl RateLimitConfig {
+    pub fn header(&self) -> Option<http::HeaderName> {
+        self.key
+            .strip_prefix("header:")
+            .and_then(|n| http::HeaderName::from_bytes(n.as_bytes()).ok())
+    }
 }
 
 mod defaults {
@@ -292,6 +344,15 @@ mod defaults {
     }
     pub(super) fn prefix() -> String {
         "/".into()
+    }
+    pub(super) fn redis_prefix() -> String {
+        "scalebase:gateway:".into()
+    }
+    pub(super) fn period_ms() -> u64 {
+        1000
+    }
+    pub(super) fn limit_key() -> String {
+        "client_ip".into()
     }
 }
 
@@ -325,8 +386,10 @@ impl GatewayConfig {
                 host: None,
                 path_prefix: "/".into(),
                 pool: "default".into(),
+                rate_limit: None,
             }],
             drain_ms: defaults::drain_ms(),
+            redis: None,
         };
         config.validate()?;
         Ok(config)
@@ -389,6 +452,22 @@ impl GatewayConfig {
                     "a route names pool {}, which does not exist",
                     route.pool
                 )));
+            }
+            if let Some(limit) = &route.rate_limit {
+                let id = route.id();
+                if limit.requests == 0 || limit.period_ms == 0 {
+                    return Err(err(format!(
+                        "route {id}: rate_limit needs requests and period_ms above 0"
+                    )));
+                }
+                if limit.key != "client_ip" && limit.header().is_none() {
+                    return Err(err(format!(
+                        "route {id}: rate_limit.key is client_ip or header:NAME"
+                    )));
+                }
+                if limit.global && self.redis.is_none() {
+                    return Err(err(format!("route {id}: a global rate limit needs [redis]")));
+                }
             }
         }
         Ok(())
@@ -471,6 +550,13 @@ mod tests {
         assert!(bad(&pool("[[routes]]\npool = \"q\"")).contains("does not exist"));
         assert!(bad(&pool("retry = { attempts = 0 }")).contains("from 1 to 10"));
         assert!(bad(&pool("colour = 1")).contains("unknown field"));
+        let route = |limit: &str| pool(&format!("[[routes]]\npool = \"p\"\nrate_limit = {limit}"));
+        assert!(bad(&route("{ requests = 5, global = true }")).contains("needs [redis]"));
+        assert!(
+            bad(&route("{ requests = 5, key = \"cookie:x\" }"))
+                .contains("client_ip or header:NAME")
+        );
+        assert!(bad(&route("{ requests = 0 }")).contains("above 0"));
         let https = format!(
             "{head}[[pools]]\nname = \"p\"\nupstreams = [{{ url = \"https://127.0.0.1:2\" }}]\n"
         );

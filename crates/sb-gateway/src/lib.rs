@@ -16,6 +16,7 @@
 pub mod admin;
 pub mod config;
 pub mod health;
+pub mod limits;
 pub mod pool;
 pub mod proxy;
 pub mod tls;

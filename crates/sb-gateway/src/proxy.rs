@@ -60,6 +60,7 @@ pub struct Gateway {
     routes: Vec<RouteConfig>,
     pools: HashMap<String, PoolRuntime>,
     client: Client<HttpConnector, Body>,
+    limits: Arc<crate::limits::Limits>,
 }
 
 impl Gateway {
@@ -94,7 +95,11 @@ impl Gateway {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(idle)
             .build(connector);
-        Ok(Gateway { routes: config.routes.clone(), pools, client })
+        let limits = match existing.map(|g| &g.limits) {
+            Some(limits) if limits.serves(config.redis.as_ref()) => limits.clone(),
+            _ => Arc::new(crate::limits::Limits::new(config.redis.as_ref())?),
+        };
+        Ok(Gateway { routes: config.routes.clone(), pools, client, limits })
     }
 
     /// The pools, for health checks and the admin view.
@@ -167,6 +172,10 @@ impl Gateway {
         let rt = &self.pools[&route.pool];
         let pool = &rt.pool;
         log.pool = pool.name.clone();
+        if !self.limits.admit(route, req.headers(), client).await {
+            sb_observe::gateway::rate_limited(&pool.name);
+            return (error(StatusCode::TOO_MANY_REQUESTS, "Too many requests."), log);
+        }
 
         // Circuit breaking: a slot among max_requests, or a place among max_pending.
         let permit = match rt.slots.clone().try_acquire_owned() {

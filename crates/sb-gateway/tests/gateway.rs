@@ -667,3 +667,72 @@ async fn tls_is_terminated_with_the_certificate_the_client_named() {
     stop.send(()).ok();
     task.await.unwrap().unwrap();
 }
+
+fn redis_url() -> String {
+    std::env::var("SCALEBASE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A gateway over `a` whose only route has `limit`, with `redis` for global limits.
+async fn limited(a: &Upstream, limit: &str, redis: Option<(&str, &str)>) -> Gw {
+    let mut text = format!(
+        "[[listeners]]\naddr = \"127.0.0.1:0\"\n[[pools]]\nname = \"p\"\nupstreams = [{{ url = \"{}\" }}]\n\
+         [[routes]]\npool = \"p\"\nrate_limit = {limit}\n",
+        a.url
+    );
+    if let Some((url, prefix)) = redis {
+        text.push_str(&format!("[redis]\nurl = \"{url}\"\nprefix = \"{prefix}\"\n"));
+    }
+    Gw::start(GatewayConfig::from_toml(&text).unwrap()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_hold_per_client_locally_and_across_gateways_through_redis() {
+    let a = Upstream::start("a");
+    let client = http();
+    let status = |gw: &Gw, user: &str| {
+        let request = client.get(format!("{}/x", gw.url)).header("x-user", user);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    // Local: three per minute per user.
+    let gw =
+        limited(&a, "{ requests = 3, period_ms = 60000, key = \"header:x-user\" }", None).await;
+    for _ in 0..3 {
+        assert_eq!(status(&gw, "ann").await, 200);
+    }
+    let r = client.get(format!("{}/x", gw.url)).header("x-user", "ann").send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body, json!({"status": 429, "message": "Too many requests.", "data": {}}));
+    assert_eq!(status(&gw, "bob").await, 200, "another client counts apart");
+    gw.stop().await;
+
+    // Global: two gateways share four per minute through Redis.
+    let prefix = format!("sbtest:gw:{}:", rand_suffix());
+    let global = "{ requests = 4, period_ms = 60000, key = \"header:x-user\", global = true }";
+    let one = limited(&a, global, Some((&redis_url(), &prefix))).await;
+    let two = limited(&a, global, Some((&redis_url(), &prefix))).await;
+    for gw in [&one, &two, &one, &two] {
+        assert_eq!(status(gw, "cy").await, 200);
+    }
+    assert_eq!(status(&one, "cy").await, 429);
+    assert_eq!(status(&two, "cy").await, 429);
+    one.stop().await;
+    two.stop().await;
+
+    // Redis down: each gateway's own counts decide (never an error, never unlimited).
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("redis://{}", l.local_addr().unwrap())
+    };
+    let one = limited(&a, global, Some((&dead, &prefix))).await;
+    for _ in 0..4 {
+        assert_eq!(status(&one, "di").await, 200);
+    }
+    assert_eq!(status(&one, "di").await, 429);
+    one.stop().await;
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}

@@ -19,7 +19,6 @@
 //! The settings are re-read on every request (parsed once per settings version), so a `PATCH
 //! /api/settings` applies to the next request.
 
-mod limiter;
 #[cfg(test)]
 mod tests;
 
@@ -34,7 +33,7 @@ use parking_lot::RwLock;
 use sb_core::{App, AuthInfo, CoreError};
 use serde_json::Value as Json;
 
-pub use limiter::{MemoryLimiter, Quota, RateLimiter};
+pub use sb_ratelimit::{MemoryLimiter, Quota, RateLimiter};
 
 use crate::client_ip::{TrustedProxy, client_ip};
 use crate::error::ApiError;

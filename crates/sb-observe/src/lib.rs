@@ -46,6 +46,7 @@ pub mod names {
     pub const GATEWAY_OVERFLOW: &str = "scalebase_gateway_overflow_total";
     pub const GATEWAY_EJECTIONS: &str = "scalebase_gateway_ejections_total";
     pub const GATEWAY_UPSTREAM_HEALTHY: &str = "scalebase_gateway_upstream_healthy";
+    pub const GATEWAY_RATE_LIMITED: &str = "scalebase_gateway_rate_limited_total";
 
     /// Every name above (the deploy kit's dashboards and alerts are checked against it).
     pub const ALL: &[&str] = &[
@@ -73,6 +74,7 @@ pub mod names {
         GATEWAY_OVERFLOW,
         GATEWAY_EJECTIONS,
         GATEWAY_UPSTREAM_HEALTHY,
+        GATEWAY_RATE_LIMITED,
     ];
 
     /// Process metrics sampled at each scrape (Prometheus' standard names).
@@ -207,6 +209,7 @@ fn describe() {
     describe_counter!(GATEWAY_OVERFLOW, "Requests refused by a pool's circuit-breaking limits.");
     describe_counter!(GATEWAY_EJECTIONS, "Upstreams ejected after consecutive failures.");
     describe_gauge!(GATEWAY_UPSTREAM_HEALTHY, "Whether an upstream passes its active check (1/0).");
+    describe_counter!(GATEWAY_RATE_LIMITED, "Requests the gateway refused with 429, by pool.");
 }
 
 /// One answered HTTP request. `route` must be a route template (or `"unmatched"`).
@@ -373,6 +376,11 @@ pub mod gateway {
     /// A retry refused by the budget.
     pub fn budget_exhausted(pool: &str) {
         counter!(names::GATEWAY_BUDGET_EXHAUSTED, "pool" => pool.to_owned()).increment(1);
+    }
+
+    /// A request refused by its route's rate limit.
+    pub fn rate_limited(pool: &str) {
+        counter!(names::GATEWAY_RATE_LIMITED, "pool" => pool.to_owned()).increment(1);
     }
 
     /// A request refused by the pool's circuit-breaking limits.

@@ -2,8 +2,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::limiter::{MemoryLimiter, Quota};
 use super::{Audience, Policy, client_key};
+use sb_ratelimit::{MemoryLimiter, Quota};
 
 const SEC: u64 = 1_000_000_000;
 

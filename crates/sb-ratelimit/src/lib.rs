@@ -1,5 +1,6 @@
-//! The counting part of rate limiting: the [`RateLimiter`] interface and its in-process
-//! implementation.
+//! The counting part of rate limiting, shared by the app nodes (`sb_http::ratelimit`, with
+//! `sb_redis::RedisLimiter` in a cluster) and the gateway: the [`RateLimiter`] interface, its
+//! in-process implementation, and the same algorithm as one Redis script ([`redis_gcra`]).
 //!
 //! The algorithm is GCRA (generic cell rate algorithm): a key stores one number, its
 //! theoretical arrival time (TAT). A quota of `max` requests per `period` has an emission
@@ -94,7 +95,7 @@ impl MemoryLimiter {
     }
 
     /// [`RateLimiter::hit`] at an explicit time (nanoseconds since the limiter's epoch).
-    pub(crate) fn hit_at(&self, key: &str, quota: Quota, now: u64) -> bool {
+    pub fn hit_at(&self, key: &str, quota: Quota, now: u64) -> bool {
         let mut shard = self.shard(key).lock();
         let Some(next) = gcra(shard.tats.get(key).copied(), now, quota) else {
             return false;
@@ -116,7 +117,7 @@ impl MemoryLimiter {
     }
 
     /// [`RateLimiter::check`] at an explicit time.
-    pub(crate) fn check_at(&self, key: &str, quota: Quota, now: u64) -> bool {
+    pub fn check_at(&self, key: &str, quota: Quota, now: u64) -> bool {
         let shard = self.shard(key).lock();
         gcra(shard.tats.get(key).copied(), now, quota).is_some()
     }
@@ -146,5 +147,54 @@ impl RateLimiter for MemoryLimiter {
 
     async fn check(&self, key: &str, quota: Quota) -> bool {
         self.check_at(key, quota, self.now())
+    }
+}
+
+/// KEYS[1]: the key. ARGV: emission interval and period in microseconds, and 1 to count the
+/// request or 0 to only check. Returns 1 when allowed. The key expires when its TAT passes.
+/// Decided on Redis's own clock, so the callers' clocks do not matter.
+const GCRA_SCRIPT: &str = r"
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+local interval = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local next_tat = tat + interval
+if next_tat - now > period then return 0 end
+if ARGV[3] == '1' then
+  redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', math.ceil((next_tat - now) / 1000))
+end
+return 1
+";
+
+/// The GCRA as one Redis script: each key's TAT stored under `key` with an expiry of
+/// `TAT - now`, the same single number [`MemoryLimiter`] keeps.
+pub mod redis_gcra {
+    use super::Quota;
+
+    /// The script, loaded once per caller.
+    pub fn script() -> redis::Script {
+        redis::Script::new(super::GCRA_SCRIPT)
+    }
+
+    /// Decides (and with `count`, counts) one request for `key` on `connection`.
+    pub async fn decide(
+        script: &redis::Script,
+        connection: &mut impl redis::aio::ConnectionLike,
+        key: String,
+        quota: Quota,
+        count: bool,
+    ) -> redis::RedisResult<bool> {
+        let period = u64::try_from(quota.period.as_micros()).unwrap_or(u64::MAX).max(1);
+        let interval = (period / u64::from(quota.max_requests.max(1))).max(1);
+        let allowed: i64 = script
+            .key(key)
+            .arg(interval)
+            .arg(period)
+            .arg(u8::from(count))
+            .invoke_async(connection)
+            .await?;
+        Ok(allowed == 1)
     }
 }
