@@ -216,4 +216,15 @@ else
   log "report written to $report"
 fi
 if [[ $status != 0 ]]; then log "some runs had errors (see the report)"; fi
+
+# The gateway beside nginx as reverse proxies of one static nginx upstream (gateway_bench).
+if command -v nginx >/dev/null 2>&1; then
+  log "gateway overhead beside nginx"
+  gw_args=(--bin "$target_dir/release/scalebase" --port-base "$((port_base + 100))")
+  [[ $quick == 1 ]] && gw_args+=(--quick)
+  pin0=(); [[ ${BENCH_PIN:-1} == 1 && $(nproc) -ge 2 ]] && pin0=(taskset -c 0)
+  "${pin0[@]}" "$target_dir/release/gateway_bench" "${gw_args[@]}" || status=1
+else
+  log "gateway bench skipped: nginx is not installed"
+fi
 exit "$status"

@@ -17,6 +17,9 @@ pub enum Scenario {
     List,
     /// `POST /api/collections/posts/records` with a small JSON record.
     Create,
+    /// `GET /proxy-bench`: a fixed small answer, for proxies in front of a static upstream
+    /// (`gateway_bench`).
+    Proxy,
 }
 
 impl Scenario {
@@ -25,6 +28,7 @@ impl Scenario {
             Scenario::View => "view",
             Scenario::List => "list",
             Scenario::Create => "create",
+            Scenario::Proxy => "proxy",
         }
     }
 }
@@ -80,6 +84,9 @@ impl Workload {
                 target: records_path(),
                 body: Some(Bytes::from(data::new_post(rng, self.authors).to_string())),
             },
+            Scenario::Proxy => {
+                RequestSpec { method: Method::GET, target: "/proxy-bench".into(), body: None }
+            }
         }
     }
 
