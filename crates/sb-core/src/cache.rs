@@ -483,12 +483,12 @@ impl ReadCache {
         };
         let shared = fill.shared_since.zip(coherence.shared()).map(|(since, shared)| {
             let blob = shared::Blob { deps: deps.clone(), value: value.clone() };
-            (since, shared, serde_json::to_string(&blob).expect("JSON values serialise"))
+            let blob = serde_json::to_string(&blob).expect("JSON values serialise");
+            (since, shared, blob, shared::read(&deps))
         });
-        let stamps = shared.is_some().then(|| shared::read(&deps));
         let entry = Entry { value: value.clone(), since: fill.since, deps };
         self.entries.insert(key.clone(), Arc::new(entry));
-        if let (Some((since, shared, blob)), Some(stamps)) = (shared, stamps)
+        if let Some((since, shared, blob, stamps)) = shared
             && blob.len() <= shared::MAX_SHARED_BYTES
         {
             let shared_key = self.shared_key(&key);

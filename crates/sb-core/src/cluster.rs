@@ -420,7 +420,6 @@ impl App {
             return Membership::Alone;
         }
         if cluster.trusted() {
-            cluster.joined.store(true, Ordering::SeqCst);
             return Membership::Joined;
         }
         let joining_for = cluster.clock() - cluster.joining_since.load(Ordering::SeqCst);

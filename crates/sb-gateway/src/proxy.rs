@@ -20,7 +20,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::retry::budget::{Budget as _, TpsBudget};
 
 use crate::config::{GatewayConfig, HashOn, RouteConfig};
@@ -53,6 +53,28 @@ struct PoolRuntime {
     budget: TpsBudget,
     slots: Arc<Semaphore>,
     pending: AtomicUsize,
+}
+
+impl PoolRuntime {
+    /// Circuit breaking: a slot among `max_requests`, waited for (at most one per-try timeout)
+    /// by at most `max_pending` requests; `None` when the pool is at its limit.
+    async fn slot(&self) -> Option<OwnedSemaphorePermit> {
+        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+            return Some(permit);
+        }
+        let limits = &self.pool.config;
+        if self.pending.fetch_add(1, Ordering::SeqCst) >= limits.limits.max_pending {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        let waited = tokio::time::timeout(
+            limits.retry.per_try_timeout(),
+            self.slots.clone().acquire_owned(),
+        )
+        .await;
+        self.pending.fetch_sub(1, Ordering::SeqCst);
+        waited.ok().and_then(Result::ok)
+    }
 }
 
 /// One immutable gateway configuration, built and ready to serve.
@@ -177,41 +199,10 @@ impl Gateway {
             return (error(StatusCode::TOO_MANY_REQUESTS, "Too many requests."), log);
         }
 
-        // Circuit breaking: a slot among max_requests, or a place among max_pending.
-        let permit = match rt.slots.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                if rt.pending.fetch_add(1, Ordering::SeqCst) >= pool.config.limits.max_pending {
-                    rt.pending.fetch_sub(1, Ordering::SeqCst);
-                    sb_observe::gateway::overflow(&pool.name);
-                    return (
-                        error(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "The upstream pool is at its limit.",
-                        ),
-                        log,
-                    );
-                }
-                let waited = tokio::time::timeout(
-                    pool.config.retry.per_try_timeout(),
-                    rt.slots.clone().acquire_owned(),
-                )
-                .await;
-                rt.pending.fetch_sub(1, Ordering::SeqCst);
-                match waited {
-                    Ok(Ok(permit)) => permit,
-                    _ => {
-                        sb_observe::gateway::overflow(&pool.name);
-                        return (
-                            error(
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                "The upstream pool is at its limit.",
-                            ),
-                            log,
-                        );
-                    }
-                }
-            }
+        let Some(permit) = rt.slot().await else {
+            sb_observe::gateway::overflow(&pool.name);
+            let message = "The upstream pool is at its limit.";
+            return (error(StatusCode::SERVICE_UNAVAILABLE, message), log);
         };
 
         let key = pool.hash_on.as_ref().and_then(|on| hash_key(on, req.headers(), client));

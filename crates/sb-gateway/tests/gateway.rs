@@ -317,7 +317,11 @@ async fn a_killed_upstream_fails_no_idempotent_request() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Kill once the load is under way.
+    wait_until("the load is under way", Duration::from_secs(10), || {
+        gets.load(Ordering::SeqCst) >= 100
+    })
+    .await;
     ups[1].kill();
     for w in workers {
         w.await.unwrap();
@@ -455,11 +459,13 @@ async fn circuit_breaking_sheds_beyond_the_pool_limits_and_drain_finishes_in_fli
     // Shutdown begins with the slow request in flight: it still completes.
     let url = gw.url.clone();
     let stopping = tokio::spawn(gw.stop());
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(
-        tokio::net::TcpStream::connect(url.trim_start_matches("http://")).await.is_err(),
-        "no new connections"
-    );
+    // The listener closes: new connections are refused (while the slow request goes on).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while tokio::net::TcpStream::connect(url.trim_start_matches("http://")).await.is_ok() {
+        assert!(Instant::now() < deadline, "new connections still accepted");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!slow.is_finished(), "the slow request is still in flight");
     a.behaviour.release.notify_waiters();
     assert_eq!(slow.await.unwrap(), "a");
     stopping.await.unwrap();

@@ -31,14 +31,19 @@ impl Client {
     /// Creates the superuser through the app and logs in over HTTP.
     pub async fn superuser(base: &str, app: &sb_core::App) -> Client {
         app.upsert_superuser(ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("create superuser");
+        Client::login(base, "_superusers", ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    /// A client logged in with a password to an auth collection (asserting that it worked).
+    pub async fn login(base: &str, collection: &str, identity: &str, password: &str) -> Client {
         let mut c = Client::guest(base);
         let r = c
             .post(
-                "/api/collections/_superusers/auth-with-password",
-                json!({"identity": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+                &format!("/api/collections/{collection}/auth-with-password"),
+                json!({"identity": identity, "password": password}),
             )
             .await;
-        assert_eq!(r.status, 200, "superuser login: {:?}", r.body);
+        assert_eq!(r.status, 200, "{identity} logs in to {collection}: {:?}", r.body);
         c.token = r.body["token"].as_str().map(String::from);
         c
     }

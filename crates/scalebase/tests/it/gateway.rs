@@ -135,16 +135,7 @@ async fn gateway(
 }
 
 async fn superuser(base: &str) -> Client {
-    let mut su = Client::guest(base);
-    let r = su
-        .post(
-            "/api/collections/_superusers/auth-with-password",
-            json!({"identity": ADMIN, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    su.token = r.body["token"].as_str().map(str::to_owned);
-    su
+    Client::login(base, "_superusers", ADMIN, PASSWORD).await
 }
 
 /// What a write's client saw.
@@ -159,14 +150,11 @@ async fn a_node_killed_under_load_behind_the_gateway_loses_no_acknowledged_write
     let mut nodes = Nodes::start(3).await;
     let (gw, running, stop) = gateway(&nodes.urls, 5000).await;
     let su = superuser(&gw).await;
-    let r = su
-        .post(
-            "/api/collections",
-            json!({"name": "events", "type": "base", "listRule": "", "viewRule": "", "createRule": "",
+    su.create_collection(
+        json!({"name": "events", "type": "base", "listRule": "", "viewRule": "", "createRule": "",
                    "fields": [{"name": "title", "type": "text"}]}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
+    )
+    .await;
 
     let http = reqwest::Client::new();
     let stop_at = Instant::now() + Duration::from_secs(4);
@@ -210,7 +198,12 @@ async fn a_node_killed_under_load_behind_the_gateway_loses_no_acknowledged_write
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Kill once the load is under way.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reads.load(Ordering::SeqCst) < 100 {
+        assert!(Instant::now() < deadline, "the load did not start");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     nodes.kill(1);
     for w in workers {
         w.await.unwrap();
@@ -273,14 +266,11 @@ async fn realtime_through_the_gateway_resumes_after_the_node_holding_the_stream_
     let mut nodes = Nodes::start(2).await;
     let (gw, running, stop) = gateway(&nodes.urls, 5000).await;
     let su = superuser(&gw).await;
-    let r = su
-        .post(
-            "/api/collections",
-            json!({"name": "feed", "type": "base", "listRule": "", "viewRule": "", "createRule": "",
+    su.create_collection(
+        json!({"name": "feed", "type": "base", "listRule": "", "viewRule": "", "createRule": "",
                    "fields": [{"name": "t", "type": "text"}]}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
+    )
+    .await;
     let guest = Client::guest(&gw);
     let mut sse = Sse::connect(&gw).await;
     sse.subscribe(&guest, &["feed/*"]).await;

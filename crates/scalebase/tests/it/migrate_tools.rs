@@ -158,11 +158,7 @@ async fn login(base: &str, collection: &str, identity: &str, password: &str) -> 
 }
 
 async fn logged_in(base: &str, collection: &str, identity: &str, password: &str) -> Client {
-    let r = login(base, collection, identity, password).await;
-    assert_eq!(r.status, 200, "{identity} logs in: {:?}", r.body);
-    let mut c = Client::guest(base);
-    c.token = r.body["token"].as_str().map(String::from);
-    c
+    Client::login(base, collection, identity, password).await
 }
 
 async fn download(c: &Client, collection: &str, id: &str, name: &str) -> Vec<u8> {

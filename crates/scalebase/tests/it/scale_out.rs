@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sb_core::Transport;
 use sb_testkit::faults::{Fault, FaultProxy};
 use serde_json::json;
 
@@ -42,22 +41,17 @@ fn redis_with_prefix(url: &str, prefix: &str) -> sb_redis::Redis {
 /// A node: an app on the shared database, served on its own port.
 type Node = sb_testkit::Serving;
 
-/// `n` nodes on `t`'s database joined over the transports `transport` makes (sharing a cache
-/// layer in `shared`, as `scalebase serve --redis` does), once every node hears the others and
-/// trusts its caches.
+/// `n` nodes on `t`'s database, node `i` joined by `join(i, app)`, once every node hears the
+/// others and trusts its caches.
 async fn cluster(
     t: &sb_testkit::TestApp,
     n: usize,
-    transport: impl Fn() -> Arc<dyn Transport>,
-    shared: Option<&sb_redis::Redis>,
+    join: impl Fn(usize, &Arc<sb_core::App>),
 ) -> Vec<Node> {
     let mut nodes = Vec::new();
     for i in 0..n {
         let app = if i == 0 { t.app.clone() } else { t.open_peer().await };
-        if let Some(redis) = shared {
-            app.set_shared_cache(Arc::new(sb_redis::RedisCache::new(redis.clone())));
-        }
-        app.join_cluster(transport());
+        join(i, &app);
         nodes.push(Node::app(app).await);
     }
     wait_until("the cluster forms", || {
@@ -65,6 +59,17 @@ async fn cluster(
     })
     .await;
     nodes
+}
+
+/// Nodes joined over Redis, node `i` through `handles[i]`, each with the shared cache layer
+/// (as `scalebase serve --redis` does).
+async fn redis_cluster(t: &sb_testkit::TestApp, handles: &[&sb_redis::Redis]) -> Vec<Node> {
+    cluster(t, handles.len(), |i, app| {
+        let redis = handles[i];
+        app.set_shared_cache(Arc::new(sb_redis::RedisCache::new(redis.clone())));
+        app.join_cluster(Arc::new(sb_redis::RedisTransport::new(redis.clone())));
+    })
+    .await
 }
 
 async fn wait_until(what: &str, done: impl Fn() -> bool) {
@@ -269,8 +274,7 @@ async fn realtime_crosses_nodes(nodes: &[Node]) {
 async fn three_nodes_over_redis(backend: sb_testkit::Backend) {
     let t = sb_testkit::TestApp::open(backend).await;
     let redis = redis_at(&format!("redis://{}", redis_addr()));
-    let transport = || Arc::new(sb_redis::RedisTransport::new(redis.clone())) as _;
-    let nodes = cluster(&t, 3, transport, Some(&redis)).await;
+    let nodes = redis_cluster(&t, &[&redis; 3]).await;
     for node in &nodes {
         let ready = Client::guest(&node.url).get("/api/ready").await;
         assert_eq!(ready.status, 200, "{:?}", ready.body);
@@ -302,12 +306,9 @@ async fn three_nodes_over_redis_postgres() {
 async fn three_nodes_over_postgres_notifications() {
     let t = sb_testkit::TestApp::open(sb_testkit::Backend::Postgres).await;
     let url = t.pg_url().unwrap();
-    let nodes = cluster(
-        &t,
-        3,
-        || Arc::new(scalebase::cluster::PgTransport::new(&url).expect("transport")),
-        None,
-    )
+    let nodes = cluster(&t, 3, |_, app| {
+        app.join_cluster(Arc::new(scalebase::cluster::PgTransport::new(&url).expect("transport")));
+    })
     .await;
     writes_are_read_everywhere(&nodes).await;
     let su = Client::admin(&nodes[0].url, &nodes[0].app).await;
@@ -347,8 +348,7 @@ async fn redis_faults(backend: sb_testkit::Backend) {
     let t = sb_testkit::TestApp::open(backend).await;
     let proxy = FaultProxy::start(redis_addr()).await;
     let redis = redis_at(&proxy.url("redis", ""));
-    let transport = || Arc::new(sb_redis::RedisTransport::new(redis.clone())) as _;
-    let nodes = cluster(&t, 2, transport, Some(&redis)).await;
+    let nodes = redis_cluster(&t, &[&redis; 2]).await;
     let (a, b) = (&nodes[0], &nodes[1]);
     let su = Client::admin(&a.url, &a.app).await;
     notes(&su).await;
@@ -422,17 +422,7 @@ async fn one_node_cut_off_from_redis(backend: sb_testkit::Backend) {
     let direct = redis_at(&format!("redis://{}", redis_addr()));
     let prefix = direct.key("");
     let through_proxy = redis_with_prefix(&proxy.url("redis", ""), &prefix);
-    let mut nodes = Vec::new();
-    for redis in [&through_proxy, &direct] {
-        let app = if nodes.is_empty() { t.app.clone() } else { t.open_peer().await };
-        app.set_shared_cache(Arc::new(sb_redis::RedisCache::new(redis.clone())));
-        app.join_cluster(Arc::new(sb_redis::RedisTransport::new(redis.clone())));
-        nodes.push(Node::app(app).await);
-    }
-    wait_until("the cluster forms", || {
-        nodes.iter().all(|node| node.app.cluster_trusted() && node.app.cluster_peers() == 1)
-    })
-    .await;
+    let nodes = redis_cluster(&t, &[&through_proxy, &direct]).await;
     let (a, b) = (&nodes[0], &nodes[1]);
     let su = Client::admin(&a.url, &a.app).await;
     notes(&su).await;
@@ -491,9 +481,8 @@ async fn one_node_cut_off_from_redis_postgres() {
 // A node that has not joined the cluster yet is not ready (its catalog may lag changes made
 // elsewhere until it hears them): for at most the join grace, after which it serves alone,
 // degraded; once it hears the cluster it is ready.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_is_not_ready_until_it_joins() {
-    let t = sb_testkit::TestApp::open(sb_testkit::Backend::Sqlite).await;
+async fn not_ready_until_joined(backend: sb_testkit::Backend) {
+    let t = sb_testkit::TestApp::open(backend).await;
     let proxy = FaultProxy::start(redis_addr()).await;
     proxy.set(Fault::Down);
     let redis = redis_at(&proxy.url("redis", ""));
@@ -522,4 +511,14 @@ async fn a_node_is_not_ready_until_it_joins() {
     assert_eq!((ready.status, &ready.body["checks"]["cluster"]["status"]), (200, &json!("ok")));
     node.stop().await;
     t.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_is_not_ready_until_it_joins_sqlite() {
+    not_ready_until_joined(sb_testkit::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_is_not_ready_until_it_joins_postgres() {
+    not_ready_until_joined(sb_testkit::Backend::Postgres).await;
 }
