@@ -26,8 +26,10 @@ pub struct Endpoint {
     pub url: String,
     pub upstream: UpstreamUrl,
     pub weight: u32,
-    /// Requests in flight to it.
+    /// Requests in flight to it (until their response body ends) …
     inflight: AtomicUsize,
+    /// … and those of them still waiting for their response head.
+    awaiting: AtomicUsize,
     /// Peak-EWMA latency in seconds and when it was last updated.
     ewma: Mutex<(f64, Instant)>,
     /// Whether its active check passes, and the current run of check results (positive:
@@ -48,6 +50,7 @@ impl Endpoint {
             upstream,
             weight,
             inflight: AtomicUsize::new(0),
+            awaiting: AtomicUsize::new(0),
             ewma: Mutex::new((EWMA_START, Instant::now())),
             healthy: AtomicBool::new(healthy),
             streak: Mutex::new(0),
@@ -63,6 +66,13 @@ impl Endpoint {
 
     pub fn inflight(&self) -> usize {
         self.inflight.load(Ordering::Relaxed)
+    }
+
+    /// Requests sent to it that have no response head yet. Once an upstream is out of its
+    /// pool and this is zero, it can be told to shut down gracefully: what is left are
+    /// responses being streamed, which a graceful shutdown lets finish.
+    pub fn awaiting_response(&self) -> usize {
+        self.awaiting.load(Ordering::SeqCst)
     }
 
     /// The cost of sending it one more request: in-flight requests times latency, per weight.
@@ -85,23 +95,31 @@ impl Endpoint {
 pub struct InFlight {
     pub endpoint: Arc<Endpoint>,
     started: Instant,
+    awaiting: AtomicBool,
 }
 
 impl InFlight {
     fn start(endpoint: Arc<Endpoint>) -> InFlight {
         endpoint.inflight.fetch_add(1, Ordering::Relaxed);
-        InFlight { endpoint, started: Instant::now() }
+        endpoint.awaiting.fetch_add(1, Ordering::SeqCst);
+        InFlight { endpoint, started: Instant::now(), awaiting: AtomicBool::new(true) }
     }
 
     /// Records the time to the response head.
     pub fn answered(&self) {
         self.endpoint.observe_latency(self.started.elapsed().as_secs_f64());
+        if self.awaiting.swap(false, Ordering::SeqCst) {
+            self.endpoint.awaiting.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.endpoint.inflight.fetch_sub(1, Ordering::Relaxed);
+        if *self.awaiting.get_mut() {
+            self.endpoint.awaiting.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 

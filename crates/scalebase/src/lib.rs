@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod config;
 pub mod gateway;
 pub mod import;
+pub mod local_cluster;
 pub mod migrate;
 pub mod restore;
 pub mod telemetry;

@@ -1,5 +1,5 @@
-//! The `scalebase` command: `serve`, `superuser upsert|create|delete`, and the migration tools
-//! `import pocketbase` and `migrate`.
+//! The `scalebase` command: `serve`, `gateway`, `cluster`, `superuser upsert|create|delete`,
+//! and the migration tools `import pocketbase` and `migrate`.
 
 use std::path::PathBuf;
 
@@ -30,6 +30,10 @@ enum Command {
     /// Runs the load-balancing gateway in front of Scalebase nodes and other HTTP services
     /// (`--config gateway.toml`, or `--listen ADDR --upstream URL …`).
     Gateway(scalebase::gateway::GatewayArgs),
+    /// Runs the gateway and N nodes as child processes on loopback ports, restarting nodes
+    /// that die and scaling their number between --min and --max by load (PostgreSQL for
+    /// more than one node).
+    Cluster(Box<scalebase::local_cluster::ClusterArgs>),
     /// Manages superusers.
     Superuser {
         #[command(subcommand)]
@@ -111,6 +115,7 @@ fn main() -> anyhow::Result<()> {
             Command::Migrate { to, verify_only, storage } => {
                 migrate(to, verify_only, storage.resolve(&file)?).await
             }
+            Command::Cluster(args) => cluster(*args, cli.config, &file).await,
             Command::Gateway(_) => unreachable!("handled above"),
         }
     })
@@ -129,7 +134,18 @@ async fn serve(config: scalebase::config::ServeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.http))?;
     tracing::info!(address = %config.http, "Server started at http://{}", config.http);
-    scalebase::run(listener, app, &config, shutdown_signal()).await?;
+    let supervised = std::env::var_os(scalebase::local_cluster::SUPERVISED).is_some();
+    let shutdown = async move {
+        if supervised {
+            tokio::select! {
+                () = shutdown_signal() => {}
+                () = scalebase::local_cluster::supervisor_gone() => {}
+            }
+        } else {
+            shutdown_signal().await;
+        }
+    };
+    scalebase::run(listener, app, &config, shutdown).await?;
     tracing::info!("server stopped");
     telemetry.flush();
     Ok(())
@@ -146,6 +162,23 @@ async fn gateway(
         std::time::Duration::from_secs(2),
     )?;
     scalebase::gateway::run(args, file, shutdown_signal()).await?;
+    telemetry.flush();
+    Ok(())
+}
+
+async fn cluster(
+    args: scalebase::local_cluster::ClusterArgs,
+    config_file: Option<PathBuf>,
+    file: &FileConfig,
+) -> anyhow::Result<()> {
+    let resolved = args.serve.resolve(file)?;
+    let telemetry = scalebase::telemetry::init(
+        resolved.log_json,
+        &resolved.log_level,
+        None,
+        std::time::Duration::from_secs(2),
+    )?;
+    scalebase::local_cluster::run(args, config_file, file, shutdown_signal()).await?;
     telemetry.flush();
     Ok(())
 }

@@ -19,6 +19,7 @@ mod gateway;
 mod hardening;
 mod http;
 mod list;
+mod local_cluster;
 mod logs;
 mod mfa;
 mod migrate_tools;
