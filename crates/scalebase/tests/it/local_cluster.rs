@@ -13,6 +13,7 @@ use sb_testkit::Backend;
 use serde_json::{Value, json};
 
 use crate::common::Client;
+use crate::realtime::Sse;
 
 const ADMIN: &str = "cluster-admin@example.com";
 const PASSWORD: &str = "cluster-pass-1";
@@ -107,6 +108,23 @@ impl Cluster {
             .unwrap()
             .iter()
             .map(|u| (u["url"].as_str().unwrap().to_owned(), u["healthy"] == true))
+            .collect()
+    }
+
+    /// Requests in flight to each upstream of the gateway's pool.
+    async fn inflight(&self) -> Vec<u64> {
+        let r = reqwest::Client::new()
+            .get(format!("{}/pools", self.admin))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = r.json().await.unwrap();
+        body["pools"][0]["upstreams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["inFlight"].as_u64().unwrap())
             .collect()
     }
 
@@ -377,6 +395,26 @@ async fn load_adds_a_node_and_idleness_removes_it_without_a_failed_request() {
     }
     let during_up = history.lock().unwrap().len();
 
+    // Realtime clients on both nodes: those on the node that leaves (the one added last, the
+    // pool's second) must see their stream end, and then reconnect.
+    let guest = Client::guest(&cluster.url);
+    let mut streams = Vec::new();
+    for _ in 0..6 {
+        let sse = Sse::connect(&cluster.url).await;
+        sse.subscribe(&guest, &["notes/*"]).await;
+        streams.push(sse);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let on_leaving = loop {
+        let inflight = cluster.inflight().await;
+        if inflight.iter().sum::<u64>() == 6 {
+            break inflight[1];
+        }
+        assert!(Instant::now() < deadline, "streams in flight: {inflight:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!((1..6).contains(&on_leaving), "streams on both nodes: {on_leaving} of 6");
+
     // Idle: one client with pauses, running until the second node has left.
     let stop = Arc::new(AtomicBool::new(false));
     let idle = load(
@@ -398,6 +436,29 @@ async fn load_adds_a_node_and_idleness_removes_it_without_a_failed_request() {
     stop.store(true, Ordering::SeqCst);
     for w in idle {
         w.await.unwrap();
+    }
+
+    let marker = su.create_record("notes", json!({"title": "marker"})).await["id"].clone();
+    let mut ended = 0;
+    for sse in &mut streams {
+        loop {
+            match sse.next().await {
+                None => {
+                    ended += 1;
+                    *sse = Sse::connect(&cluster.url).await;
+                    sse.subscribe(&guest, &["notes/*"]).await;
+                    break;
+                }
+                Some(e) if e.data["record"]["id"] == marker => break,
+                Some(_) => {}
+            }
+        }
+    }
+    assert_eq!(ended, on_leaving, "the streams of the node that left ended, the others not");
+    let marker = su.create_record("notes", json!({"title": "marker2"})).await["id"].clone();
+    for sse in &mut streams {
+        let events = sse.until(|e| e.data["record"]["id"] == marker).await;
+        assert!(!events.is_empty());
     }
 
     let history = std::mem::take(&mut *history.lock().unwrap());
@@ -432,6 +493,7 @@ async fn load_adds_a_node_and_idleness_removes_it_without_a_failed_request() {
             assert!(stored.binary_search(id).is_ok(), "{id} stored");
         }
     }
-    assert_eq!(stored.len(), history.len(), "each write stored once, none from nowhere");
+    let markers = 2;
+    assert_eq!(stored.len(), history.len() + markers, "each write stored once, none from nowhere");
     assert!(cluster.stop().await.success());
 }
