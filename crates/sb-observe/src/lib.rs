@@ -47,6 +47,11 @@ pub mod names {
     pub const GATEWAY_EJECTIONS: &str = "scalebase_gateway_ejections_total";
     pub const GATEWAY_UPSTREAM_HEALTHY: &str = "scalebase_gateway_upstream_healthy";
     pub const GATEWAY_RATE_LIMITED: &str = "scalebase_gateway_rate_limited_total";
+    pub const GATEWAY_CACHE_LOOKUPS: &str = "scalebase_gateway_cache_lookups_total";
+    pub const GATEWAY_CACHE_PURGES: &str = "scalebase_gateway_cache_purges_total";
+    pub const GATEWAY_CACHE_BYTES: &str = "scalebase_gateway_cache_bytes";
+    pub const GATEWAY_CACHE_ENTRIES: &str = "scalebase_gateway_cache_entries";
+    pub const GATEWAY_CACHE_TRUSTED: &str = "scalebase_gateway_cache_trusted";
 
     /// Every name above (the deploy kit's dashboards and alerts are checked against it).
     pub const ALL: &[&str] = &[
@@ -75,6 +80,11 @@ pub mod names {
         GATEWAY_EJECTIONS,
         GATEWAY_UPSTREAM_HEALTHY,
         GATEWAY_RATE_LIMITED,
+        GATEWAY_CACHE_LOOKUPS,
+        GATEWAY_CACHE_PURGES,
+        GATEWAY_CACHE_BYTES,
+        GATEWAY_CACHE_ENTRIES,
+        GATEWAY_CACHE_TRUSTED,
     ];
 
     /// Process metrics sampled at each scrape (Prometheus' standard names).
@@ -210,6 +220,25 @@ fn describe() {
     describe_counter!(GATEWAY_EJECTIONS, "Upstreams ejected after consecutive failures.");
     describe_gauge!(GATEWAY_UPSTREAM_HEALTHY, "Whether an upstream passes its active check (1/0).");
     describe_counter!(GATEWAY_RATE_LIMITED, "Requests the gateway refused with 429, by pool.");
+    describe_counter!(
+        GATEWAY_CACHE_LOOKUPS,
+        "Requests on the gateway's cached routes, by pool and result (hit, miss or bypass)."
+    );
+    describe_counter!(
+        GATEWAY_CACHE_PURGES,
+        "Times the gateway's response cache forgot everything, by reason \
+         (invalidate, write, link, reload)."
+    );
+    describe_gauge!(
+        GATEWAY_CACHE_BYTES,
+        Unit::Bytes,
+        "What the gateway's cached responses weigh (bodies and headers)."
+    );
+    describe_gauge!(GATEWAY_CACHE_ENTRIES, "Responses (and Vary records) the gateway keeps.");
+    describe_gauge!(
+        GATEWAY_CACHE_TRUSTED,
+        "Whether the gateway's response cache hears its invalidation channel and is used (1/0)."
+    );
 }
 
 /// One answered HTTP request. `route` must be a route template (or `"unmatched"`).
@@ -392,6 +421,24 @@ pub mod gateway {
         counter!(names::GATEWAY_EJECTIONS, "pool" => pool.to_owned(),
             "upstream" => upstream.to_owned())
         .increment(1);
+    }
+
+    /// A request on a cached route: `result` is hit, miss or bypass.
+    pub fn cache_lookup(pool: &str, result: &'static str) {
+        counter!(names::GATEWAY_CACHE_LOOKUPS, "pool" => pool.to_owned(), "result" => result)
+            .increment(1);
+    }
+
+    /// The response cache forgot everything (`reason`: invalidate, write, link, reload).
+    pub fn cache_purge(reason: &'static str) {
+        counter!(names::GATEWAY_CACHE_PURGES, "reason" => reason).increment(1);
+    }
+
+    /// The response cache's size and whether it is used.
+    pub fn cache_size(bytes: u64, entries: u64, trusted: bool) {
+        gauge!(names::GATEWAY_CACHE_BYTES).set(bytes as f64);
+        gauge!(names::GATEWAY_CACHE_ENTRIES).set(entries as f64);
+        gauge!(names::GATEWAY_CACHE_TRUSTED).set(if trusted { 1.0 } else { 0.0 });
     }
 
     /// An upstream's active-check state (1 healthy, 0 not).
