@@ -26,11 +26,30 @@
 //! pool = "app"
 //! # optional: per client (client_ip or header:NAME); global = counted in [redis] by every gateway
 //! rate_limit = { requests = 100, period_ms = 1000, key = "client_ip", global = true }
+//! # optional: cache GET/HEAD answers (see below); absent = this route is never cached
+//! cache = { ttl_ms = 2000, authorized = false, max_body_bytes = 1048576 }
 //!
-//! [redis]                            # for global rate limits
+//! [redis]                            # for global rate limits (and cache invalidations)
 //! url = "redis://127.0.0.1:6379"
 //! prefix = "scalebase:gateway:"
+//!
+//! [cache]                            # needed when a route has `cache`
+//! max_mb = 64                        # bodies and headers kept, in MiB
+//! invalidations = "redis"            # "redis" | { postgres = "postgres://…" } | "none"
+//! channel_prefix = "scalebase:"      # with "redis": the nodes' --redis-prefix
 //! ```
+//!
+//! The response cache (`cache.rs`, `cluster.rs`): a route's `cache` stores GET answers that
+//! HTTP allows a shared cache to keep (RFC 9111: statuses 200, 203, 204, 300, 301, 308, 404,
+//! 405, 410, 414 and 501; no `no-store`, `private`, `no-cache`, `Set-Cookie`, `Vary: *` or
+//! `text/event-stream`; bodies up to `max_body_bytes`), fresh for `s-maxage`, `max-age` or
+//! `Expires` when the upstream says, else for `ttl_ms`. Requests carrying `Authorization` or
+//! `Cookie` are passed through untouched unless the route sets `authorized = true`, which
+//! keys entries by those headers' values. Answers carry `X-Cache: HIT`, `MISS` or `BYPASS`
+//! (see `cache.rs`). With `invalidations`, the gateway joins the nodes' cluster channel
+//! (`<channel_prefix>cluster` in Redis at `[redis] url`, or PostgreSQL's `scalebase_cluster`
+//! notifications) and forgets every entry when a node reports a write; `"none"` keeps entries
+//! for their freshness whatever the nodes write.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -57,9 +76,71 @@ pub struct GatewayConfig {
     /// How long in-flight requests may take to finish after SIGTERM.
     #[serde(default = "defaults::drain_ms")]
     pub drain_ms: u64,
-    /// Redis for the global rate limits (shared by every gateway and node using it).
+    /// Redis for the global rate limits (shared by every gateway and node using it) and for
+    /// cache invalidations over Redis.
     #[serde(default)]
     pub redis: Option<RedisConfig>,
+    /// The response cache's size and invalidation channel.
+    #[serde(default)]
+    pub cache: Option<CacheConfig>,
+}
+
+/// The response cache shared by the routes that have `cache`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// What the stored answers may weigh in all (bodies and headers), in MiB.
+    #[serde(default = "defaults::cache_max_mb")]
+    pub max_mb: u64,
+    /// `"redis"`, `{ postgres = "postgres://…" }` or `"none"` (see [`Invalidations`]).
+    pub invalidations: toml::Value,
+    /// With `invalidations = "redis"`: the nodes' key prefix (`--redis-prefix`); the channel is
+    /// `<channel_prefix>cluster`.
+    #[serde(default = "defaults::channel_prefix")]
+    pub channel_prefix: String,
+}
+
+/// Where the gateway hears of the nodes' writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidations {
+    /// Not at all: entries live for their freshness.
+    None,
+    /// Redis pub/sub on `channel` at `url` (the `[redis]` section's).
+    Redis { url: String, channel: String },
+    /// PostgreSQL LISTEN/NOTIFY on the nodes' database.
+    Postgres { url: String },
+}
+
+impl CacheConfig {
+    /// The channel to join, checked against `redis`.
+    pub fn invalidations(&self, redis: Option<&RedisConfig>) -> Result<Invalidations, ConfigError> {
+        let wrong =
+            || err("cache.invalidations is \"redis\", \"none\" or { postgres = \"postgres://…\" }");
+        match &self.invalidations {
+            toml::Value::String(name) if name == "none" => Ok(Invalidations::None),
+            toml::Value::String(name) if name == "redis" => {
+                let Some(redis) = redis else {
+                    return Err(err("cache.invalidations = \"redis\" needs [redis]"));
+                };
+                Ok(Invalidations::Redis {
+                    url: redis.url.clone(),
+                    channel: format!("{}cluster", self.channel_prefix),
+                })
+            }
+            toml::Value::Table(table) if table.len() == 1 => {
+                let url = table.get("postgres").and_then(toml::Value::as_str).ok_or_else(wrong)?;
+                let _: tokio_postgres::Config = url.parse().map_err(|e| {
+                    err(format!("cache.invalidations: invalid PostgreSQL URL: {e}"))
+                })?;
+                Ok(Invalidations::Postgres { url: url.to_owned() })
+            }
+            _ => Err(wrong()),
+        }
+    }
+
+    pub fn max_bytes(&self) -> u64 {
+        self.max_mb.saturating_mul(1024 * 1024)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -300,6 +381,31 @@ pub struct RouteConfig {
     pub pool: String,
     #[serde(default)]
     pub rate_limit: Option<RateLimitConfig>,
+    /// Caches this route's GET answers (`[cache]` needed).
+    #[serde(default)]
+    pub cache: Option<RouteCacheConfig>,
+}
+
+/// How a route's answers are cached.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteCacheConfig {
+    /// Freshness of an answer whose upstream gave none (`Cache-Control: s-maxage`/`max-age`,
+    /// `Expires`); 0: only answers with a freshness of their own are stored.
+    pub ttl_ms: u64,
+    /// Requests with `Authorization` or `Cookie` use the cache too, keyed by those values
+    /// (each credential sees only what was fetched with it). Off: they always go upstream.
+    #[serde(default)]
+    pub authorized: bool,
+    /// Larger bodies are passed through, not stored.
+    #[serde(default = "defaults::max_body_bytes")]
+    pub max_body_bytes: u64,
+}
+
+impl RouteCacheConfig {
+    pub fn ttl(&self) -> Duration {
+        Duration::from_millis(self.ttl_ms)
+    }
 }
 
 impl RouteConfig {
@@ -354,6 +460,15 @@ mod defaults {
     pub(super) fn limit_key() -> String {
         "client_ip".into()
     }
+    pub(super) fn cache_max_mb() -> u64 {
+        64
+    }
+    pub(super) fn channel_prefix() -> String {
+        "scalebase:".into()
+    }
+    pub(super) fn max_body_bytes() -> u64 {
+        1024 * 1024
+    }
 }
 
 impl GatewayConfig {
@@ -387,9 +502,11 @@ impl GatewayConfig {
                 path_prefix: "/".into(),
                 pool: "default".into(),
                 rate_limit: None,
+                cache: None,
             }],
             drain_ms: defaults::drain_ms(),
             redis: None,
+            cache: None,
         };
         config.validate()?;
         Ok(config)
@@ -469,6 +586,31 @@ impl GatewayConfig {
                     return Err(err(format!("route {id}: a global rate limit needs [redis]")));
                 }
             }
+            if let Some(cache) = &route.cache {
+                let id = route.id();
+                if self.cache.is_none() {
+                    return Err(err(format!(
+                        "route {id}: cache needs a [cache] section (its size and invalidations)"
+                    )));
+                }
+                if cache.ttl_ms > 86_400_000 {
+                    return Err(err(format!("route {id}: cache.ttl_ms is at most a day")));
+                }
+                if cache.max_body_bytes == 0 || cache.max_body_bytes > 64 * 1024 * 1024 {
+                    return Err(err(format!(
+                        "route {id}: cache.max_body_bytes goes from 1 to 67108864"
+                    )));
+                }
+            }
+        }
+        if let Some(cache) = &self.cache {
+            if cache.max_mb == 0 || cache.max_mb > 1024 * 1024 {
+                return Err(err("cache.max_mb goes from 1 to 1048576"));
+            }
+            if cache.channel_prefix.contains(char::is_whitespace) {
+                return Err(err("cache.channel_prefix has spaces"));
+            }
+            cache.invalidations(self.redis.as_ref())?;
         }
         Ok(())
     }
@@ -521,9 +663,29 @@ mod tests {
             [[routes]]
             host = "api.example.com"
             pool = "app"
+            cache = { ttl_ms = 1500 }
+            [redis]
+            url = "redis://127.0.0.1:6379"
+            [cache]
+            invalidations = "redis"
             "#,
         )
         .unwrap();
+        let route_cache = config.routes[0].cache.as_ref().unwrap();
+        assert_eq!(
+            (route_cache.ttl(), route_cache.authorized),
+            (Duration::from_millis(1500), false)
+        );
+        assert_eq!(route_cache.max_body_bytes, 1024 * 1024);
+        let cache = config.cache.as_ref().unwrap();
+        assert_eq!(cache.max_bytes(), 64 << 20);
+        assert_eq!(
+            cache.invalidations(config.redis.as_ref()).unwrap(),
+            Invalidations::Redis {
+                url: "redis://127.0.0.1:6379".into(),
+                channel: "scalebase:cluster".into()
+            }
+        );
         let pool = &config.pools[0];
         assert_eq!(pool.hash_key().unwrap(), Some(HashOn::Cookie("sid".into())));
         assert_eq!(pool.retry.attempts, 2);
@@ -557,6 +719,22 @@ mod tests {
                 .contains("client_ip or header:NAME")
         );
         assert!(bad(&route("{ requests = 0 }")).contains("above 0"));
+        let cached = |route: &str, cache: &str| {
+            pool(&format!("[[routes]]\npool = \"p\"\ncache = {route}\n{cache}"))
+        };
+        assert!(bad(&cached("{ ttl_ms = 5 }", "")).contains("needs a [cache] section"));
+        assert!(bad(&cached("{ }", "")).contains("missing field `ttl_ms`"));
+        let none = "[cache]\ninvalidations = \"none\"";
+        assert!(bad(&cached("{ ttl_ms = 5, max_body_bytes = 0 }", none)).contains("from 1 to"));
+        assert!(bad(&cached("{ ttl_ms = 5, vary = 1 }", none)).contains("unknown field"));
+        let with = |inv: &str| cached("{ ttl_ms = 5 }", &format!("[cache]\ninvalidations = {inv}"));
+        assert!(bad(&with("\"redis\"")).contains("needs [redis]"));
+        assert!(bad(&with("\"kafka\"")).contains("is \"redis\", \"none\""));
+        assert!(bad(&with("{ postgres = 5 }")).contains("is \"redis\", \"none\""));
+        assert!(
+            bad(&with("{ postgres = \"postgres://x:y:z\" }")).contains("invalid PostgreSQL URL")
+        );
+        assert!(bad(&cached("{ ttl_ms = 5 }", "[cache]\nmax_mb = 1")).contains("invalidations"));
         let https = format!(
             "{head}[[pools]]\nname = \"p\"\nupstreams = [{{ url = \"https://127.0.0.1:2\" }}]\n"
         );

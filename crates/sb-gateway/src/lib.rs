@@ -8,12 +8,16 @@
 //! - [`health`]: active checks.
 //! - [`proxy`]: the request path (circuit breaking, retries under a budget, header hygiene,
 //!   streaming, upgrades).
+//! - [`cache`]: the response cache of GET/HEAD (RFC 9111 rules, `Vary`, credentials kept
+//!   apart), purged through [`cluster`], the gateway's place on the nodes' cluster channel.
 //!
 //! The built configuration ([`proxy::Gateway`]) is immutable and swapped whole on reload
 //! ([`Running::reload`]); requests in flight keep the one they started with, and pools whose
 //! definition did not change keep their state.
 
 pub mod admin;
+pub mod cache;
+pub mod cluster;
 pub mod config;
 pub mod health;
 pub mod limits;

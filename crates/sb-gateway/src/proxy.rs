@@ -23,6 +23,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::retry::budget::{Budget as _, TpsBudget};
 
+use crate::cache::{Lookup, ResponseCache, X_CACHE};
 use crate::config::{GatewayConfig, HashOn, RouteConfig};
 use crate::pool::{InFlight, Pool, hash_of};
 
@@ -45,7 +46,7 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TRANSFER_ENCODING,
 ];
 
-static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A pool with its circuit-breaking slots and retry budget.
 struct PoolRuntime {
@@ -83,6 +84,7 @@ pub struct Gateway {
     pools: HashMap<String, PoolRuntime>,
     client: Client<HttpConnector, Body>,
     limits: Arc<crate::limits::Limits>,
+    cache: Option<Arc<ResponseCache>>,
 }
 
 impl Gateway {
@@ -121,7 +123,22 @@ impl Gateway {
             Some(limits) if limits.serves(config.redis.as_ref()) => limits.clone(),
             _ => Arc::new(crate::limits::Limits::new(config.redis.as_ref())?),
         };
-        Ok(Gateway { routes: config.routes.clone(), pools, client, limits })
+        // The cache (and its place on the cluster channel) carries on while `[cache]` does not
+        // change; its entries are forgotten, since routes may now lead elsewhere.
+        let cache = match (config.cache.as_ref(), existing.and_then(|g| g.cache.as_ref())) {
+            (None, _) => None,
+            (Some(wanted), Some(cache)) if cache.serves(wanted, config.redis.as_ref()) => {
+                cache.purge("reload");
+                Some(cache.clone())
+            }
+            (Some(wanted), _) => Some(Arc::new(ResponseCache::new(wanted, config.redis.as_ref())?)),
+        };
+        Ok(Gateway { routes: config.routes.clone(), pools, client, limits, cache })
+    }
+
+    /// The response cache, when `[cache]` is configured.
+    pub fn cache(&self) -> Option<&Arc<ResponseCache>> {
+        self.cache.as_ref()
     }
 
     /// The pools, for health checks and the admin view.
@@ -179,7 +196,7 @@ impl Gateway {
 
     async fn forward(
         &self,
-        mut req: Request<Incoming>,
+        req: Request<Incoming>,
         client: SocketAddr,
         tls: bool,
         id: &HeaderValue,
@@ -198,18 +215,67 @@ impl Gateway {
             sb_observe::gateway::rate_limited(&pool.name);
             return (error(StatusCode::TOO_MANY_REQUESTS, "Too many requests."), log);
         }
+        // Cached routes look the request up; an unsafe request on any route purges the cache
+        // once answered (the gateway cannot tell what it changed).
+        let lookup = match (&route.cache, &self.cache) {
+            (Some(cached), Some(cache)) => Some(cache.lookup(cached, &req, host.as_deref())),
+            (None, Some(_)) if !req.method().is_safe() => Some(Lookup::Write),
+            _ => None,
+        };
+        let result = match &lookup {
+            Some(Lookup::Hit(_)) => "hit",
+            Some(Lookup::Miss(_)) => "miss",
+            Some(Lookup::Bypass) => "bypass",
+            Some(Lookup::Write) | None => "",
+        };
+        if !result.is_empty() {
+            sb_observe::gateway::cache_lookup(&pool.name, result);
+        }
+        if let Some(Lookup::Hit(response)) = lookup {
+            log.upstream = "cache".into();
+            return (response, log);
+        }
+        let mut response = self.upstream(rt, req, client, tls, id, host.as_deref(), &mut log).await;
+        match lookup {
+            Some(Lookup::Write) if !response.status().is_client_error() => {
+                if let Some(cache) = &self.cache {
+                    cache.purge("write");
+                }
+            }
+            Some(Lookup::Miss(Some(fill))) => response = fill.tee(response),
+            _ => {}
+        }
+        if !result.is_empty() {
+            let value = if result == "miss" { "MISS" } else { "BYPASS" };
+            response.headers_mut().insert(X_CACHE.clone(), HeaderValue::from_static(value));
+        }
+        (response, log)
+    }
 
+    /// Forwards a request to `rt`'s pool: circuit breaking, picking, retries.
+    #[allow(clippy::too_many_arguments)] // the request's facts, taken apart once by `forward`
+    async fn upstream(
+        &self,
+        rt: &PoolRuntime,
+        mut req: Request<Incoming>,
+        client: SocketAddr,
+        tls: bool,
+        id: &HeaderValue,
+        host: Option<&str>,
+        log: &mut Log,
+    ) -> Response<Body> {
+        let pool = &rt.pool;
         let Some(permit) = rt.slot().await else {
             sb_observe::gateway::overflow(&pool.name);
             let message = "The upstream pool is at its limit.";
-            return (error(StatusCode::SERVICE_UNAVAILABLE, message), log);
+            return error(StatusCode::SERVICE_UNAVAILABLE, message);
         };
 
         let key = pool.hash_on.as_ref().and_then(|on| hash_key(on, req.headers(), client));
         let upgrade = wants_upgrade(&req);
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         let (parts, body) = req.into_parts();
-        let headers = forwarded_headers(&parts.headers, client, tls, host.as_deref(), id, upgrade);
+        let headers = forwarded_headers(&parts.headers, client, tls, host, id, upgrade);
         let path_and_query =
             parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
 
@@ -222,10 +288,7 @@ impl Gateway {
             match body.collect().await {
                 Ok(collected) => replayable = Some(collected.to_bytes()),
                 Err(_) => {
-                    return (
-                        error(StatusCode::BAD_REQUEST, "The request body could not be read."),
-                        log,
-                    );
+                    return error(StatusCode::BAD_REQUEST, "The request body could not be read.");
                 }
             }
         } else {
@@ -261,7 +324,7 @@ impl Gateway {
             match uri.parse() {
                 Ok(uri) => *upstream_req.uri_mut() = uri,
                 Err(_) => {
-                    return (error(StatusCode::BAD_REQUEST, "The request path is invalid."), log);
+                    return error(StatusCode::BAD_REQUEST, "The request path is invalid.");
                 }
             }
             let outcome =
@@ -282,7 +345,7 @@ impl Gateway {
                     } else {
                         pool.succeeded(&endpoint);
                         drop(permit);
-                        return (respond(response, inflight, client_upgrade), log);
+                        return respond(response, inflight, client_upgrade);
                     }
                 }
                 Ok(Err(e)) => {
@@ -318,9 +381,9 @@ impl Gateway {
         match last {
             Some((response, inflight)) => {
                 let response = response.map(|body| guard(body, inflight));
-                (strip_response(response), log)
+                strip_response(response)
             }
-            None => (error(last_error.0, last_error.1), log),
+            None => error(last_error.0, last_error.1),
         }
     }
 }

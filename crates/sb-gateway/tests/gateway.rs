@@ -54,6 +54,8 @@ impl Upstream {
                 .route("/sse", get(sse))
                 .route("/upgrade", get(upgrade))
                 .route("/big", post(big_in).get(big_out))
+                .route("/c", any(cacheable))
+                .route("/t", any(cacheable))
                 .fallback(any(echo))
                 .with_state(state);
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -114,6 +116,51 @@ async fn echo(State((name, b)): St, req: Request) -> Response {
     let body = axum::body::to_bytes(req.into_body(), usize::MAX).await.unwrap();
     axum::Json(json!({"upstream": name, "method": method, "path": path, "headers": headers, "body": body.len()}))
         .into_response()
+}
+
+/// An answer shaped by the query: `cc` (Cache-Control), `vary` (Vary; the body echoes that
+/// request header), `cookie` (a Set-Cookie), `status`, `sse` (text/event-stream), `size` (a
+/// body of that many bytes, `chunked` to stream it without a length). The body's `n` numbers
+/// the requests this upstream has seen.
+async fn cacheable(State((name, b)): St, req: Request) -> Response {
+    let n = b.hits.fetch_add(1, Ordering::SeqCst) + 1;
+    let query: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let header =
+        |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let status = query.get("status").and_then(|s| s.parse().ok()).unwrap_or(200u16);
+    let mut response = axum::http::Response::builder().status(status);
+    if let Some(cc) = query.get("cc") {
+        response = response.header("cache-control", cc);
+    }
+    if let Some(vary) = query.get("vary") {
+        response = response.header("vary", vary);
+    }
+    if query.contains_key("cookie") {
+        response = response.header("set-cookie", "sid=1");
+    }
+    if query.contains_key("sse") {
+        response = response.header("content-type", "text/event-stream");
+    }
+    if let Some(size) = query.get("size").and_then(|s| s.parse::<usize>().ok()) {
+        let body = pattern(size);
+        if query.contains_key("chunked") {
+            let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+                body.chunks(1000).map(|c| Ok(c.to_vec())).collect();
+            let stream = futures::stream::iter(chunks);
+            return response.body(axum::body::Body::from_stream(stream)).unwrap();
+        }
+        return response.body(axum::body::Body::from(body)).unwrap();
+    }
+    let vary = query.get("vary").map(|v| header(v)).unwrap_or_default();
+    let body = json!({"upstream": name, "n": n, "method": req.method().as_str(), "vary": vary,
+                      "auth": header("authorization")});
+    response
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap()
 }
 
 async fn slow(State((name, b)): St) -> Response {
@@ -741,4 +788,411 @@ async fn rate_limits_hold_per_client_locally_and_across_gateways_through_redis()
 fn rand_suffix() -> u64 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+/// A gateway over `a` whose routes cache: `/` as `route_cache` says, `/t` with a 300 ms TTL;
+/// `cache` is the `[cache]` section and `redis` the `[redis]` one.
+async fn caching(a: &Upstream, route_cache: &str, cache: &str, redis: &str) -> Gw {
+    let text = format!(
+        "[[listeners]]\naddr = \"127.0.0.1:0\"\n[[pools]]\nname = \"p\"\n\
+         upstreams = [{{ url = \"{}\" }}]\n\
+         health = {{ path = \"/api/health\", interval_ms = 100, timeout_ms = 200 }}\n\
+         [[routes]]\npool = \"p\"\ncache = {route_cache}\n\
+         [[routes]]\npool = \"p\"\npath_prefix = \"/t\"\ncache = {{ ttl_ms = 300 }}\n\
+         {redis}\n[cache]\n{cache}\n",
+        a.url
+    );
+    Gw::start(GatewayConfig::from_toml(&text).unwrap()).await
+}
+
+/// What a request through the gateway got: `X-Cache`, status, body and headers.
+struct Got {
+    cache: String,
+    status: u16,
+    body: bytes::Bytes,
+    headers: reqwest::header::HeaderMap,
+}
+
+impl Got {
+    fn n(&self) -> u64 {
+        serde_json::from_slice::<Value>(&self.body).unwrap()["n"].as_u64().unwrap()
+    }
+}
+
+async fn fetch(request: reqwest::RequestBuilder) -> Got {
+    let r = request.send().await.unwrap();
+    let headers = r.headers().clone();
+    let cache = headers.get("x-cache").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let status = r.status().as_u16();
+    let body = r.bytes().await.unwrap();
+    Got { cache, status, body, headers }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_serves_what_http_allows_and_nothing_else() {
+    let a = Upstream::start("a");
+    let gw =
+        caching(&a, "{ ttl_ms = 60000, max_body_bytes = 10000 }", "invalidations = \"none\"", "")
+            .await;
+    let client = http();
+    let get = |path: &str| fetch(client.get(format!("{}{path}", gw.url)));
+
+    // A hit is served without the upstream, with its age and its own request id.
+    let first = get("/c?cc=max-age%3D60").await;
+    assert_eq!((first.cache.as_str(), first.status), ("MISS", 200));
+    let r = client
+        .get(format!("{}/c?cc=max-age%3D60", gw.url))
+        .header("x-request-id", "mine-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-cache"], "HIT");
+    assert_eq!(r.headers()["x-request-id"], "mine-1");
+    assert_eq!(r.headers()["age"], "0");
+    let hit: Value = r.json().await.unwrap();
+    assert_eq!(hit["n"].as_u64(), Some(first.n()), "the stored answer");
+    assert_eq!(a.hits(), 1);
+    // HEAD is answered from the GET entry, with the length of the body it does not send.
+    let head = fetch(client.head(format!("{}/c?cc=max-age%3D60", gw.url))).await;
+    assert_eq!(head.cache, "HIT");
+    assert_eq!(head.headers["content-length"], first.body.len().to_string().as_str());
+    assert!(head.body.is_empty());
+    // A HEAD that misses goes upstream as HEAD and stores nothing.
+    let head = fetch(client.head(format!("{}/c?cc=max-age%3D60&h=1", gw.url))).await;
+    assert_eq!(head.cache, "MISS");
+    assert_eq!(get("/c?cc=max-age%3D60&h=1").await.cache, "MISS");
+    assert_eq!(get("/c?cc=max-age%3D60&h=1").await.cache, "HIT");
+    // Another query is another target.
+    assert_eq!(get("/c?cc=max-age%3D60&other").await.cache, "MISS");
+    assert_eq!(a.hits(), 4);
+
+    // Vary: each value of the named request header has its own entry.
+    let lang = |l: &'static str| {
+        fetch(client.get(format!("{}/c?vary=accept-language", gw.url)).header("accept-language", l))
+    };
+    let (fr, en) = (lang("fr").await, lang("en").await);
+    assert_eq!((fr.cache.as_str(), en.cache.as_str()), ("MISS", "MISS"));
+    let (fr2, en2) = (lang("fr").await, lang("en").await);
+    assert_eq!((fr2.cache.as_str(), en2.cache.as_str()), ("HIT", "HIT"));
+    assert_eq!((fr2.n(), en2.n()), (fr.n(), en.n()));
+    let vary: Value = serde_json::from_slice(&fr2.body).unwrap();
+    assert_eq!(vary["vary"], "fr");
+    let none = get("/c?vary=accept-language").await;
+    assert_eq!(none.cache, "MISS", "no header is a value of its own");
+
+    // Answers that must not be stored are not, and each request goes upstream.
+    for path in [
+        "/c?cc=no-store",
+        "/c?cc=private%2C%20max-age%3D60",
+        "/c?cc=no-cache",
+        "/c?cc=max-age%3D0",
+        "/c?cookie=1",
+        "/c?vary=*",
+        "/c?status=500",
+        "/c?status=302",
+        "/c?sse=1",
+    ] {
+        let before = a.hits();
+        assert_eq!(get(path).await.cache, "MISS", "{path}");
+        assert_eq!(get(path).await.cache, "MISS", "{path} was stored");
+        assert_eq!(a.hits(), before + 2, "{path}");
+    }
+    // A 404 is cacheable like a 200.
+    assert_eq!(get("/c?status=404").await.cache, "MISS");
+    let nf = get("/c?status=404").await;
+    assert_eq!((nf.cache.as_str(), nf.status), ("HIT", 404));
+
+    // Credentials: passed through untouched, never served a guest's entry nor stored.
+    let authed =
+        || fetch(client.get(format!("{}/c?cc=max-age%3D60", gw.url)).header("authorization", "t1"));
+    let before = a.hits();
+    for _ in 0..2 {
+        let r = authed().await;
+        assert_eq!(r.cache, "BYPASS");
+        assert_eq!(serde_json::from_slice::<Value>(&r.body).unwrap()["auth"], "t1");
+    }
+    let cookie = fetch(client.get(format!("{}/c?cc=max-age%3D60", gw.url)).header("cookie", "a=b"));
+    assert_eq!(cookie.await.cache, "BYPASS");
+    assert_eq!(a.hits(), before + 3);
+
+    // Request directives: no-cache goes upstream (and refreshes), no-store bypasses,
+    // max-age bounds the age served.
+    let with_cc = |cc: &'static str| {
+        fetch(client.get(format!("{}/c?cc=max-age%3D60", gw.url)).header("cache-control", cc))
+    };
+    let refreshed = with_cc("no-cache").await;
+    assert_eq!(refreshed.cache, "MISS");
+    assert_eq!(get("/c?cc=max-age%3D60").await.n(), refreshed.n(), "the refreshed answer is kept");
+    assert_eq!(with_cc("no-store").await.cache, "BYPASS");
+    assert_eq!(with_cc("max-age=3600").await.cache, "HIT");
+
+    // Bodies over max_body_bytes are delivered whole and not stored (with or without a length).
+    for path in ["/c?size=50000&cc=max-age%3D60", "/c?size=50000&chunked&cc=max-age%3D60"] {
+        for _ in 0..2 {
+            let big = get(path).await;
+            assert_eq!(big.cache, "MISS", "{path}");
+            assert_eq!(big.body.as_ref(), pattern(50000).as_slice(), "{path}");
+        }
+    }
+    // A streamed body within the limit is stored once it has ended.
+    let small = get("/c?size=5000&chunked&cc=max-age%3D60").await;
+    assert_eq!(small.cache, "MISS");
+    let again = get("/c?size=5000&chunked&cc=max-age%3D60").await;
+    assert_eq!((again.cache.as_str(), again.body.as_ref()), ("HIT", pattern(5000).as_slice()));
+
+    // The SSE endpoint streams through and is never stored.
+    let sse = client.get(format!("{}/sse", gw.url)).send().await.unwrap();
+    assert_eq!(sse.headers()["x-cache"], "MISS");
+    a.behaviour.release.notify_one();
+    assert_eq!(sse.text().await.unwrap(), "data: one\n\ndata: two\n\n");
+    let sse = client.get(format!("{}/sse", gw.url)).send().await.unwrap();
+    assert_eq!(sse.headers()["x-cache"], "MISS");
+    drop(sse);
+
+    // Freshness ends: max-age from the upstream, else the route's ttl_ms.
+    for (path, at_least) in [("/c?cc=max-age%3D1", 900), ("/t", 250)] {
+        assert_eq!(get(path).await.cache, "MISS");
+        let started = Instant::now();
+        assert_eq!(get(path).await.cache, "HIT", "{path}");
+        while get(path).await.cache == "HIT" {
+            assert!(started.elapsed() < Duration::from_secs(5), "{path} never expired");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(started.elapsed() >= Duration::from_millis(at_least - 150), "{path}");
+    }
+
+    // A successful write through the gateway purges; a refused one does not.
+    assert_eq!(get("/c?cc=max-age%3D60").await.cache, "HIT");
+    let refused = fetch(client.post(format!("{}/c?status=400", gw.url))).await;
+    assert_eq!((refused.status, refused.cache.as_str()), (400, ""));
+    assert_eq!(get("/c?cc=max-age%3D60").await.cache, "HIT");
+    let r = client.post(format!("{}/anything", gw.url)).body("x").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(get("/c?cc=max-age%3D60").await.cache, "MISS", "purged by the write");
+    let r = client.delete(format!("{}/anything", gw.url)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(get("/c?cc=max-age%3D60").await.cache, "MISS", "purged by the delete");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authorized_route_keys_entries_by_credentials() {
+    let a = Upstream::start("a");
+    let gw =
+        caching(&a, "{ ttl_ms = 60000, authorized = true }", "invalidations = \"none\"", "").await;
+    let client = http();
+    let as_ = |token: Option<&'static str>| {
+        let mut request = client.get(format!("{}/c", gw.url));
+        if let Some(token) = token {
+            request = request.header("authorization", token);
+        }
+        fetch(request)
+    };
+    let (t1, t2, guest) = (as_(Some("t1")).await, as_(Some("t2")).await, as_(None).await);
+    assert_eq!([&t1.cache, &t2.cache, &guest.cache], ["MISS", "MISS", "MISS"]);
+    for (token, first) in [(Some("t1"), &t1), (Some("t2"), &t2), (None, &guest)] {
+        let again = as_(token).await;
+        assert_eq!(again.cache, "HIT");
+        assert_eq!(again.n(), first.n(), "{token:?} sees only its own answer");
+        let body: Value = serde_json::from_slice(&again.body).unwrap();
+        assert_eq!(body["auth"], token.unwrap_or(""));
+    }
+    assert_eq!(a.hits(), 3);
+    gw.stop().await;
+}
+
+/// A connection publishing on and hearing the channel `channel`, as a node would.
+struct FakeNode {
+    connection: redis::aio::MultiplexedConnection,
+    channel: String,
+    heard: tokio::sync::mpsc::UnboundedReceiver<Value>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeNode {
+    async fn join(url: &str, channel: &str) -> FakeNode {
+        let client = redis::Client::open(url).unwrap();
+        let connection = client.get_multiplexed_async_connection().await.unwrap();
+        let mut pubsub = client.get_async_pubsub().await.unwrap();
+        pubsub.subscribe(channel).await.unwrap();
+        let (tx, heard) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let mut messages = pubsub.into_on_message();
+            while let Some(m) = futures::StreamExt::next(&mut messages).await {
+                let text: String = m.get_payload().unwrap();
+                if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                    tx.send(v).ok();
+                }
+            }
+        });
+        FakeNode { connection, channel: channel.to_owned(), heard, _task: task }
+    }
+
+    async fn publish(&self, message: impl ToString) {
+        let mut c = self.connection.clone();
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(&self.channel)
+            .arg(message.to_string())
+            .query_async(&mut c)
+            .await
+            .unwrap();
+    }
+
+    /// The next message (within 5 s) that `wanted` accepts.
+    async fn until(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.heard.recv()).await;
+            let message = next.expect("the expected message came").expect("channel open");
+            if wanted(&message) {
+                return message;
+            }
+        }
+    }
+}
+
+fn cache_of(gw: &Gw) -> Arc<sb_gateway::cache::ResponseCache> {
+    gw.running.current().cache().expect("a cache").clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_invalidations_on_redis_purge_the_cache_and_are_acknowledged() {
+    let a = Upstream::start("a");
+    let prefix = format!("sbtest:gwc:{}:", rand_suffix());
+    let channel = format!("{prefix}cluster");
+    let mut node = FakeNode::join(&redis_url(), &channel).await;
+    // Two nodes say hello, as live nodes do.
+    let hellos = {
+        let node = FakeNode::join(&redis_url(), &channel).await;
+        tokio::spawn(async move {
+            for sent in 0..1000u64 {
+                for from in ["n1", "n2"] {
+                    node.publish(json!({"from": from, "t": "hello", "sent": sent})).await;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let gw = caching(
+        &a,
+        "{ ttl_ms = 60000 }",
+        &format!("invalidations = \"redis\"\nchannel_prefix = \"{prefix}\""),
+        &format!("[redis]\nurl = \"{}\"", redis_url()),
+    )
+    .await;
+    let client = http();
+    let get = || fetch(client.get(format!("{}/c", gw.url)));
+    let cache = cache_of(&gw);
+    let hello = node.until(|m| m["t"] == "hello" && m["from"] != "n1" && m["from"] != "n2").await;
+    let me = hello["from"].as_str().unwrap().to_owned();
+    assert_eq!(Some(me.as_str()), cache.node_id());
+    wait_until("the gateway hears itself", Duration::from_secs(5), || cache.trusted()).await;
+    wait_until("the gateway hears both nodes", Duration::from_secs(5), || cache.peers() == 2).await;
+    assert_eq!(get().await.cache, "MISS");
+    assert_eq!(get().await.cache, "HIT");
+
+    // n1 wrote: the gateway purges, then acknowledges; until n2 has applied the write too,
+    // nothing is stored (n2 could still answer from its own caches).
+    node.publish(
+        json!({"from": "n1", "t": "invalidate", "id": 42, "tables": ["posts"], "all": false}),
+    )
+    .await;
+    let ack = node.until(|m| m["t"] == "ack" && m["from"] == me.as_str()).await;
+    assert_eq!((ack["to"].as_str(), ack["id"].as_u64()), (Some("n1"), Some(42)));
+    assert_eq!(get().await.cache, "MISS", "purged before the ack");
+    assert_eq!(get().await.cache, "MISS", "not stored while n2 has not applied the write");
+    node.publish(json!({"from": "n2", "t": "ack", "to": "n1", "id": 42})).await;
+    let started = Instant::now();
+    while get().await.cache != "HIT" {
+        assert!(started.elapsed() < Duration::from_secs(5), "never stored again");
+    }
+
+    // A message sent by reference (as nodes send large ones) is fetched and applied.
+    let key = format!("{prefix}blob:1");
+    let mut c = node.connection.clone();
+    let body = json!({"from": "n2", "t": "invalidate", "id": 9, "tables": [], "all": true});
+    let _: () =
+        redis::cmd("SET").arg(&key).arg(body.to_string()).query_async(&mut c).await.unwrap();
+    node.publish(format!("&{key}")).await;
+    let ack = node.until(|m| m["t"] == "ack" && m["from"] == me.as_str()).await;
+    assert_eq!((ack["to"].as_str(), ack["id"].as_u64()), (Some("n2"), Some(9)));
+    assert_eq!(get().await.cache, "MISS");
+
+    // Realtime requests are answered at once: the gateway holds no client.
+    node.publish(json!({"from": "n1", "t": "subscribe", "id": 7, "client": "c", "ip": null,
+                        "auth": null, "subscriptions": ["x"]}))
+        .await;
+    let reply = node.until(|m| m["t"] == "reply").await;
+    assert_eq!(reply, json!({"from": me, "t": "reply", "to": "n1", "id": 7, "outcome": "unknown"}));
+    node.publish(json!({"from": "n1", "t": "handoff", "id": 8, "ip": null, "state": "s",
+                        "code": "c", "error": ""}))
+        .await;
+    let reply = node.until(|m| m["t"] == "reply").await;
+    assert_eq!((reply["id"].as_u64(), reply["outcome"].as_str()), (Some(8), Some("unknown")));
+
+    // Garbage is ignored; the gateway goes on.
+    for junk in [
+        "not json",
+        "{}",
+        "[1,2]",
+        "{\"t\": 5}",
+        "{\"t\": \"ack\", \"id\": \"x\"}",
+        "{\"t\": \"hello\", \"from\": \"n3\", \"sent\": -1}",
+        "&missing-key",
+    ] {
+        node.publish(junk).await;
+    }
+    node.publish(json!({"from": "n1", "t": "subscribe", "id": 99})).await;
+    let reply = node.until(|m| m["t"] == "reply").await;
+    assert_eq!(reply["id"].as_u64(), Some(99), "still answering after the junk");
+    assert!(cache.trusted());
+    hellos.abort();
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_is_bypassed_while_its_channel_cannot_be_heard() {
+    let a = Upstream::start("a");
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let client = http();
+    for (cache, redis) in [
+        ("invalidations = \"redis\"".to_owned(), format!("[redis]\nurl = \"redis://{closed}\"")),
+        (
+            format!("invalidations = {{ postgres = \"postgres://postgres@{closed}/x\" }}"),
+            String::new(),
+        ),
+    ] {
+        let gw = caching(&a, "{ ttl_ms = 60000 }", &cache, &redis).await;
+        let before = a.hits();
+        for _ in 0..3 {
+            let got = fetch(client.get(format!("{}/c?cc=max-age%3D60", gw.url))).await;
+            assert_eq!((got.cache.as_str(), got.status), ("BYPASS", 200), "{cache}");
+        }
+        assert_eq!(a.hits(), before + 3);
+        assert!(!cache_of(&gw).trusted());
+        gw.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fill_that_raced_a_purge_is_never_served() {
+    let a = Upstream::start("a");
+    let gw = caching(&a, "{ ttl_ms = 60000 }", "invalidations = \"none\"", "").await;
+    let client = http();
+    // A read starts (its answer is held by the upstream), a write purges, the read ends.
+    let slow = tokio::spawn(fetch(client.get(format!("{}/slow", gw.url))));
+    wait_until("the read reached the upstream", Duration::from_secs(5), || a.hits() == 1).await;
+    let r = client.post(format!("{}/anything", gw.url)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    a.behaviour.release.notify_one();
+    assert_eq!(slow.await.unwrap().cache, "MISS");
+    // Its answer may predate the write: the next read goes upstream again.
+    a.behaviour.release.notify_one();
+    let again = fetch(client.get(format!("{}/slow", gw.url))).await;
+    assert_eq!(again.cache, "MISS", "an answer fetched before the purge was served after it");
+    assert_eq!(fetch(client.get(format!("{}/slow", gw.url))).await.cache, "HIT");
+    gw.stop().await;
 }

@@ -1,7 +1,9 @@
 //! The gateway in front of real `scalebase serve` processes (PostgreSQL and Redis): a node
 //! killed with SIGKILL under a load of reads and writes, with a history check of every
-//! acknowledged write; and realtime through the gateway when the node holding the stream dies.
-//! (PostgreSQL only: several processes on one SQLite file are refused by design.)
+//! acknowledged write; realtime through the gateway when the node holding the stream dies; and
+//! the gateway's response cache, which never hides a write acknowledged by a node (over Redis
+//! or PostgreSQL notifications; on SQLite, one node with Redis).
+//! (Several nodes need PostgreSQL: several processes on one SQLite file are refused by design.)
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,44 +18,82 @@ use crate::realtime::Sse;
 const ADMIN: &str = "gw-admin@example.com";
 const PASSWORD: &str = "gateway-pass-1";
 
-/// `n` node processes on a fresh PostgreSQL database and this test's own Redis prefix.
+fn redis_url() -> String {
+    std::env::var("SCALEBASE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// How the nodes store and talk.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Setup {
+    /// PostgreSQL, cluster channel in Redis.
+    PostgresRedis,
+    /// PostgreSQL, cluster channel in PostgreSQL notifications (no Redis).
+    PostgresNotify,
+    /// One SQLite node, cluster channel in Redis.
+    SqliteRedis,
+}
+
+/// `n` node processes on a fresh database and this test's own Redis prefix.
 struct Nodes {
     children: Vec<Option<Child>>,
     urls: Vec<String>,
-    db: String,
+    /// The PostgreSQL database's name and URL (`None` on SQLite).
+    db: Option<(String, String)>,
+    /// The nodes' Redis key prefix (their channel is `<prefix>cluster`).
+    prefix: String,
     _dir: tempfile::TempDir,
 }
 
 impl Nodes {
     async fn start(n: usize) -> Nodes {
-        let db = sb_testkit::create_pg_database().await;
-        let url = sb_testkit::pg_url_for(&db);
+        Nodes::start_with(n, Setup::PostgresRedis).await
+    }
+
+    async fn start_with(n: usize, setup: Setup) -> Nodes {
+        assert!(n == 1 || setup != Setup::SqliteRedis, "one SQLite node at most");
+        let db = match setup {
+            Setup::SqliteRedis => None,
+            _ => {
+                let db = sb_testkit::create_pg_database().await;
+                let url = sb_testkit::pg_url_for(&db);
+                Some((db, url))
+            }
+        };
         let dir = tempfile::tempdir().unwrap();
-        let redis = std::env::var("SCALEBASE_TEST_REDIS_URL")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let prefix = format!("sbgw:{db}:");
+        let redis = redis_url();
+        let prefix = {
+            use std::hash::{BuildHasher, RandomState};
+            format!("sbgw:{:016x}:", RandomState::new().hash_one(std::time::SystemTime::now()))
+        };
+        let storage = |i: usize| -> Vec<String> {
+            let node_dir = dir.path().join(format!("node{i}")).display().to_string();
+            match &db {
+                Some((_, url)) => vec!["--db".into(), url.clone(), "--dir".into(), node_dir],
+                None => vec!["--dir".into(), node_dir],
+            }
+        };
         let bin = env!("CARGO_BIN_EXE_scalebase");
-        let out = Command::new(bin)
-            .args(["superuser", "upsert", ADMIN, PASSWORD, "--db", &url])
-            .arg("--dir")
-            .arg(dir.path().join("cli"))
-            .output()
-            .unwrap();
+        // On SQLite the superuser goes into the node's own directory.
+        let mut upsert = Command::new(bin);
+        upsert.args(["superuser", "upsert", ADMIN, PASSWORD]);
+        match &db {
+            Some((_, url)) => upsert.args(["--db", url]).arg("--dir").arg(dir.path().join("cli")),
+            None => upsert.args(storage(0)),
+        };
+        let out = upsert.output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let mut children = Vec::new();
         let mut urls = Vec::new();
         for i in 0..n {
             let port =
                 std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            let child = Command::new(bin)
-                .args(["serve", "--http", &format!("127.0.0.1:{port}"), "--db", &url])
-                .args(["--redis", &redis, "--redis-prefix", &prefix, "--log-level", "warn"])
-                .arg("--dir")
-                .arg(dir.path().join(format!("node{i}")))
-                .env_remove("RUST_BACKTRACE")
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap();
+            let mut command = Command::new(bin);
+            command.args(["serve", "--http", &format!("127.0.0.1:{port}"), "--log-level", "warn"]);
+            command.args(storage(i));
+            if setup != Setup::PostgresNotify {
+                command.args(["--redis", &redis, "--redis-prefix", &prefix]);
+            }
+            let child = command.env_remove("RUST_BACKTRACE").stdout(Stdio::null()).spawn().unwrap();
             children.push(Some(child));
             urls.push(format!("http://127.0.0.1:{port}"));
         }
@@ -69,7 +109,7 @@ impl Nodes {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-        Nodes { children, urls, db, _dir: dir }
+        Nodes { children, urls, db, prefix, _dir: dir }
     }
 
     /// Sends `signal` (STOP, CONT) to node `i`.
@@ -91,7 +131,9 @@ impl Nodes {
         for i in 0..self.children.len() {
             self.kill(i);
         }
-        sb_testkit::drop_pg_database(&self.db).await;
+        if let Some((db, _)) = &self.db {
+            sb_testkit::drop_pg_database(db).await;
+        }
     }
 }
 
@@ -337,4 +379,127 @@ async fn a_hung_node_is_detected_and_requests_do_not_wait_past_the_per_try_timeo
     nodes.signal(0, "CONT");
     stop.send(()).ok();
     nodes.stop().await;
+}
+
+/// An in-process gateway over `nodes` caching `/api/collections/` for a minute (unless a
+/// write is heard of), joined to the nodes' cluster channel as `setup` says.
+async fn caching_gateway(
+    nodes: &Nodes,
+    setup: Setup,
+) -> (String, Arc<sb_gateway::Running>, tokio::sync::oneshot::Sender<()>) {
+    let list: Vec<String> = nodes.urls.iter().map(|u| format!("{{ url = \"{u}\" }}")).collect();
+    let channel = match (setup, &nodes.db) {
+        (Setup::PostgresNotify, Some((_, url))) => {
+            format!("invalidations = {{ postgres = \"{url}\" }}")
+        }
+        _ => format!(
+            "invalidations = \"redis\"\nchannel_prefix = \"{}\"\n[redis]\nurl = \"{}\"",
+            nodes.prefix,
+            redis_url()
+        ),
+    };
+    let config = sb_gateway::GatewayConfig::from_toml(&format!(
+        "[[listeners]]\naddr = \"127.0.0.1:0\"\n[[pools]]\nname = \"app\"\nupstreams = [{}]\n\
+         health = {{ interval_ms = 100, timeout_ms = 300, fall = 2, rise = 1 }}\n\
+         [[routes]]\npool = \"app\"\n\
+         [[routes]]\npool = \"app\"\npath_prefix = \"/api/collections/\"\n\
+         cache = {{ ttl_ms = 60000 }}\n\
+         [cache]\n{channel}\n",
+        list.join(", ")
+    ))
+    .unwrap();
+    let running = sb_gateway::Running::start(&config).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = running.clone();
+    tokio::spawn(async move {
+        serving
+            .serve(listener, Duration::from_secs(2), async move {
+                stopped.await.ok();
+            })
+            .await
+    });
+    (url, running, stop)
+}
+
+/// Writes acknowledged by a node, made directly on it (not through the gateway), are seen
+/// through the gateway on the very next read, while reads in between are served from its
+/// cache.
+async fn the_gateway_cache_never_hides_an_acknowledged_write(setup: Setup, n: usize) {
+    let nodes = Nodes::start_with(n, setup).await;
+    let (gw, running, stop) = caching_gateway(&nodes, setup).await;
+    let su = superuser(&nodes.urls[0]).await;
+    su.create_collection(json!({
+        "name": "cached", "type": "base", "listRule": "", "viewRule": "",
+        "fields": [{"name": "t", "type": "text"}]
+    }))
+    .await;
+    let r = su.post("/api/collections/cached/records", json!({"t": "v0"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let cache = running.current().cache().unwrap().clone();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !(cache.trusted() && cache.peers() == n) {
+        assert!(
+            Instant::now() < deadline,
+            "the gateway never joined the {n} nodes (trusted: {}, peers heard: {})",
+            cache.trusted(),
+            cache.peers()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let http = reqwest::Client::new();
+    let paths = [
+        format!("/api/collections/cached/records/{id}"),
+        "/api/collections/cached/records?perPage=5".to_owned(),
+    ];
+    let read = |path: &str| {
+        let request = http.get(format!("{gw}{path}"));
+        async move {
+            let r = request.send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            let cache = r.headers()["x-cache"].to_str().unwrap().to_owned();
+            let body: Value = r.json().await.unwrap();
+            let t = body["t"].as_str().or(body["items"][0]["t"].as_str()).unwrap().to_owned();
+            (cache, t)
+        }
+    };
+    let (mut hits, mut reads) = (0, 0);
+    for round in 1..=30 {
+        let t = format!("v{round}");
+        let writer = Client { base: nodes.urls[round % n].clone(), ..su.clone() };
+        let r =
+            writer.patch(&format!("/api/collections/cached/records/{id}"), json!({"t": t})).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        for path in &paths {
+            for _ in 0..3 {
+                let (x_cache, seen) = read(path).await;
+                assert_eq!(seen, t, "round {round}: {path} answered {x_cache} with a stale value");
+                reads += 1;
+                hits += usize::from(x_cache == "HIT");
+            }
+        }
+    }
+    println!("gateway cache ({setup:?}, {n} nodes): {hits} hits of {reads} reads");
+    // The first read after each write goes upstream; most later ones are hits.
+    assert!(hits >= reads / 3, "{hits} hits of {reads} reads");
+    stop.send(()).ok();
+    nodes.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_cache_never_hides_a_write_with_redis_invalidations() {
+    the_gateway_cache_never_hides_an_acknowledged_write(Setup::PostgresRedis, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_cache_never_hides_a_write_with_postgres_notifications() {
+    the_gateway_cache_never_hides_an_acknowledged_write(Setup::PostgresNotify, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_cache_never_hides_a_write_on_sqlite_with_redis() {
+    the_gateway_cache_never_hides_an_acknowledged_write(Setup::SqliteRedis, 1).await;
 }
