@@ -3,6 +3,8 @@
 //! built from the quick command-line form (one pool, round robin, checks on `/api/health`).
 //!
 //! ```toml
+//! workers = 2                        # serving threads (default: one per CPU)
+//!
 //! [[listeners]]
 //! addr = "127.0.0.1:8080"
 //!
@@ -83,6 +85,10 @@ pub struct GatewayConfig {
     /// The response cache's size and invalidation channel.
     #[serde(default)]
     pub cache: Option<CacheConfig>,
+    /// Threads serving requests, each with its own single-threaded runtime and its own
+    /// upstream connections (default: one per CPU). Not changed by a reload.
+    #[serde(default)]
+    pub workers: Option<usize>,
 }
 
 /// The response cache shared by the routes that have `cache`.
@@ -472,6 +478,13 @@ mod defaults {
 }
 
 impl GatewayConfig {
+    /// How many serving threads: `workers`, else one per CPU.
+    pub fn worker_count(&self) -> usize {
+        self.workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
+    }
+
     /// Parses and validates TOML.
     pub fn from_toml(text: &str) -> Result<GatewayConfig, ConfigError> {
         let config: GatewayConfig =
@@ -507,6 +520,7 @@ impl GatewayConfig {
             drain_ms: defaults::drain_ms(),
             redis: None,
             cache: None,
+            workers: None,
         };
         config.validate()?;
         Ok(config)

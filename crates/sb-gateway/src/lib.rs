@@ -37,6 +37,21 @@ use tokio::task::JoinHandle;
 pub use config::GatewayConfig;
 pub use proxy::Gateway;
 
+thread_local! {
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks the current thread as serving thread `index` (thread per core: each runs its own
+/// single-threaded runtime and uses its own upstream connections).
+pub fn enter_worker(index: usize) {
+    WORKER.set(index);
+}
+
+/// The serving thread this is (0 on any other thread).
+fn worker() -> usize {
+    WORKER.get()
+}
+
 /// A gateway serving: its current configuration and the tasks checking its pools.
 pub struct Running {
     current: RwLock<Arc<Gateway>>,

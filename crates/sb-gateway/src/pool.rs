@@ -41,11 +41,14 @@ pub struct Endpoint {
     failures: AtomicU32,
     ejected_until: AtomicU64,
     ejections: AtomicU32,
+    /// Its request metrics.
+    pub requests: sb_observe::gateway::Requests,
 }
 
 impl Endpoint {
-    fn new(url: String, upstream: UpstreamUrl, weight: u32, healthy: bool) -> Endpoint {
+    fn new(pool: &str, url: String, upstream: UpstreamUrl, weight: u32, healthy: bool) -> Endpoint {
         Endpoint {
+            requests: sb_observe::gateway::Requests::new(pool, &url),
             url,
             upstream,
             weight,
@@ -152,7 +155,7 @@ impl Pool {
             .iter()
             .map(|u| {
                 let parsed = crate::config::parse_upstream(&u.url).map_err(anyhow::Error::msg)?;
-                Ok(Arc::new(Endpoint::new(u.url.clone(), parsed, u.weight, true)))
+                Ok(Arc::new(Endpoint::new(&config.name, u.url.clone(), parsed, u.weight, true)))
             })
             .collect::<anyhow::Result<_>>()?;
         let pool = Pool {
@@ -186,7 +189,8 @@ impl Pool {
         }
         let healthy = !self.config.health.enabled;
         let mut list = endpoints.to_vec();
-        list.push(Arc::new(Endpoint::new(url.to_owned(), parsed, weight.clamp(1, 1000), healthy)));
+        let weight = weight.clamp(1, 1000);
+        list.push(Arc::new(Endpoint::new(&self.name, url.to_owned(), parsed, weight, healthy)));
         *endpoints = list.into();
         drop(endpoints);
         self.rebuild_ring();

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Version};
+use http::uri::{PathAndQuery, Scheme};
+use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body::{Body as _, Frame, SizeHint};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
@@ -24,7 +25,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::retry::budget::{Budget as _, TpsBudget};
 
 use crate::cache::{Lookup, ResponseCache, X_CACHE};
-use crate::config::{GatewayConfig, HashOn, RouteConfig};
+use crate::config::{GatewayConfig, HashOn, RouteConfig, UpstreamUrl};
 use crate::pool::{InFlight, Pool, hash_of};
 
 /// Bodies both ways.
@@ -54,6 +55,10 @@ struct PoolRuntime {
     budget: TpsBudget,
     slots: Arc<Semaphore>,
     pending: AtomicUsize,
+    /// Metrics of the requests answered without an upstream: from the cache, or by the
+    /// gateway itself (limits, failures).
+    cached: sb_observe::gateway::Requests,
+    unreached: sb_observe::gateway::Requests,
 }
 
 impl PoolRuntime {
@@ -82,7 +87,9 @@ impl PoolRuntime {
 pub struct Gateway {
     routes: Vec<RouteConfig>,
     pools: HashMap<String, PoolRuntime>,
-    client: Client<HttpConnector, Body>,
+    /// One client (with its own connection pool) per serving thread, so a request is sent on
+    /// connections driven by the thread that serves it.
+    clients: Box<[Client<HttpConnector, Body>]>,
     limits: Arc<crate::limits::Limits>,
     cache: Option<Arc<ResponseCache>>,
 }
@@ -109,16 +116,28 @@ impl Gateway {
                 retry.budget_percent as f32 / 100.0,
             );
             let slots = Arc::new(Semaphore::new(pc.limits.max_requests));
-            pools.insert(pc.name.clone(), PoolRuntime { pool, budget, slots, pending: 0.into() });
+            let runtime = PoolRuntime {
+                pool,
+                budget,
+                slots,
+                pending: 0.into(),
+                cached: sb_observe::gateway::Requests::new(&pc.name, "cache"),
+                unreached: sb_observe::gateway::Requests::new(&pc.name, "-"),
+            };
+            pools.insert(pc.name.clone(), runtime);
         }
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         let idle = config.pools.iter().map(|p| p.limits.max_idle_connections).max().unwrap_or(256);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(idle)
-            .build(connector);
+        let clients = (0..config.worker_count())
+            .map(|_| {
+                Client::builder(TokioExecutor::new())
+                    .pool_idle_timeout(Duration::from_secs(60))
+                    .pool_max_idle_per_host(idle)
+                    .build(connector.clone())
+            })
+            .collect();
         let limits = match existing.map(|g| &g.limits) {
             Some(limits) if limits.serves(config.redis.as_ref()) => limits.clone(),
             _ => Arc::new(crate::limits::Limits::new(config.redis.as_ref())?),
@@ -133,7 +152,12 @@ impl Gateway {
             }
             (Some(wanted), _) => Some(Arc::new(ResponseCache::new(wanted, config.redis.as_ref())?)),
         };
-        Ok(Gateway { routes: config.routes.clone(), pools, client, limits, cache })
+        Ok(Gateway { routes: config.routes.clone(), pools, clients, limits, cache })
+    }
+
+    /// This serving thread's client.
+    fn client(&self) -> &Client<HttpConnector, Body> {
+        &self.clients[crate::worker() % self.clients.len()]
     }
 
     /// The response cache, when `[cache]` is configured.
@@ -172,25 +196,37 @@ impl Gateway {
     ) -> Response<Body> {
         let started = Instant::now();
         let id = request_id(req.headers());
-        let method = req.method().clone();
-        let path = req.uri().path().to_owned();
+        let access = tracing::enabled!(target: "scalebase::gateway::access", tracing::Level::INFO);
+        let logged = access.then(|| (req.method().clone(), req.uri().path().to_owned()));
         let (mut response, log) = self.forward(req, client, tls, &id).await;
         response.headers_mut().insert(REQUEST_ID.clone(), id.clone());
         let status = response.status().as_u16();
         let elapsed = started.elapsed();
-        sb_observe::gateway::request(&log.pool, &log.upstream, status, elapsed);
-        tracing::info!(
-            target: "scalebase::gateway::access",
-            request_id = id.to_str().unwrap_or(""),
-            client = %client.ip(),
-            method = %method,
-            path = %path,
-            status,
-            pool = %log.pool,
-            upstream = %log.upstream,
-            attempts = log.attempts,
-            duration_ms = elapsed.as_secs_f64() * 1000.0,
-        );
+        match (log.pool, &log.reached) {
+            (Some(_), Reached::Upstream(e)) => e.requests.record(status, elapsed),
+            (Some(rt), Reached::Cache) => rt.cached.record(status, elapsed),
+            (Some(rt), Reached::Nothing) => rt.unreached.record(status, elapsed),
+            (None, _) => sb_observe::gateway::request("-", "-", status, elapsed),
+        }
+        if let Some((method, path)) = logged {
+            let upstream = match &log.reached {
+                Reached::Nothing => "-",
+                Reached::Cache => "cache",
+                Reached::Upstream(e) => e.url.as_str(),
+            };
+            tracing::info!(
+                target: "scalebase::gateway::access",
+                request_id = id.to_str().unwrap_or(""),
+                client = %client.ip(),
+                method = %method,
+                path = %path,
+                status,
+                pool = log.pool.map_or("-", |rt| rt.pool.name.as_str()),
+                upstream,
+                attempts = log.attempts,
+                duration_ms = elapsed.as_secs_f64() * 1000.0,
+            );
+        }
         response
     }
 
@@ -200,8 +236,8 @@ impl Gateway {
         client: SocketAddr,
         tls: bool,
         id: &HeaderValue,
-    ) -> (Response<Body>, Log) {
-        let mut log = Log { pool: "-".into(), upstream: "-".into(), attempts: 0 };
+    ) -> (Response<Body>, Log<'_>) {
+        let mut log = Log { pool: None, reached: Reached::Nothing, attempts: 0 };
         let host = req.uri().authority().map(|a| a.as_str().to_owned()).or_else(|| {
             req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned)
         });
@@ -210,7 +246,7 @@ impl Gateway {
         };
         let rt = &self.pools[&route.pool];
         let pool = &rt.pool;
-        log.pool = pool.name.clone();
+        log.pool = Some(rt);
         if !self.limits.admit(route, req.headers(), client).await {
             sb_observe::gateway::rate_limited(&pool.name);
             return (error(StatusCode::TOO_MANY_REQUESTS, "Too many requests."), log);
@@ -232,7 +268,7 @@ impl Gateway {
             sb_observe::gateway::cache_lookup(&pool.name, result);
         }
         if let Some(Lookup::Hit(response)) = lookup {
-            log.upstream = "cache".into();
+            log.reached = Reached::Cache;
             return (response, log);
         }
         let mut response = self.upstream(rt, req, client, tls, id, host.as_deref(), &mut log).await;
@@ -262,7 +298,7 @@ impl Gateway {
         tls: bool,
         id: &HeaderValue,
         host: Option<&str>,
-        log: &mut Log,
+        log: &mut Log<'_>,
     ) -> Response<Body> {
         let pool = &rt.pool;
         let Some(permit) = rt.slot().await else {
@@ -277,14 +313,15 @@ impl Gateway {
         let (parts, body) = req.into_parts();
         let headers = forwarded_headers(&parts.headers, client, tls, host, id, upgrade);
         let path_and_query =
-            parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+            parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
 
         // Small bodies are read now, so the request can be tried again; larger ones stream.
-        let small =
-            body.is_end_stream() || body.size_hint().upper().is_some_and(|n| n <= REPLAYABLE_BODY);
+        let small = body.size_hint().upper().is_some_and(|n| n <= REPLAYABLE_BODY);
         let mut replayable: Option<Bytes> = None;
         let mut streaming: Option<Incoming> = None;
-        if small {
+        if body.is_end_stream() {
+            replayable = Some(Bytes::new());
+        } else if small {
             match body.collect().await {
                 Ok(collected) => replayable = Some(collected.to_bytes()),
                 Err(_) => {
@@ -305,11 +342,10 @@ impl Gateway {
             let Some(inflight) = pool.pick(key, &tried) else { break };
             let endpoint = inflight.endpoint.clone();
             log.attempts = attempt;
-            log.upstream = endpoint.url.clone();
-            let uri = format!(
-                "http://{}{}{}",
-                endpoint.upstream.authority, endpoint.upstream.base_path, path_and_query
-            );
+            log.reached = Reached::Upstream(endpoint.clone());
+            let Some(uri) = upstream_uri(&endpoint.upstream, &path_and_query) else {
+                return error(StatusCode::BAD_REQUEST, "The request path is invalid.");
+            };
             let body: Body = match (&replayable, streaming.take()) {
                 (Some(bytes), _) => {
                     Full::new(bytes.clone()).map_err(|never| match never {}).boxed()
@@ -321,14 +357,9 @@ impl Gateway {
             *upstream_req.method_mut() = parts.method.clone();
             *upstream_req.version_mut() = Version::HTTP_11;
             *upstream_req.headers_mut() = headers.clone();
-            match uri.parse() {
-                Ok(uri) => *upstream_req.uri_mut() = uri,
-                Err(_) => {
-                    return error(StatusCode::BAD_REQUEST, "The request path is invalid.");
-                }
-            }
+            *upstream_req.uri_mut() = uri;
             let outcome =
-                tokio::time::timeout(retry.per_try_timeout(), self.client.request(upstream_req))
+                tokio::time::timeout(retry.per_try_timeout(), self.client().request(upstream_req))
                     .await;
             let can_retry = replayable.is_some() && attempt < retry.attempts;
             let reason = match outcome {
@@ -388,11 +419,31 @@ impl Gateway {
     }
 }
 
-/// What the access log says of a request.
-struct Log {
-    pool: String,
-    upstream: String,
+/// What the access log and the metrics say of a request.
+struct Log<'a> {
+    pool: Option<&'a PoolRuntime>,
+    reached: Reached,
     attempts: u32,
+}
+
+/// Where a request's answer came from.
+enum Reached {
+    Nothing,
+    Cache,
+    Upstream(Arc<crate::pool::Endpoint>),
+}
+
+/// `http://<upstream>/<its base path><path and query>`; `None` when that is not a valid URI.
+fn upstream_uri(upstream: &UpstreamUrl, path_and_query: &PathAndQuery) -> Option<Uri> {
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(Scheme::HTTP);
+    parts.authority = Some(upstream.authority.clone());
+    parts.path_and_query = Some(if upstream.base_path.is_empty() {
+        path_and_query.clone()
+    } else {
+        format!("{}{path_and_query}", upstream.base_path).parse().ok()?
+    });
+    Uri::from_parts(parts).ok()
 }
 
 fn path_under(path: &str, prefix: &str) -> bool {
@@ -412,8 +463,13 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
         })
         .cloned()
         .unwrap_or_else(|| {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
             let id: u128 = rand::random();
-            HeaderValue::from_str(&format!("{id:032x}")).expect("hex is a valid header value")
+            let mut text = [0u8; 32];
+            for (i, c) in text.iter_mut().enumerate() {
+                *c = HEX[((id >> (124 - 4 * i)) & 0xf) as usize];
+            }
+            HeaderValue::from_bytes(&text).expect("hex is a valid header value")
         })
 }
 
@@ -452,34 +508,47 @@ fn forwarded_headers(
     id: &HeaderValue,
     upgrade: bool,
 ) -> HeaderMap {
+    use std::fmt::Write as _;
+    static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+    static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+    static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+    static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+
     let mut out = headers.clone();
     // `Connection: upgrade` names the Upgrade header, which a tunnel keeps.
     let protocol = headers.get(header::UPGRADE).cloned().filter(|_| upgrade);
     strip_hop_by_hop(&mut out);
-    for name in ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"] {
-        out.remove(name);
-    }
     let proto = if tls { "https" } else { "http" };
     let ip = client.ip();
-    let set = |out: &mut HeaderMap, name: &'static str, value: &str| {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            out.insert(name, v);
-        }
-    };
-    set(&mut out, "x-forwarded-for", &ip.to_string());
-    set(&mut out, "x-forwarded-proto", proto);
-    let for_ = if ip.is_ipv6() { format!("\"[{ip}]\"") } else { ip.to_string() };
-    let mut forwarded = format!("for={for_};proto={proto}");
+    let mut text = String::with_capacity(96);
+    write!(text, "{ip}").ok();
+    if let Ok(v) = HeaderValue::from_str(&text) {
+        out.insert(&X_FORWARDED_FOR, v);
+    }
+    out.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    text.clear();
+    if ip.is_ipv6() {
+        write!(text, "for=\"[{ip}]\";proto={proto}").ok();
+    } else {
+        write!(text, "for={ip};proto={proto}").ok();
+    }
+    out.remove(&X_FORWARDED_HOST);
     if let Some(host) = host {
-        set(&mut out, "x-forwarded-host", host);
-        if host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)) {
-            forwarded.push_str(&format!(";host={host}"));
+        if let Ok(v) = HeaderValue::from_str(host) {
+            if !out.contains_key(header::HOST) {
+                out.insert(header::HOST, v.clone());
+            }
+            out.insert(&X_FORWARDED_HOST, v);
         }
-        if !out.contains_key(header::HOST) {
-            set(&mut out, "host", host);
+        if host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)) {
+            text.push_str(";host=");
+            text.push_str(host);
         }
     }
-    set(&mut out, "forwarded", &forwarded);
+    match HeaderValue::from_str(&text) {
+        Ok(v) => out.insert(&FORWARDED, v),
+        Err(_) => out.remove(&FORWARDED),
+    };
     out.insert(REQUEST_ID.clone(), id.clone());
     match protocol {
         Some(protocol) => {

@@ -13,6 +13,8 @@ use tokio_rustls::rustls::sign::CertifiedKey;
 
 use crate::config::TlsConfig;
 
+pub use tokio_rustls::TlsAcceptor;
+
 fn certified_key(
     cert: &std::path::Path,
     key: &std::path::Path,

@@ -380,20 +380,54 @@ pub mod gateway {
     use super::{counter, gauge, histogram, names};
     use std::time::Duration;
 
+    const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+    fn class(status: u16) -> usize {
+        usize::from((status / 100).clamp(1, 5) - 1)
+    }
+
     /// A request answered: by which pool and upstream (`-` when none was reached), its status.
     pub fn request(pool: &str, upstream: &str, status: u16, elapsed: Duration) {
-        let class = match status {
-            100..=199 => "1xx",
-            200..=299 => "2xx",
-            300..=399 => "3xx",
-            400..=499 => "4xx",
-            _ => "5xx",
-        };
         counter!(names::GATEWAY_REQUESTS, "pool" => pool.to_owned(),
-            "upstream" => upstream.to_owned(), "class" => class)
+            "upstream" => upstream.to_owned(), "class" => CLASSES[class(status)])
         .increment(1);
         histogram!(names::GATEWAY_REQUEST_DURATION, "pool" => pool.to_owned())
             .record(elapsed.as_secs_f64());
+    }
+
+    /// [`request`] for one pool and upstream, with the metric handles looked up once (on
+    /// first use) instead of on every request.
+    pub struct Requests {
+        pool: String,
+        upstream: String,
+        counters: [std::sync::OnceLock<metrics::Counter>; 5],
+        duration: std::sync::OnceLock<metrics::Histogram>,
+    }
+
+    impl Requests {
+        pub fn new(pool: &str, upstream: &str) -> Requests {
+            Requests {
+                pool: pool.to_owned(),
+                upstream: upstream.to_owned(),
+                counters: Default::default(),
+                duration: Default::default(),
+            }
+        }
+
+        pub fn record(&self, status: u16, elapsed: Duration) {
+            let class = class(status);
+            self.counters[class]
+                .get_or_init(|| {
+                    counter!(names::GATEWAY_REQUESTS, "pool" => self.pool.clone(),
+                        "upstream" => self.upstream.clone(), "class" => CLASSES[class])
+                })
+                .increment(1);
+            self.duration
+                .get_or_init(
+                    || histogram!(names::GATEWAY_REQUEST_DURATION, "pool" => self.pool.clone()),
+                )
+                .record(elapsed.as_secs_f64());
+        }
     }
 
     /// A request tried again (`reason`: connect, timeout, reset, status).

@@ -1,6 +1,13 @@
 //! `scalebase gateway`: runs `sb_gateway` from a configuration file (`--config FILE`, reloaded
 //! on SIGHUP, when the file changes, or through the admin endpoint) or from the quick form
 //! (`--listen ADDR --upstream URL …`).
+//!
+//! Thread per core: each serving thread (`--workers`, default one per CPU) runs a
+//! single-threaded runtime that accepts on every listener and drives its own upstream
+//! connections, as nginx's workers do; the calling runtime keeps the rest (health checks, the
+//! cache's channel, the admin endpoint, reloads, signals). Measured against one worker of the
+//! multi-threaded runtime, this is about 8% more requests per second through one core
+//! (`bench/README.md`).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,6 +44,10 @@ pub struct GatewayArgs {
         hide_env_values = true
     )]
     pub admin_token: Option<String>,
+    /// Serving threads, each with its own single-threaded runtime (default: `workers` in the
+    /// file, else one per CPU).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
     /// Log level (error, warn, info, debug, trace); access logs are at info.
     #[arg(long, default_value = "info")]
     pub log_level: String,
@@ -61,7 +72,7 @@ pub async fn run(
     file: Option<PathBuf>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let config = match (&file, args.listen) {
+    let mut config = match (&file, args.listen) {
         (Some(path), None) if args.upstreams.is_empty() => load(path)?,
         (None, Some(listen)) if !args.upstreams.is_empty() => {
             GatewayConfig::quick(listen, &args.upstreams)?
@@ -72,22 +83,30 @@ pub async fn run(
     if args.admin_addr.is_some() && args.admin_token.as_deref().is_none_or(str::is_empty) {
         bail!("--admin-addr needs --admin-token (or SCALEBASE_GATEWAY_ADMIN_TOKEN)");
     }
+    if args.workers == Some(0) {
+        bail!("--workers must be at least 1");
+    }
+    config.workers = args.workers.or(config.workers);
+    let threads = config.worker_count();
     sb_observe::exporter();
     let running = Running::start(&config)?;
     let mut listeners = Vec::new();
     for l in &config.listeners {
         let tls = l.tls.as_ref().map(sb_gateway::tls::acceptor).transpose()?;
-        let listener = TcpListener::bind(l.addr)
-            .await
-            .with_context(|| format!("cannot listen on {}", l.addr))?;
+        let listener = listen(l.addr).with_context(|| format!("cannot listen on {}", l.addr))?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        tracing::info!(address = %l.addr, "gateway listening on {scheme}://{}", l.addr);
+        tracing::info!(address = %l.addr, threads, "gateway listening on {scheme}://{}", l.addr);
         listeners.push((listener, tls));
     }
     let shutdown = shutdown.boxed().shared();
     let reload = file.clone().map(|path| {
         let running = running.clone();
-        move || -> anyhow::Result<()> { running.reload(&load(&path)?) }
+        move || -> anyhow::Result<()> {
+            let mut next = load(&path)?;
+            // The serving threads stay as they are; so does their count of clients.
+            next.workers = Some(threads);
+            running.reload(&next)
+        }
     });
     let mut tasks = Vec::new();
     if let (Some(addr), Some(token)) = (args.admin_addr, args.admin_token.clone()) {
@@ -106,18 +125,62 @@ pub async fn run(
         tokio::spawn(watch(path, reload, shutdown.clone()));
     }
     let drain = Duration::from_millis(config.drain_ms);
-    for (listener, tls) in listeners {
-        let running = running.clone();
-        let shutdown = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            running.serve_with(listener, tls, drain, shutdown).await
-        }));
+    let mut serving = Vec::new();
+    for worker in 0..threads {
+        let listeners = listeners
+            .iter()
+            .map(|(l, tls)| Ok((l.try_clone()?, tls.clone())))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let (running, shutdown) = (running.clone(), shutdown.clone());
+        std::thread::Builder::new().name(format!("gateway-{worker}")).spawn(move || {
+            done.send(serve_thread(worker, &running, listeners, drain, shutdown)).ok();
+        })?;
+        serving.push(finished);
     }
     for task in tasks {
-        task.await.context("a gateway listener stopped unexpectedly")??;
+        task.await.context("the gateway admin endpoint stopped unexpectedly")??;
+    }
+    for finished in serving {
+        finished.await.context("a gateway thread stopped unexpectedly")??;
     }
     tracing::info!("gateway stopped");
     Ok(())
+}
+
+/// A listening socket (address reuse on, so a restart does not wait for old connections),
+/// to be served by every thread.
+fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)?.into_std()
+}
+
+/// One serving thread: its own single-threaded runtime accepting on every listener, until
+/// `shutdown`, then draining its connections.
+fn serve_thread(
+    worker: usize,
+    running: &Arc<Running>,
+    listeners: Vec<(std::net::TcpListener, Option<sb_gateway::tls::TlsAcceptor>)>,
+    drain: Duration,
+    shutdown: impl Future<Output = ()> + Clone + Send,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    sb_gateway::enter_worker(worker);
+    runtime.block_on(async {
+        let mut serving = Vec::new();
+        for (listener, tls) in listeners {
+            let listener = TcpListener::from_std(listener)?;
+            serving.push(running.serve_with(listener, tls, drain, shutdown.clone()));
+        }
+        futures::future::try_join_all(serving).await?;
+        Ok(())
+    })
 }
 
 /// Reloads on SIGHUP and whenever the file's modification time changes; a configuration that

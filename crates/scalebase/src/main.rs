@@ -99,11 +99,13 @@ enum SuperuserAction {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     if let Command::Gateway(args) = cli.command {
-        // `--config` names the gateway's own file here.
-        return runtime.block_on(gateway(args, cli.config));
+        // `--config` names the gateway's own file here. The serving threads run runtimes of
+        // their own; this one keeps the rest.
+        let control = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        return control.block_on(gateway(args, cli.config));
     }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let file = FileConfig::load(cli.config.as_deref())?;
     runtime.block_on(async move {
         match cli.command {

@@ -171,7 +171,7 @@ async fn main() -> Result<()> {
     let gateway = pinned(1, &args.bin)
         .args(["gateway", "--listen", &format!("127.0.0.1:{via_gateway}")])
         .args(["--upstream", &format!("http://127.0.0.1:{up}"), "--log-level", "warn"])
-        .env("TOKIO_WORKER_THREADS", "1")
+        .args(["--workers", "1"])
         .stdout(Stdio::null())
         .spawn()
         .context("start scalebase gateway")?;

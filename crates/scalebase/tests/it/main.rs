@@ -16,6 +16,7 @@ mod fields;
 mod file_token;
 mod files;
 mod gateway;
+mod gateway_cli;
 mod hardening;
 mod http;
 mod list;
