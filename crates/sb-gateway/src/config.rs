@@ -20,7 +20,7 @@
 //! health = { path = "/api/ready", interval_ms = 1000, timeout_ms = 1000, rise = 2, fall = 2 }
 //! outlier = { consecutive_failures = 5, base_ejection_ms = 5000, max_ejected_percent = 50 }
 //! retry = { attempts = 3, per_try_timeout_ms = 10000, budget_percent = 20, min_retries_per_second = 10 }
-//! limits = { max_requests = 1024, max_pending = 1024, max_connections = 1024 }
+//! limits = { max_requests = 1024, max_pending = 1024, max_connections = 512, max_idle_connections = 64 }
 //!
 //! [[routes]]
 //! host = "api.example.com"           # optional; any host when absent
@@ -367,13 +367,21 @@ pub struct LimitsConfig {
     pub max_requests: usize,
     /// Requests waiting for a free slot (beyond `max_requests`).
     pub max_pending: usize,
+    /// Connections open to each upstream at once; a request that needs another waits (within
+    /// its per-try timeout) for one to close or to become idle.
+    pub max_connections: usize,
     /// Idle connections kept per upstream.
     pub max_idle_connections: usize,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        LimitsConfig { max_requests: 4096, max_pending: 1024, max_idle_connections: 256 }
+        LimitsConfig {
+            max_requests: 4096,
+            max_pending: 1024,
+            max_connections: 1024,
+            max_idle_connections: 256,
+        }
     }
 }
 
@@ -569,6 +577,14 @@ impl GatewayConfig {
             }
             if pool.outlier.max_ejected_percent > 100 {
                 return Err(err(format!("pool {}: max_ejected_percent over 100", pool.name)));
+            }
+            if pool.limits.max_connections == 0
+                || pool.limits.max_connections > tokio::sync::Semaphore::MAX_PERMITS
+            {
+                return Err(err(format!(
+                    "pool {}: limits.max_connections is out of range",
+                    pool.name
+                )));
             }
             if pool.limits.max_requests == 0 {
                 return Err(err(format!("pool {}: limits.max_requests is 0", pool.name)));

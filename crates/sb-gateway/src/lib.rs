@@ -19,6 +19,7 @@ pub mod admin;
 pub mod cache;
 pub mod cluster;
 pub mod config;
+mod connector;
 pub mod health;
 pub mod limits;
 pub mod pool;

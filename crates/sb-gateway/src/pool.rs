@@ -43,12 +43,21 @@ pub struct Endpoint {
     ejections: AtomicU32,
     /// Its request metrics.
     pub requests: sb_observe::gateway::Requests,
+    /// One permit per connection open to it (`limits.max_connections`).
+    pub connections: Arc<tokio::sync::Semaphore>,
 }
 
 impl Endpoint {
-    fn new(pool: &str, url: String, upstream: UpstreamUrl, weight: u32, healthy: bool) -> Endpoint {
+    fn new(
+        pool: &PoolConfig,
+        url: String,
+        upstream: UpstreamUrl,
+        weight: u32,
+        healthy: bool,
+    ) -> Endpoint {
         Endpoint {
-            requests: sb_observe::gateway::Requests::new(pool, &url),
+            requests: sb_observe::gateway::Requests::new(&pool.name, &url),
+            connections: Arc::new(tokio::sync::Semaphore::new(pool.limits.max_connections)),
             url,
             upstream,
             weight,
@@ -155,7 +164,7 @@ impl Pool {
             .iter()
             .map(|u| {
                 let parsed = crate::config::parse_upstream(&u.url).map_err(anyhow::Error::msg)?;
-                Ok(Arc::new(Endpoint::new(&config.name, u.url.clone(), parsed, u.weight, true)))
+                Ok(Arc::new(Endpoint::new(&config, u.url.clone(), parsed, u.weight, true)))
             })
             .collect::<anyhow::Result<_>>()?;
         let pool = Pool {
@@ -190,7 +199,7 @@ impl Pool {
         let healthy = !self.config.health.enabled;
         let mut list = endpoints.to_vec();
         let weight = weight.clamp(1, 1000);
-        list.push(Arc::new(Endpoint::new(&self.name, url.to_owned(), parsed, weight, healthy)));
+        list.push(Arc::new(Endpoint::new(&self.config, url.to_owned(), parsed, weight, healthy)));
         *endpoints = list.into();
         drop(endpoints);
         self.rebuild_ring();

@@ -26,6 +26,7 @@ use tower::retry::budget::{Budget as _, TpsBudget};
 
 use crate::cache::{Lookup, ResponseCache, X_CACHE};
 use crate::config::{GatewayConfig, HashOn, RouteConfig, UpstreamUrl};
+use crate::connector::Capped;
 use crate::pool::{InFlight, Pool, hash_of};
 
 /// Bodies both ways.
@@ -89,7 +90,7 @@ pub struct Gateway {
     pools: HashMap<String, PoolRuntime>,
     /// One client (with its own connection pool) per serving thread, so a request is sent on
     /// connections driven by the thread that serves it.
-    clients: Box<[Client<HttpConnector, Body>]>,
+    clients: Box<[Client<Capped, Body>]>,
     limits: Arc<crate::limits::Limits>,
     cache: Option<Arc<ResponseCache>>,
 }
@@ -129,6 +130,7 @@ impl Gateway {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        let connector = Capped::new(connector, pools.values().map(|rt| rt.pool.clone()).collect());
         let idle = config.pools.iter().map(|p| p.limits.max_idle_connections).max().unwrap_or(256);
         let clients = (0..config.worker_count())
             .map(|_| {
@@ -156,7 +158,7 @@ impl Gateway {
     }
 
     /// This serving thread's client.
-    fn client(&self) -> &Client<HttpConnector, Body> {
+    fn client(&self) -> &Client<Capped, Body> {
         &self.clients[crate::worker() % self.clients.len()]
     }
 

@@ -26,6 +26,8 @@ struct Behaviour {
     hits: AtomicUsize,
     /// Releases `/slow` and the second SSE event.
     release: tokio::sync::Notify,
+    /// The client ports `/slow` was asked from (one per connection).
+    ports: std::sync::Mutex<std::collections::HashSet<u16>>,
 }
 
 struct Upstream {
@@ -163,7 +165,11 @@ async fn cacheable(State((name, b)): St, req: Request) -> Response {
         .unwrap()
 }
 
-async fn slow(State((name, b)): St) -> Response {
+async fn slow(
+    State((name, b)): St,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+) -> Response {
+    b.ports.lock().unwrap().insert(peer.port());
     b.hits.fetch_add(1, Ordering::SeqCst);
     b.release.notified().await;
     name.into_response()
@@ -516,6 +522,37 @@ async fn circuit_breaking_sheds_beyond_the_pool_limits_and_drain_finishes_in_fli
     a.behaviour.release.notify_waiters();
     assert_eq!(slow.await.unwrap(), "a");
     stopping.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_to_an_upstream_never_exceed_the_pool_cap() {
+    let a = Upstream::start("a");
+    let gw = Gw::start(config(&[&a], "limits = { max_connections = 2 }")).await;
+    let client = http();
+    let requests: Vec<_> = (0..6)
+        .map(|_| {
+            let (client, url) = (client.clone(), gw.url.clone());
+            tokio::spawn(async move {
+                client.get(format!("{url}/slow")).send().await.unwrap().text().await.unwrap()
+            })
+        })
+        .collect();
+    wait_until("two requests reach the upstream", Duration::from_secs(5), || a.hits() == 2).await;
+    // Release the held requests until all six are answered: the later ones wait for one of
+    // the two connections.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !requests.iter().all(|r| r.is_finished()) {
+        assert!(Instant::now() < deadline, "requests stalled at {} hits", a.hits());
+        a.behaviour.release.notify_waiters();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for r in requests {
+        assert_eq!(r.await.unwrap(), "a");
+    }
+    assert_eq!(a.hits(), 6);
+    let ports = a.behaviour.ports.lock().unwrap().len();
+    assert!(ports <= 2, "six concurrent requests went over {ports} connections, the cap is 2");
+    gw.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
