@@ -1,10 +1,12 @@
 //! TLS termination: a rustls server configuration from PEM files, with certificates chosen by
-//! server name (SNI) and a default one; ALPN offers HTTP/2 and HTTP/1.1.
+//! server name (SNI) and a default one; ALPN offers HTTP/2 and HTTP/1.1. A listener's
+//! [`Certificates`] are swapped in place on reload (renewed certificates need no restart).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context;
+use parking_lot::RwLock;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls;
@@ -45,26 +47,68 @@ struct BySni {
     named: HashMap<String, Arc<CertifiedKey>>,
 }
 
-impl ResolvesServerCert for BySni {
-    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+impl BySni {
+    fn load(config: &TlsConfig) -> anyhow::Result<BySni> {
+        let default = certified_key(&config.cert, &config.key)?;
+        let mut named = HashMap::new();
+        for sni in &config.sni {
+            named.insert(sni.host.to_ascii_lowercase(), certified_key(&sni.cert, &sni.key)?);
+        }
+        Ok(BySni { default, named })
+    }
+
+    fn resolve(&self, hello: &ClientHello<'_>) -> Arc<CertifiedKey> {
         let named = hello.server_name().and_then(|name| self.named.get(&name.to_ascii_lowercase()));
-        Some(named.unwrap_or(&self.default).clone())
+        named.unwrap_or(&self.default).clone()
     }
 }
 
-/// The acceptor of a TLS listener.
-pub fn acceptor(config: &TlsConfig) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
-    let default = certified_key(&config.cert, &config.key)?;
-    let mut named = HashMap::new();
-    for sni in &config.sni {
-        named.insert(sni.host.to_ascii_lowercase(), certified_key(&sni.cert, &sni.key)?);
+/// The certificates of a TLS listener. A reload swaps them whole: handshakes that already
+/// picked a certificate keep it, the next ones get the new set, and no connection is dropped.
+#[derive(Debug)]
+pub struct Certificates {
+    current: RwLock<Arc<BySni>>,
+}
+
+/// Certificates read and checked, ready to be installed.
+pub struct Staged(Arc<BySni>);
+
+impl Certificates {
+    pub fn load(config: &TlsConfig) -> anyhow::Result<Arc<Certificates>> {
+        Ok(Arc::new(Certificates { current: RwLock::new(Certificates::stage(config)?.0) }))
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut server = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(BySni { default, named }));
-    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(server)))
+
+    /// Reads and checks the files of `config` without installing them (so that a reload can
+    /// check everything before it changes anything).
+    pub fn stage(config: &TlsConfig) -> anyhow::Result<Staged> {
+        Ok(Staged(Arc::new(BySni::load(config)?)))
+    }
+
+    pub fn install(&self, staged: Staged) {
+        *self.current.write() = staged.0;
+    }
+
+    /// The acceptor of a listener serving these certificates, with ALPN offering HTTP/2 and
+    /// HTTP/1.1.
+    pub fn acceptor(self: &Arc<Self>) -> anyhow::Result<TlsAcceptor> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .context("TLS protocol versions")?
+            .with_no_client_auth()
+            .with_cert_resolver(self.clone());
+        server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(TlsAcceptor::from(Arc::new(server)))
+    }
+}
+
+impl ResolvesServerCert for Certificates {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.read().resolve(&hello))
+    }
+}
+
+/// The acceptor of a TLS listener whose certificates are never reloaded.
+pub fn acceptor(config: &TlsConfig) -> anyhow::Result<TlsAcceptor> {
+    Certificates::load(config)?.acceptor()
 }

@@ -693,6 +693,64 @@ async fn the_admin_endpoint_shows_pools_and_changes_upstreams() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_certificates_are_swapped_in_place() {
+    let a = Upstream::start("a");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata");
+    let default_only = sb_gateway::config::TlsConfig {
+        cert: format!("{dir}/localhost.crt").into(),
+        key: format!("{dir}/localhost.key").into(),
+        sni: vec![],
+    };
+    let with_api = sb_gateway::config::TlsConfig {
+        sni: vec![sb_gateway::config::SniConfig {
+            host: "api.test".into(),
+            cert: format!("{dir}/api.test.crt").into(),
+            key: format!("{dir}/api.test.key").into(),
+        }],
+        ..default_only.clone()
+    };
+    let certs = sb_gateway::tls::Certificates::load(&default_only).unwrap();
+    let running = Running::start(&config(&[&a], "")).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (serving, acceptor) = (running.clone(), certs.acceptor().unwrap());
+    let task = tokio::spawn(async move {
+        serving
+            .serve_with(listener, Some(acceptor), Duration::from_secs(1), async move {
+                stopped.await.ok();
+            })
+            .await
+    });
+    let trusting = |name: &str| {
+        let pem = std::fs::read(format!("{dir}/{name}.crt")).unwrap();
+        reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .resolve(name, addr)
+            .build()
+            .unwrap()
+    };
+    let port = addr.port();
+    let (localhost, api) = (trusting("localhost"), trusting("api.test"));
+    let r = localhost.get(format!("https://localhost:{port}/x")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // No certificate for api.test yet: the default one does not name it.
+    assert!(api.get(format!("https://api.test:{port}/x")).send().await.is_err());
+    // Files that do not load are refused before anything changes.
+    let missing =
+        sb_gateway::config::TlsConfig { cert: "/nonexistent.crt".into(), ..with_api.clone() };
+    assert!(sb_gateway::tls::Certificates::stage(&missing).is_err());
+    certs.install(sb_gateway::tls::Certificates::stage(&with_api).unwrap());
+    let r = api.get(format!("https://api.test:{port}/x")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the new certificate is served");
+    let r = localhost.get(format!("https://localhost:{port}/x")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the existing connection and the default certificate go on");
+    stop.send(()).ok();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_is_terminated_with_the_certificate_the_client_named() {
     let a = Upstream::start("a");
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata");

@@ -91,8 +91,16 @@ pub async fn run(
     sb_observe::exporter();
     let running = Running::start(&config)?;
     let mut listeners = Vec::new();
+    let mut certificates = Vec::new();
     for l in &config.listeners {
-        let tls = l.tls.as_ref().map(sb_gateway::tls::acceptor).transpose()?;
+        let tls = match &l.tls {
+            Some(tls) => {
+                let certs = sb_gateway::tls::Certificates::load(tls)?;
+                certificates.push((l.addr, certs.clone()));
+                Some(certs.acceptor()?)
+            }
+            None => None,
+        };
         let listener = listen(l.addr).with_context(|| format!("cannot listen on {}", l.addr))?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(address = %l.addr, threads, "gateway listening on {scheme}://{}", l.addr);
@@ -101,11 +109,26 @@ pub async fn run(
     let shutdown = shutdown.boxed().shared();
     let reload = file.clone().map(|path| {
         let running = running.clone();
+        let certificates = certificates.clone();
         move || -> anyhow::Result<()> {
             let mut next = load(&path)?;
             // The serving threads stay as they are; so does their count of clients.
             next.workers = Some(threads);
-            running.reload(&next)
+            // Listeners stay too, but their certificates are read again (checked before
+            // anything changes).
+            let mut staged = Vec::new();
+            for (addr, certs) in &certificates {
+                let tls =
+                    next.listeners.iter().find(|l| l.addr == *addr).and_then(|l| l.tls.as_ref());
+                if let Some(tls) = tls {
+                    staged.push((certs, sb_gateway::tls::Certificates::stage(tls)?));
+                }
+            }
+            running.reload(&next)?;
+            for (certs, staged) in staged {
+                certs.install(staged);
+            }
+            Ok(())
         }
     });
     let mut tasks = Vec::new();
