@@ -32,6 +32,23 @@ pub struct GatewayArgs {
     /// Quick form: an upstream's URL (repeat for each).
     #[arg(long = "upstream", value_name = "URL")]
     pub upstreams: Vec<String>,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    /// Serving threads, each with its own single-threaded runtime (default: `workers` in the
+    /// file, else one per CPU).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Log level (error, warn, info, debug, trace); access logs are at info.
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
+    /// Log format: text or json.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+/// The gateway's admin endpoint (`scalebase gateway` and `scalebase cluster`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct AdminArgs {
     /// Address of the admin endpoint (pools and health, upstreams added or removed at run
     /// time, reload, Prometheus metrics); needs --admin-token.
     #[arg(long, value_name = "ADDR")]
@@ -44,16 +61,41 @@ pub struct GatewayArgs {
         hide_env_values = true
     )]
     pub admin_token: Option<String>,
-    /// Serving threads, each with its own single-threaded runtime (default: `workers` in the
-    /// file, else one per CPU).
-    #[arg(long, value_name = "N")]
-    pub workers: Option<usize>,
-    /// Log level (error, warn, info, debug, trace); access logs are at info.
-    #[arg(long, default_value = "info")]
-    pub log_level: String,
-    /// Log format: text or json.
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
-    pub log_format: String,
+}
+
+/// Re-reads and applies the configuration file.
+pub type Reload = Box<dyn Fn() -> anyhow::Result<()> + Send + Sync>;
+
+impl AdminArgs {
+    /// Refuses an address without a token.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.admin_addr.is_some() && self.admin_token.as_deref().is_none_or(str::is_empty) {
+            bail!("--admin-addr needs --admin-token (or SCALEBASE_GATEWAY_ADMIN_TOKEN)");
+        }
+        Ok(())
+    }
+
+    /// Serves the admin endpoint of `running` until `shutdown`, when it was asked for.
+    pub async fn start(
+        &self,
+        running: &Arc<Running>,
+        reload: Option<Reload>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<Option<tokio::task::JoinHandle<std::io::Result<()>>>> {
+        let (Some(addr), Some(token)) = (self.admin_addr, self.admin_token.clone()) else {
+            return Ok(None);
+        };
+        let listener =
+            TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        tracing::info!(address = %addr, "gateway admin at http://{addr}/pools");
+        let admin = Arc::new(sb_gateway::admin::Admin {
+            running: running.clone(),
+            token,
+            reload,
+            render: Box::new(|| sb_observe::exporter().map(|e| e.render()).unwrap_or_default()),
+        });
+        Ok(Some(tokio::spawn(sb_gateway::serve_admin(admin, listener, shutdown))))
+    }
 }
 
 fn load(path: &Path) -> anyhow::Result<GatewayConfig> {
@@ -80,9 +122,7 @@ pub async fn run(
         (Some(_), _) => bail!("give either --config FILE or --listen with --upstream, not both"),
         _ => bail!("give --config FILE, or --listen ADDR with at least one --upstream URL"),
     };
-    if args.admin_addr.is_some() && args.admin_token.as_deref().is_none_or(str::is_empty) {
-        bail!("--admin-addr needs --admin-token (or SCALEBASE_GATEWAY_ADMIN_TOKEN)");
-    }
+    args.admin.check()?;
     if args.workers == Some(0) {
         bail!("--workers must be at least 1");
     }
@@ -131,19 +171,9 @@ pub async fn run(
             Ok(())
         }
     });
-    let mut tasks = Vec::new();
-    if let (Some(addr), Some(token)) = (args.admin_addr, args.admin_token.clone()) {
-        let listener =
-            TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-        tracing::info!(address = %addr, "gateway admin at http://{addr}/pools");
-        let admin = Arc::new(sb_gateway::admin::Admin {
-            running: running.clone(),
-            token,
-            reload: reload.clone().map(|r| Box::new(r) as Box<dyn Fn() -> _ + Send + Sync>),
-            render: Box::new(|| sb_observe::exporter().map(|e| e.render()).unwrap_or_default()),
-        });
-        tasks.push(tokio::spawn(sb_gateway::serve_admin(admin, listener, shutdown.clone())));
-    }
+    let admin_reload = reload.clone().map(|r| Box::new(r) as Reload);
+    let tasks: Vec<_> =
+        args.admin.start(&running, admin_reload, shutdown.clone()).await?.into_iter().collect();
     if let (Some(path), Some(reload)) = (file, reload) {
         tokio::spawn(watch(path, reload, shutdown.clone()));
     }

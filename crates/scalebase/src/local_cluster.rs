@@ -77,17 +77,8 @@ pub struct ClusterArgs {
     /// requests.
     #[arg(long, default_value_t = 30_000, value_name = "MS")]
     pub drain_ms: u64,
-    /// Address of the gateway's admin endpoint (pools, health, metrics); needs --admin-token.
-    #[arg(long, value_name = "ADDR")]
-    pub admin_addr: Option<SocketAddr>,
-    /// Bearer token of the admin endpoint.
-    #[arg(
-        long,
-        env = "SCALEBASE_GATEWAY_ADMIN_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
-    pub admin_token: Option<String>,
+    #[command(flatten)]
+    pub admin: crate::gateway::AdminArgs,
     /// The nodes' settings; `--http` is the gateway's address, `--metrics-addr` serves the
     /// gateway's metrics.
     #[command(flatten)]
@@ -190,9 +181,7 @@ pub async fn run(
              (--db postgres://…); with SQLite use --min 1 --max 1"
         );
     }
-    if args.admin_addr.is_some() && args.admin_token.as_deref().is_none_or(str::is_empty) {
-        bail!("--admin-addr needs --admin-token (or SCALEBASE_GATEWAY_ADMIN_TOKEN)");
-    }
+    args.admin.check()?;
     let shutdown = shutdown.boxed().shared();
     let drain = Duration::from_millis(args.drain_ms);
     let mut supervisor = Supervisor {
@@ -214,7 +203,7 @@ pub async fn run(
         wait_ready(&supervisor.http, node).await?;
     }
 
-    let exporter = sb_observe::exporter();
+    sb_observe::exporter();
     let gateway = gateway_config(config.http, &supervisor.nodes, drain)?;
     let running = Running::start(&gateway)?;
     supervisor.running = Some(running.clone());
@@ -234,18 +223,7 @@ pub async fn run(
         let shutdown = shutdown.clone();
         tasks.push(tokio::spawn(async move { running.serve(listener, drain, shutdown).await }));
     }
-    if let (Some(addr), Some(token)) = (args.admin_addr, args.admin_token.clone()) {
-        let listener =
-            TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-        tracing::info!(address = %addr, "gateway admin at http://{addr}/pools");
-        let admin = Arc::new(sb_gateway::admin::Admin {
-            running: running.clone(),
-            token,
-            reload: None,
-            render: Box::new(move || exporter.map(|e| e.render()).unwrap_or_default()),
-        });
-        tasks.push(tokio::spawn(sb_gateway::serve_admin(admin, listener, shutdown.clone())));
-    }
+    tasks.extend(args.admin.start(&running, None, shutdown.clone()).await?);
     if let Some(addr) = config.metrics_addr {
         let listener = TcpListener::bind(addr)
             .await

@@ -161,12 +161,21 @@ async fn gateway(
         list.join(", ")
     ))
     .unwrap();
-    let running = sb_gateway::Running::start(&config).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve(&config)
+}
+
+/// Serves `config` in this process: its URL, the running gateway, and what stops it.
+fn serve(
+    config: &sb_gateway::GatewayConfig,
+) -> (String, Arc<sb_gateway::Running>, tokio::sync::oneshot::Sender<()>) {
+    let running = sb_gateway::Running::start(config).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = running.clone();
     tokio::spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         serving
             .serve(listener, Duration::from_secs(2), async move {
                 stopped.await.ok();
@@ -408,19 +417,7 @@ async fn caching_gateway(
         list.join(", ")
     ))
     .unwrap();
-    let running = sb_gateway::Running::start(&config).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = running.clone();
-    tokio::spawn(async move {
-        serving
-            .serve(listener, Duration::from_secs(2), async move {
-                stopped.await.ok();
-            })
-            .await
-    });
-    (url, running, stop)
+    serve(&config)
 }
 
 /// Writes acknowledged by a node, made directly on it (not through the gateway), are seen

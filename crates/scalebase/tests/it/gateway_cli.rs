@@ -118,24 +118,20 @@ async fn reloads_by_file_change_sighup_and_admin_drop_no_request() {
 
     // A configuration that does not validate is refused, and the running one kept.
     write_keeping_mtime(&file, "[[listeners]]\naddr = \"nowhere\"\n", seen);
-    let admin = reqwest::Client::new();
-    let r = admin
-        .post(format!("http://127.0.0.1:{admin_port}/reload"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    let reload = || async {
+        reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{admin_port}/reload"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(reload().await.status(), 400);
     routed_to(&url, "one").await;
 
     // Through the admin endpoint.
     write_keeping_mtime(&file, &config(port, &one, &two, "two"), seen);
-    let r = admin
-        .post(format!("http://127.0.0.1:{admin_port}/reload"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let r = reload().await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     routed_to(&url, "two").await;
 

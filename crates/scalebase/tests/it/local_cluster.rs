@@ -94,8 +94,8 @@ impl Cluster {
         children(self.pid())
     }
 
-    /// The gateway pool's upstreams (url, healthy).
-    async fn upstreams(&self) -> Vec<(String, bool)> {
+    /// The gateway pool's upstreams as the admin endpoint shows them.
+    async fn upstreams(&self) -> Vec<Value> {
         let r = reqwest::Client::new()
             .get(format!("{}/pools", self.admin))
             .bearer_auth(TOKEN)
@@ -103,29 +103,12 @@ impl Cluster {
             .await
             .unwrap();
         let body: Value = r.json().await.unwrap();
-        body["pools"][0]["upstreams"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|u| (u["url"].as_str().unwrap().to_owned(), u["healthy"] == true))
-            .collect()
+        body["pools"][0]["upstreams"].as_array().unwrap().clone()
     }
 
     /// Requests in flight to each upstream of the gateway's pool.
     async fn inflight(&self) -> Vec<u64> {
-        let r = reqwest::Client::new()
-            .get(format!("{}/pools", self.admin))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
-        let body: Value = r.json().await.unwrap();
-        body["pools"][0]["upstreams"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|u| u["inFlight"].as_u64().unwrap())
-            .collect()
+        self.upstreams().await.iter().map(|u| u["inFlight"].as_u64().unwrap()).collect()
     }
 
     /// Waits until the cluster runs `n` nodes, all of them in the gateway and healthy.
@@ -135,7 +118,7 @@ impl Cluster {
             let upstreams = self.upstreams().await;
             if self.nodes().len() == n
                 && upstreams.len() == n
-                && upstreams.iter().all(|(_, healthy)| *healthy)
+                && upstreams.iter().all(|u| u["healthy"] == true)
             {
                 return;
             }
