@@ -5,6 +5,8 @@
 //!   takes requests once its health check has passed `rise` times);
 //! - `DELETE /pools/NAME/upstreams?url=http://…`: removes one (its requests in flight finish);
 //! - `POST /reload`: re-reads the configuration file;
+//! - `GET /cache`: the response cache's state (in use, its id and the nodes it hears on the
+//!   cluster channel); `DELETE /cache` empties it;
 //! - `GET /metrics`: the Prometheus metrics (`render`, given by the binary).
 //!
 //! Upstreams added or removed here last until a reload changes their pool's definition.
@@ -48,6 +50,25 @@ impl Admin {
                 );
                 response
             }
+            (Method::GET, ["cache"]) => match self.running.current().cache() {
+                Some(cache) => json_response(
+                    StatusCode::OK,
+                    json!({
+                        "enabled": true,
+                        "trusted": cache.trusted(),
+                        "node": cache.node_id(),
+                        "peers": cache.peers(),
+                    }),
+                ),
+                None => json_response(StatusCode::OK, json!({"enabled": false})),
+            },
+            (Method::DELETE, ["cache"]) => match self.running.current().cache() {
+                Some(cache) => {
+                    cache.purge("admin");
+                    json_response(StatusCode::OK, json!({"purged": true}))
+                }
+                None => error(StatusCode::BAD_REQUEST, "The gateway has no response cache."),
+            },
             (Method::POST, ["reload"]) => match &self.reload {
                 Some(reload) => match reload() {
                     Ok(()) => json_response(StatusCode::OK, json!({"reloaded": true})),

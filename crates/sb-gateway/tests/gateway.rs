@@ -1273,6 +1273,40 @@ async fn the_cache_is_bypassed_while_its_channel_cannot_be_heard() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_endpoint_shows_and_empties_the_cache() {
+    let a = Upstream::start("a");
+    let gw = caching(&a, "{ ttl_ms = 60000 }", "invalidations = \"none\"", "").await;
+    let admin = Arc::new(sb_gateway::admin::Admin {
+        running: gw.running.clone(),
+        token: "s3cret".into(),
+        reload: None,
+        render: Box::new(String::new),
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin_url = format!("http://{}/cache", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(sb_gateway::serve_admin(admin, listener, async move {
+        stopped.await.ok();
+    }));
+    let client = http();
+    let state: Value =
+        client.get(&admin_url).bearer_auth("s3cret").send().await.unwrap().json().await.unwrap();
+    assert_eq!(state, json!({"enabled": true, "trusted": true, "node": null, "peers": 0}));
+    let get = || fetch(client.get(format!("{}/c", gw.url)));
+    assert_eq!(get().await.cache, "MISS");
+    assert_eq!(get().await.cache, "HIT");
+    let r = client.delete(&admin_url).send().await.unwrap();
+    assert_eq!(r.status(), 401, "emptying needs the token");
+    assert_eq!(get().await.cache, "HIT");
+    let r = client.delete(&admin_url).bearer_auth("s3cret").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(get().await.cache, "MISS", "emptied");
+    stop.send(()).ok();
+    task.await.unwrap().unwrap();
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fill_that_raced_a_purge_is_never_served() {
     let a = Upstream::start("a");
     let gw = caching(&a, "{ ttl_ms = 60000 }", "invalidations = \"none\"", "").await;

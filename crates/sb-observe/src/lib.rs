@@ -227,7 +227,7 @@ fn describe() {
     describe_counter!(
         GATEWAY_CACHE_PURGES,
         "Times the gateway's response cache forgot everything, by reason \
-         (invalidate, write, link, reload)."
+         (invalidate, write, link, reload, admin)."
     );
     describe_gauge!(
         GATEWAY_CACHE_BYTES,
@@ -463,7 +463,7 @@ pub mod gateway {
             .increment(1);
     }
 
-    /// The response cache forgot everything (`reason`: invalidate, write, link, reload).
+    /// The response cache forgot everything (`reason`: invalidate, write, link, reload, admin).
     pub fn cache_purge(reason: &'static str) {
         counter!(names::GATEWAY_CACHE_PURGES, "reason" => reason).increment(1);
     }
