@@ -1,9 +1,16 @@
-//! The closed-loop load driver.
+//! The load driver.
 //!
-//! `connections` tasks each own one HTTP/1.1 keep-alive connection and send a request as soon
-//! as the previous answer has been read (closed loop, like `wrk`). The tasks share nothing while
-//! running: each keeps its own latency histogram and counters, merged at the end, so the driver
-//! costs little CPU and runs well on a current-thread runtime (one core).
+//! `connections` tasks each own one HTTP/1.1 keep-alive connection. In the closed loop they send
+//! a request as soon as the previous answer has been read (like `wrk`). In the open loop
+//! ([`LoadMode::Open`]) requests fall due at a fixed rate whatever the answers: each task takes
+//! the next due time from one shared schedule, waits for it and sends; a latency runs from the
+//! request's due time, so when the server stalls (or every connection is busy) the wait counts
+//! against every request it delays (no coordinated omission, as in wrk2). The tasks share
+//! nothing else while running: each keeps its own latency histogram and counters, merged at the
+//! end, so the driver costs little CPU and runs well on a current-thread runtime (one core).
+//!
+//! [`step`] raises an open-loop rate step by step until the p99 exceeds a budget, errors
+//! appear or the server falls behind; the last rate that held is the figure.
 //!
 //! Requests sent during the warm-up are not measured. A request is measured when it was *sent*
 //! after the warm-up; the tasks stop sending at the end of the measured time and the last
@@ -11,12 +18,13 @@
 //! answer.
 //!
 //! A closed loop hides coordinated omission: while the server stalls, the driver stops sending,
-//! so the stall shows up as one slow request per connection instead of many. The open-loop
-//! driver (a fixed arrival rate) is planned as a second [`LoadMode`].
+//! so the stall shows up as one slow request per connection instead of many; the open loop
+//! does not.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
@@ -31,14 +39,31 @@ use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
 use crate::data::SplitMix64;
-use crate::results::{Latency, RunResult};
+use crate::results::{Latency, RunResult, StepResult};
 use crate::scenario::{RequestSpec, Workload};
 
-/// How requests are paced. Only the closed loop exists so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How requests are paced.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LoadMode {
     /// Each connection sends its next request when the previous answer has arrived.
     Closed,
+    /// `rate` requests per second fall due, whatever the answers (module docs).
+    Open { rate: f64 },
+}
+
+/// The due times of an open loop: request `i` is due at `start + i / rate`.
+#[derive(Debug)]
+struct Schedule {
+    start: Instant,
+    interval: Duration,
+    next: AtomicU64,
+}
+
+impl Schedule {
+    fn next_due(&self) -> Instant {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        self.start + self.interval.mul_f64(i as f64)
+    }
 }
 
 /// Parameters of one load run.
@@ -70,17 +95,30 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(10);
 /// misconfigured run fails fast with the server's answer instead of measuring errors.
 pub async fn run(config: &LoadConfig, workload: Workload) -> anyhow::Result<RunResult> {
     ensure!(config.connections > 0, "at least one connection is needed");
+    if let LoadMode::Open { rate } = config.mode {
+        ensure!(rate.is_finite() && rate > 0.0, "the open-loop rate must be positive");
+    }
     let target = Target::resolve(&config.url).await?;
     probe(&target, &workload.probe()).await?;
 
-    let warmup_ends = Instant::now() + config.warmup;
+    let started = Instant::now();
+    let warmup_ends = started + config.warmup;
     let clock = Clock { warmup_ends, stop_at: warmup_ends + config.duration };
+    let schedule = match config.mode {
+        LoadMode::Closed => None,
+        LoadMode::Open { rate } => Some(Arc::new(Schedule {
+            start: started,
+            interval: Duration::from_secs_f64(1.0 / rate),
+            next: AtomicU64::new(0),
+        })),
+    };
     let target = Arc::new(target);
     let workload = Arc::new(workload);
     let mut tasks = JoinSet::new();
     for index in 0..config.connections {
         let rng = SplitMix64::stream(config.seed, index as u64);
-        tasks.spawn(connection_loop(target.clone(), workload.clone(), clock, rng));
+        let pacing = schedule.clone();
+        tasks.spawn(connection_loop(target.clone(), workload.clone(), clock, pacing, rng));
     }
     let mut total = Tally::new()?;
     while let Some(joined) = tasks.join_next().await {
@@ -95,6 +133,11 @@ pub async fn run(config: &LoadConfig, workload: Workload) -> anyhow::Result<RunR
         url: config.url.clone(),
         mode: match config.mode {
             LoadMode::Closed => "closed".to_owned(),
+            LoadMode::Open { .. } => "open".to_owned(),
+        },
+        target_rate: match config.mode {
+            LoadMode::Closed => None,
+            LoadMode::Open { rate } => Some(rate),
         },
         connections: config.connections,
         warmup_secs: config.warmup.as_secs_f64(),
@@ -119,6 +162,7 @@ async fn connection_loop(
     target: Arc<Target>,
     workload: Arc<Workload>,
     clock: Clock,
+    pacing: Option<Arc<Schedule>>,
     mut rng: SplitMix64,
 ) -> anyhow::Result<Tally> {
     let mut tally = Tally::new()?;
@@ -142,7 +186,18 @@ async fn connection_loop(
         }
         let Some(c) = conn.as_mut() else { continue };
         let request = target.request(&workload.next_request(&mut rng))?;
-        let sent = Instant::now();
+        // A latency runs from when the request fell due (open loop) or was sent (closed loop).
+        let sent = match &pacing {
+            None => Instant::now(),
+            Some(schedule) => {
+                let due = schedule.next_due();
+                if due >= clock.stop_at {
+                    break;
+                }
+                tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
+                due
+            }
+        };
         let deadline = tokio::time::Instant::from_std(clock.stop_at + DRAIN_LIMIT);
         let outcome = match tokio::time::timeout_at(deadline, c.send(request)).await {
             Ok(outcome) => outcome,
@@ -162,6 +217,58 @@ async fn connection_loop(
         }
     }
     Ok(tally)
+}
+
+/// How [`step`] raises the rate.
+#[derive(Debug, Clone)]
+pub struct StepConfig {
+    /// The run at each rate (its `mode` is replaced by the open loop at that rate).
+    pub run: LoadConfig,
+    pub start_rate: f64,
+    /// Each step's rate is the previous one times this.
+    pub factor: f64,
+    pub max_rate: f64,
+    /// A rate holds when its p99 is within this, no request failed, and the server answered
+    /// at least [`KEPT_UP`] of the rate.
+    pub p99_budget: Duration,
+}
+
+/// The share of the offered rate a server must answer for the rate to hold.
+pub const KEPT_UP: f64 = 0.95;
+
+/// Runs the open loop at rising rates until one does not hold (or `max_rate` is passed);
+/// `workload` gives each step its requests.
+pub async fn step(
+    config: &StepConfig,
+    mut workload: impl FnMut() -> Workload,
+) -> anyhow::Result<StepResult> {
+    ensure!(config.factor > 1.0, "the step factor must be above 1");
+    ensure!(config.start_rate > 0.0 && config.start_rate <= config.max_rate, "invalid rates");
+    let budget_ms = config.p99_budget.as_secs_f64() * 1000.0;
+    let mut steps = Vec::new();
+    let mut held = None;
+    let mut rate = config.start_rate;
+    while rate <= config.max_rate {
+        let run_config = LoadConfig { mode: LoadMode::Open { rate }, ..config.run.clone() };
+        let result = run(&run_config, workload()).await?;
+        let holds = result.errors == 0
+            && result.latency_ms.p99 <= budget_ms
+            && result.requests_per_sec >= rate * KEPT_UP;
+        steps.push(result);
+        if !holds {
+            break;
+        }
+        held = Some(rate);
+        rate *= config.factor;
+    }
+    let last = steps.last().context("no step ran")?;
+    Ok(StepResult {
+        label: last.label.clone(),
+        scenario: last.scenario.clone(),
+        p99_budget_ms: budget_ms,
+        max_rate: held,
+        steps,
+    })
 }
 
 /// Sends `spec` once and fails unless the answer is a success.

@@ -1,4 +1,5 @@
-//! The `sb-bench` command: `setup`, `run` and `report` (see the crate docs of `sb_bench`).
+//! The `sb-bench` command: `setup`, `run`, `step` and `report` (see the crate docs of
+//! `sb_bench`).
 //!
 //! Everything runs on a current-thread runtime so the driver uses about one core, leaving the
 //! others to the server under test.
@@ -55,6 +56,38 @@ enum Command {
         duration: f64,
         /// Warm-up seconds, not measured.
         #[arg(long, default_value_t = 2.0, value_parser = parse_secs)]
+        warmup: f64,
+        /// Name of the server in the results (default: the URL).
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Raises an open-loop rate (requests due at fixed times, latency counted from then) step
+    /// by step until the p99 passes the budget, a request fails or the server falls behind;
+    /// prints every step and the last rate that held as JSON.
+    Step {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long, value_enum)]
+        scenario: Scenario,
+        /// Keep-alive connections (enough for the rate times the latency).
+        #[arg(long, default_value_t = 256)]
+        connections: usize,
+        /// The first rate, in requests per second.
+        #[arg(long, default_value_t = 1000.0)]
+        start_rate: f64,
+        /// Each step's rate is the previous one times this.
+        #[arg(long, default_value_t = 1.25)]
+        factor: f64,
+        #[arg(long, default_value_t = 1_000_000.0)]
+        max_rate: f64,
+        /// The p99 latency a rate must keep, in milliseconds.
+        #[arg(long, default_value_t = 50.0)]
+        p99_budget_ms: f64,
+        /// Measured seconds per step (after the warm-up).
+        #[arg(long, default_value_t = 5.0, value_parser = parse_secs)]
+        duration: f64,
+        /// Warm-up seconds per step, not measured.
+        #[arg(long, default_value_t = 1.0, value_parser = parse_secs)]
         warmup: f64,
         /// Name of the server in the results (default: the URL).
         #[arg(long)]
@@ -147,6 +180,53 @@ fn main() -> anyhow::Result<()> {
                     result.latency_ms.p99,
                     result.errors,
                 );
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            }
+            Command::Step {
+                data,
+                scenario,
+                connections,
+                start_rate,
+                factor,
+                max_rate,
+                p99_budget_ms,
+                duration,
+                warmup,
+                label,
+            } => {
+                let config = load::StepConfig {
+                    run: LoadConfig {
+                        label: label.unwrap_or_else(|| data.url.clone()),
+                        url: data.url,
+                        mode: LoadMode::Closed,
+                        connections,
+                        warmup: Duration::from_secs_f64(warmup),
+                        duration: Duration::from_secs_f64(duration),
+                        seed: data.seed,
+                    },
+                    start_rate,
+                    factor,
+                    max_rate,
+                    p99_budget: Duration::from_secs_f64(p99_budget_ms / 1000.0),
+                };
+                let (records, authors) = (data.records, data.authors);
+                let result =
+                    load::step(&config, || Workload::new(scenario, records, authors)).await?;
+                for s in &result.steps {
+                    eprintln!(
+                        "{} on {} at {:.0}/s: {:.0} answered/s, p99 {:.2} ms, {} errors",
+                        s.scenario,
+                        s.label,
+                        s.target_rate.unwrap_or_default(),
+                        s.requests_per_sec,
+                        s.latency_ms.p99,
+                        s.errors,
+                    );
+                }
+                match result.max_rate {
+                    Some(rate) => eprintln!("max rate within a p99 of {p99_budget_ms} ms: {rate:.0}/s"),
+                    None => eprintln!("not even {start_rate:.0}/s held"),
+                }
                 println!("{}", serde_json::to_string_pretty(&result)?);
             }
             Command::Report { dir, labels, fail_on_errors } => {

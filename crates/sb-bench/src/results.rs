@@ -13,8 +13,11 @@ pub struct RunResult {
     pub label: String,
     pub scenario: String,
     pub url: String,
-    /// `closed`: each connection sends its next request when the previous answer arrived.
+    /// `closed`: each connection sends its next request when the previous answer arrived;
+    /// `open`: requests fall due at `target_rate` per second, latency counted from then.
     pub mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_rate: Option<f64>,
     pub connections: usize,
     pub warmup_secs: f64,
     /// The measured time: from the end of the warm-up to the last answer.
@@ -32,6 +35,18 @@ pub struct RunResult {
     pub body_bytes_per_sec: f64,
     /// Latency of successful answers, from sending the request to the end of the body.
     pub latency_ms: Latency,
+}
+
+/// An open-loop rate stepped up until it no longer held (`sb-bench step`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    pub label: String,
+    pub scenario: String,
+    pub p99_budget_ms: f64,
+    /// The last rate that held (`None`: not even the first).
+    pub max_rate: Option<f64>,
+    /// Every step, the one that did not hold last.
+    pub steps: Vec<RunResult>,
 }
 
 /// Latency percentiles in milliseconds.

@@ -10,19 +10,34 @@ use crate::scenario::Scenario;
 
 /// A stand-in server: posts `0..10` exist except post 3; every body is 5 bytes.
 async fn start_server() -> String {
+    start_server_with(None).await
+}
+
+/// [`start_server`], answering one request at a time after `delay` when given (a server with
+/// a fixed capacity of one request per `delay`).
+async fn start_server_with(delay: Option<Duration>) -> String {
+    let one_at_a_time = Arc::new(tokio::sync::Semaphore::new(1));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("address"));
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
+            let one_at_a_time = one_at_a_time.clone();
             tokio::spawn(async move {
-                let service = service_fn(|request: Request<Incoming>| async move {
-                    let id = request.uri().path().rsplit('/').next().unwrap_or_default();
-                    let found = (0..10).any(|i| i != 3 && id == post_id(i));
-                    let status = if found { StatusCode::OK } else { StatusCode::NOT_FOUND };
-                    let mut response =
-                        hyper::Response::new(Full::new(Bytes::from_static(b"hello")));
-                    *response.status_mut() = status;
-                    Ok::<_, Infallible>(response)
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let one_at_a_time = one_at_a_time.clone();
+                    async move {
+                        if let Some(delay) = delay {
+                            let _turn = one_at_a_time.acquire().await.expect("open");
+                            tokio::time::sleep(delay).await;
+                        }
+                        let id = request.uri().path().rsplit('/').next().unwrap_or_default();
+                        let found = (0..10).any(|i| i != 3 && id == post_id(i));
+                        let status = if found { StatusCode::OK } else { StatusCode::NOT_FOUND };
+                        let mut response =
+                            hyper::Response::new(Full::new(Bytes::from_static(b"hello")));
+                        *response.status_mut() = status;
+                        Ok::<_, Infallible>(response)
+                    }
                 });
                 hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -93,4 +108,53 @@ async fn rejects_non_http_urls() {
         .await
         .expect_err("https");
     assert!(err.to_string().contains("only http://"), "{err}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_open_loop_sends_at_its_rate() {
+    let config = LoadConfig {
+        mode: LoadMode::Open { rate: 200.0 },
+        duration: Duration::from_millis(1000),
+        ..config(start_server().await)
+    };
+    let result = run(&config, Workload::new(Scenario::View, 3, 1)).await.expect("run");
+    assert_eq!((result.mode.as_str(), result.target_rate), ("open", Some(200.0)));
+    assert_eq!(result.errors, 0, "{:?}", result.error_kinds);
+    // 200 requests fall due in the measured second: none more, few less.
+    assert!((180..=201).contains(&result.requests), "{} requests", result.requests);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_open_loop_counts_waiting_against_the_requests_it_delays() {
+    // One request at a time, 20 ms each: 50 per second at most.
+    let url = start_server_with(Some(Duration::from_millis(20))).await;
+    let closed = LoadConfig { connections: 1, duration: Duration::from_millis(600), ..config(url) };
+    let closed_result = run(&closed, Workload::new(Scenario::View, 3, 1)).await.expect("closed");
+    // Offered twice what it can do: the queue grows for the whole run.
+    let open = LoadConfig { mode: LoadMode::Open { rate: 100.0 }, ..closed.clone() };
+    let open_result = run(&open, Workload::new(Scenario::View, 3, 1)).await.expect("open");
+    let (c, o) = (closed_result.latency_ms.p99, open_result.latency_ms.p99);
+    assert!(c < 150.0, "closed loop: about one request's time, {c} ms");
+    assert!(o > 200.0, "open loop: the queue's wait counts, {o} ms (closed {c} ms)");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn stepping_stops_at_the_first_rate_the_server_cannot_keep() {
+    // Capacity: 100 requests per second (10 ms each, one at a time).
+    let url = start_server_with(Some(Duration::from_millis(10))).await;
+    let step_config = StepConfig {
+        run: LoadConfig { connections: 8, duration: Duration::from_millis(800), ..config(url) },
+        start_rate: 20.0,
+        factor: 2.0,
+        max_rate: 1000.0,
+        p99_budget: Duration::from_millis(100),
+    };
+    let result = step(&step_config, || Workload::new(Scenario::View, 3, 1)).await.expect("step");
+    let held = result.max_rate.expect("20/s holds");
+    assert!((20.0..=80.0).contains(&held), "held {held}/s");
+    let failed = result.steps.last().expect("steps");
+    let failed_rate = failed.target_rate.expect("open");
+    assert!(failed_rate > held && failed_rate <= 160.0, "stopped at {failed_rate}/s");
+    assert_eq!(result.steps.len() as f64, (held / 20.0).log2() + 2.0, "one run per rate");
+    assert_eq!(result.p99_budget_ms, 100.0);
 }

@@ -13,6 +13,7 @@ fn result(label: &str, scenario: &str, rps: f64, p99: f64, errors: u64) -> RunRe
         scenario: scenario.into(),
         url: "http://127.0.0.1:1".into(),
         mode: "closed".into(),
+        target_rate: None,
         connections: 64,
         warmup_secs: 2.0,
         measured_secs: 10.0,
