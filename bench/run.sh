@@ -11,7 +11,9 @@
 #     median. Scenarios run in the given order; put write scenarios (create) last.
 #   BENCH_SCENARIOS ["view list create"]   BENCH_NORMAL_SCENARIOS ["create"]: also run these
 #     against a third server, Scalebase with --synchronous normal (PocketBase's own setting)
-#   BENCH_PORT_BASE [28090]: the servers listen on this port and the next two (loopback)
+#   BENCH_LIMIT_SCENARIOS ["view create"]: also run these against limit_server, the least work
+#     the API can do on this machine (empty: skip it)
+#   BENCH_PORT_BASE [28090]: the servers listen on this port and the next three (loopback)
 #   BENCH_PIN [1]: pin server and driver to different cores with taskset when there are ≥ 2
 #   BENCH_SERVER_CPUS [1]  BENCH_DRIVER_CPUS [0]: the taskset CPU lists
 #   BENCH_PAUSE [1]: seconds of rest between runs
@@ -40,6 +42,7 @@ connections=${BENCH_CONNECTIONS:-64}
 rounds=${BENCH_ROUNDS:-1}
 scenarios=${BENCH_SCENARIOS:-view list create}
 normal_scenarios=${BENCH_NORMAL_SCENARIOS:-create}
+limit_scenarios=${BENCH_LIMIT_SCENARIOS:-view create}
 port_base=${BENCH_PORT_BASE:-28090}
 pause=${BENCH_PAUSE:-1}
 shared=${SCALEBASE_SHARED:-../shared}
@@ -79,6 +82,7 @@ fi
 # Servers: label, port, command. Each gets a fresh data directory and a superuser.
 labels=(pocketbase scalebase)
 [[ -n "$normal_scenarios" ]] && labels+=(scalebase-normal)
+[[ -n "$limit_scenarios" ]] && labels+=(limit)
 declare -A port
 in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # Without BENCH_PORT_BASE, a taken default port moves the servers to the next free block.
@@ -116,6 +120,11 @@ start() {
       "${server_pin[@]}" "$scalebase" serve --http "$addr" --dir "$dir" --synchronous normal \
         >"$work/$label.log" 2>&1 &
       ;;
+    limit)
+      # The least work this API's view and create can do (seeds the same posts itself).
+      "${server_pin[@]}" "$target_dir/release/limit_server" --http "$addr" --db "$dir/limit.db" \
+        --records "$records" >"$work/$label.log" 2>&1 &
+      ;;
   esac
   pids+=($!)
 }
@@ -133,6 +142,11 @@ for label in "${labels[@]}"; do
   log "starting $label on 127.0.0.1:${port[$label]} and inserting $records records"
   start "$label"
   pid=${pids[-1]}
+  if [[ $label == limit ]]; then
+    for _ in $(seq 1 300); do in_use "${port[$label]}" && break; alive "$label" "$pid"; sleep 0.1; done
+    seeding[$label]="seeded $records posts itself"
+    continue
+  fi
   if ! seeding[$label]=$("${driver_pin[@]}" "$sbb" setup --url "http://127.0.0.1:${port[$label]}" \
       --records "$records" --email "$email" --password "$password"); then
     alive "$label" "$pid"
@@ -150,6 +164,7 @@ for scenario in $scenarios; do
   for round in $(seq "$rounds"); do
     for label in "${labels[@]}"; do
       if [[ $label == scalebase-normal && " $normal_scenarios " != *" $scenario "* ]]; then continue; fi
+      if [[ $label == limit && " $limit_scenarios " != *" $scenario "* ]]; then continue; fi
       n=$((n + 1))
       log "$scenario on $label (round $round/$rounds): ${warmup}s warm-up + ${duration}s, $connections connections"
       out="$results/$(printf '%03d' $n)-$scenario-$label.json"
@@ -184,7 +199,9 @@ status=0
   echo "Closed loop, $connections keep-alive connections, ${warmup} s warm-up then ${duration} s measured"
   echo "per run, $rounds round(s), $records seeded posts ($mode mode). Ratio = Scalebase req/s ÷ PocketBase req/s"
   echo "(above 1 means Scalebase is faster). p99 in milliseconds. \`scalebase-normal\` is Scalebase"
-  echo "with \`--synchronous normal\`, PocketBase's own durability setting (see below)."
+  echo "with \`--synchronous normal\`, PocketBase's own durability setting (see below). \`limit\` is the"
+  echo "least work the API can do here (\`limit_server\`: axum and one SQLite point read or grouped insert"
+  echo "with \`synchronous=FULL\`, JSON out), measured in the same run: Scalebase ÷ limit is how close it is."
   echo
   cat "$work/tables.md"
   echo
