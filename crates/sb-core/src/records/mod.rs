@@ -41,8 +41,10 @@ impl Record {
         self.data.get("id").and_then(Json::as_str).unwrap_or("")
     }
 
-    /// Builds records from rows selected with [`storage::select_columns`].
-    pub(crate) fn from_rows(collection: &Arc<Collection>, rows: Rows) -> Vec<Record> {
+    /// Builds records from rows selected with `storage::select_columns` (one column per field,
+    /// in field order). Public for the micro-benchmarks of `sb-bench` (`benches/hot_paths.rs`),
+    /// which measure this conversion as the list and view paths run it.
+    pub fn from_rows(collection: &Arc<Collection>, rows: Rows) -> Vec<Record> {
         rows.rows
             .into_iter()
             .map(|row| {
