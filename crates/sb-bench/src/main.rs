@@ -122,6 +122,28 @@ struct DataArgs {
     seed: u64,
 }
 
+impl DataArgs {
+    /// A closed-loop run against this server (`label`: its name in the results, default the
+    /// URL).
+    fn load(
+        self,
+        label: Option<String>,
+        connections: usize,
+        warmup: f64,
+        duration: f64,
+    ) -> LoadConfig {
+        LoadConfig {
+            label: label.unwrap_or_else(|| self.url.clone()),
+            url: self.url,
+            mode: LoadMode::Closed,
+            connections,
+            warmup: Duration::from_secs_f64(warmup),
+            duration: Duration::from_secs_f64(duration),
+            seed: self.seed,
+        }
+    }
+}
+
 /// Longest duration accepted on the command line (a day).
 const MAX_SECS: f64 = 86_400.0;
 
@@ -160,16 +182,8 @@ fn main() -> anyhow::Result<()> {
                 );
             }
             Command::Run { data, scenario, connections, duration, warmup, label } => {
-                let config = LoadConfig {
-                    label: label.unwrap_or_else(|| data.url.clone()),
-                    url: data.url,
-                    mode: LoadMode::Closed,
-                    connections,
-                    warmup: Duration::from_secs_f64(warmup),
-                    duration: Duration::from_secs_f64(duration),
-                    seed: data.seed,
-                };
                 let workload = Workload::new(scenario, data.records, data.authors);
+                let config = data.load(label, connections, warmup, duration);
                 let result = load::run(&config, workload).await?;
                 eprintln!(
                     "{} on {}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
@@ -194,22 +208,14 @@ fn main() -> anyhow::Result<()> {
                 warmup,
                 label,
             } => {
+                let (records, authors) = (data.records, data.authors);
                 let config = load::StepConfig {
-                    run: LoadConfig {
-                        label: label.unwrap_or_else(|| data.url.clone()),
-                        url: data.url,
-                        mode: LoadMode::Closed,
-                        connections,
-                        warmup: Duration::from_secs_f64(warmup),
-                        duration: Duration::from_secs_f64(duration),
-                        seed: data.seed,
-                    },
+                    run: data.load(label, connections, warmup, duration),
                     start_rate,
                     factor,
                     max_rate,
                     p99_budget: Duration::from_secs_f64(p99_budget_ms / 1000.0),
                 };
-                let (records, authors) = (data.records, data.authors);
                 let result =
                     load::step(&config, || Workload::new(scenario, records, authors)).await?;
                 for s in &result.steps {

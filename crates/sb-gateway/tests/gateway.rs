@@ -692,6 +692,37 @@ async fn the_admin_endpoint_shows_pools_and_changes_upstreams() {
     gw.stop().await;
 }
 
+/// A gateway over `a` terminating TLS with `acceptor`: its address, what stops it, its task.
+async fn serve_tls(
+    a: &Upstream,
+    acceptor: sb_gateway::tls::TlsAcceptor,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let running = Running::start(&config(&[a], "")).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        running
+            .serve_with(listener, Some(acceptor), Duration::from_secs(1), async move {
+                stopped.await.ok();
+            })
+            .await
+    });
+    (addr, stop, task)
+}
+
+/// A client that trusts only `name`'s test certificate and finds both test names at `addr`.
+fn trusting(dir: &str, name: &str, addr: SocketAddr) -> reqwest::Client {
+    let pem = std::fs::read(format!("{dir}/{name}.crt")).unwrap();
+    reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .resolve("api.test", addr)
+        .resolve("localhost", addr)
+        .build()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_certificates_are_swapped_in_place() {
     let a = Upstream::start("a");
@@ -710,27 +741,8 @@ async fn tls_certificates_are_swapped_in_place() {
         ..default_only.clone()
     };
     let certs = sb_gateway::tls::Certificates::load(&default_only).unwrap();
-    let running = Running::start(&config(&[&a], "")).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (serving, acceptor) = (running.clone(), certs.acceptor().unwrap());
-    let task = tokio::spawn(async move {
-        serving
-            .serve_with(listener, Some(acceptor), Duration::from_secs(1), async move {
-                stopped.await.ok();
-            })
-            .await
-    });
-    let trusting = |name: &str| {
-        let pem = std::fs::read(format!("{dir}/{name}.crt")).unwrap();
-        reqwest::Client::builder()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
-            .resolve(name, addr)
-            .build()
-            .unwrap()
-    };
+    let (addr, stop, task) = serve_tls(&a, certs.acceptor().unwrap()).await;
+    let trusting = |name: &str| trusting(dir, name, addr);
     let port = addr.port();
     let (localhost, api) = (trusting("localhost"), trusting("api.test"));
     let r = localhost.get(format!("https://localhost:{port}/x")).send().await.unwrap();
@@ -763,29 +775,8 @@ async fn tls_is_terminated_with_the_certificate_the_client_named() {
             key: format!("{dir}/api.test.key").into(),
         }],
     };
-    let acceptor = sb_gateway::tls::acceptor(&tls).unwrap();
-    let running = Running::start(&config(&[&a], "")).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = running.clone();
-    let task = tokio::spawn(async move {
-        serving
-            .serve_with(listener, Some(acceptor), Duration::from_secs(1), async move {
-                stopped.await.ok();
-            })
-            .await
-    });
-    let trusting = |name: &str| {
-        let pem = std::fs::read(format!("{dir}/{name}.crt")).unwrap();
-        reqwest::Client::builder()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
-            .resolve("api.test", addr)
-            .resolve("localhost", addr)
-            .build()
-            .unwrap()
-    };
+    let (addr, stop, task) = serve_tls(&a, sb_gateway::tls::acceptor(&tls).unwrap()).await;
+    let trusting = |name: &str| trusting(dir, name, addr);
     let port = addr.port();
     // The default certificate, over HTTP/2 (ALPN) or HTTP/1.1; the upstream hears "https".
     let r = trusting("localhost").get(format!("https://localhost:{port}/x")).send().await.unwrap();

@@ -29,7 +29,7 @@ use sb_gateway::{GatewayConfig, Running};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 
-use crate::config::{Database, FileConfig, ServeArgs, StorageArgs};
+use crate::config::{Database, ServeArgs, ServeConfig, StorageArgs};
 use scaler::{Buckets, Decision, Policy, Scaler, Window};
 
 /// How often the nodes are looked at.
@@ -167,14 +167,14 @@ pub fn node_env(
 }
 
 /// Runs the cluster until `shutdown` resolves; then the gateway drains, and the nodes after it.
+/// `config` is `args.serve` resolved against the configuration file (named `config_file`).
 pub async fn run(
     args: ClusterArgs,
+    config: ServeConfig,
     config_file: Option<PathBuf>,
-    file: &FileConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let policy = args.policy()?;
-    let config = args.serve.resolve(file)?;
     if matches!(config.storage.database, Database::Sqlite { .. }) && policy.max > 1 {
         bail!(
             "SQLite is served by one process: a cluster of more than one node needs PostgreSQL \

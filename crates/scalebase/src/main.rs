@@ -180,7 +180,7 @@ async fn cluster(
         None,
         std::time::Duration::from_secs(2),
     )?;
-    scalebase::local_cluster::run(args, config_file, file, shutdown_signal()).await?;
+    scalebase::local_cluster::run(args, resolved, config_file, shutdown_signal()).await?;
     telemetry.flush();
     Ok(())
 }
