@@ -95,23 +95,23 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(10);
 /// misconfigured run fails fast with the server's answer instead of measuring errors.
 pub async fn run(config: &LoadConfig, workload: Workload) -> anyhow::Result<RunResult> {
     ensure!(config.connections > 0, "at least one connection is needed");
-    if let LoadMode::Open { rate } = config.mode {
-        ensure!(rate.is_finite() && rate > 0.0, "the open-loop rate must be positive");
-    }
+    let interval = match config.mode {
+        LoadMode::Closed => None,
+        LoadMode::Open { rate } => Some(
+            Duration::try_from_secs_f64(1.0 / rate)
+                .ok()
+                .filter(|_| rate.is_finite() && rate > 0.0)
+                .with_context(|| format!("invalid open-loop rate {rate}"))?,
+        ),
+    };
     let target = Target::resolve(&config.url).await?;
     probe(&target, &workload.probe()).await?;
 
     let started = Instant::now();
     let warmup_ends = started + config.warmup;
     let clock = Clock { warmup_ends, stop_at: warmup_ends + config.duration };
-    let schedule = match config.mode {
-        LoadMode::Closed => None,
-        LoadMode::Open { rate } => Some(Arc::new(Schedule {
-            start: started,
-            interval: Duration::from_secs_f64(1.0 / rate),
-            next: AtomicU64::new(0),
-        })),
-    };
+    let schedule = interval
+        .map(|interval| Arc::new(Schedule { start: started, interval, next: AtomicU64::new(0) }));
     let target = Arc::new(target);
     let workload = Arc::new(workload);
     let mut tasks = JoinSet::new();

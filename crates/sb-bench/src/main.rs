@@ -81,7 +81,7 @@ enum Command {
         #[arg(long, default_value_t = 1_000_000.0)]
         max_rate: f64,
         /// The p99 latency a rate must keep, in milliseconds.
-        #[arg(long, default_value_t = 50.0)]
+        #[arg(long, default_value_t = 50.0, value_parser = parse_budget_ms)]
         p99_budget_ms: f64,
         /// Measured seconds per step (after the warm-up).
         #[arg(long, default_value_t = 5.0, value_parser = parse_secs)]
@@ -146,6 +146,13 @@ impl DataArgs {
 
 /// Longest duration accepted on the command line (a day).
 const MAX_SECS: f64 = 86_400.0;
+
+fn parse_budget_ms(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= MAX_SECS * 1000.0 => Ok(v),
+        _ => Err(format!("expected a positive number of milliseconds, got {s:?}")),
+    }
+}
 
 fn parse_secs(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {

@@ -75,7 +75,8 @@ pub struct ClusterArgs {
     pub scale_cooldown_ms: u64,
     /// How long a node being stopped, or the gateway at shutdown, may take to finish its
     /// requests.
-    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    #[arg(long, default_value_t = 30_000, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(..=86_400_000))]
     pub drain_ms: u64,
     #[command(flatten)]
     pub admin: crate::gateway::AdminArgs,

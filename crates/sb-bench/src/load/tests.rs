@@ -158,3 +158,12 @@ async fn stepping_stops_at_the_first_rate_the_server_cannot_keep() {
     assert_eq!(result.steps.len() as f64, (held / 20.0).log2() + 2.0, "one run per rate");
     assert_eq!(result.p99_budget_ms, 100.0);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_impossible_open_loop_rate_is_an_error() {
+    for rate in [0.0, -5.0, 1e-300, f64::NAN, f64::INFINITY] {
+        let config = LoadConfig { mode: LoadMode::Open { rate }, ..config(start_server().await) };
+        let err = run(&config, Workload::new(Scenario::View, 3, 1)).await.expect_err("rate");
+        assert!(err.to_string().contains("invalid open-loop rate"), "{rate}: {err}");
+    }
+}
