@@ -53,11 +53,10 @@ struct World {
 
 impl World {
     fn new() -> World {
-        let mut authors_json = setup::authors_collection();
-        authors_json["type"] = json!("auth");
-        let authors = prepared(&authors_json);
+        let orgs = prepared(&setup::orgs_collection());
+        let authors = prepared(&setup::authors_collection(&orgs.id));
         let posts = prepared(&setup::posts_collection(&authors.id));
-        let catalog = Catalog::new(vec![authors, posts]);
+        let catalog = Catalog::new(vec![orgs, authors, posts]);
         let get = |name: &str| catalog.get(name).cloned().expect("collection was just made");
         let (authors, posts) = (get(data::AUTHORS), get(data::POSTS));
         let mut record = Map::new();

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
-use http::header::{CONTENT_TYPE, HOST};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use http::{HeaderValue, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
@@ -118,7 +118,8 @@ pub async fn run(config: &LoadConfig, workload: Workload) -> anyhow::Result<RunR
     for index in 0..config.connections {
         let rng = SplitMix64::stream(config.seed, index as u64);
         let pacing = schedule.clone();
-        tasks.spawn(connection_loop(target.clone(), workload.clone(), clock, pacing, rng));
+        let connection = Connection { index, rng };
+        tasks.spawn(connection_loop(target.clone(), workload.clone(), clock, pacing, connection));
     }
     let mut total = Tally::new()?;
     while let Some(joined) = tasks.join_next().await {
@@ -158,12 +159,18 @@ struct Clock {
     stop_at: Instant,
 }
 
+/// Which connection a task drives (its identity in signed-in scenarios) and its request stream.
+struct Connection {
+    index: usize,
+    rng: SplitMix64,
+}
+
 async fn connection_loop(
     target: Arc<Target>,
     workload: Arc<Workload>,
     clock: Clock,
     pacing: Option<Arc<Schedule>>,
-    mut rng: SplitMix64,
+    mut connection: Connection,
 ) -> anyhow::Result<Tally> {
     let mut tally = Tally::new()?;
     let mut conn: Option<Conn> = None;
@@ -185,7 +192,8 @@ async fn connection_loop(
             }
         }
         let Some(c) = conn.as_mut() else { continue };
-        let request = target.request(&workload.next_request(&mut rng))?;
+        let spec = workload.next_request(&mut connection.rng, connection.index);
+        let request = target.request(&spec)?;
         // A latency runs from when the request fell due (open loop) or was sent (closed loop).
         let sent = match &pacing {
             None => Instant::now(),
@@ -324,6 +332,9 @@ impl Target {
             .header(HOST, self.host.clone());
         if spec.body.is_some() {
             builder = builder.header(CONTENT_TYPE, "application/json");
+        }
+        if let Some(token) = &spec.auth {
+            builder = builder.header(AUTHORIZATION, token.clone());
         }
         Ok(builder.body(Full::new(spec.body.clone().unwrap_or_default()))?)
     }

@@ -111,7 +111,7 @@ struct DataArgs {
     /// Base URL of the server.
     #[arg(long, env = "SB_BENCH_URL", default_value = "http://127.0.0.1:8090")]
     url: String,
-    /// Seeded posts.
+    /// Seeded posts (and as many notes).
     #[arg(long, default_value_t = 10_000)]
     records: u64,
     /// Seeded authors.
@@ -180,16 +180,23 @@ fn main() -> anyhow::Result<()> {
                 };
                 let done = setup::run(&config).await?;
                 let secs = done.insert_time.as_secs_f64();
+                let total = setup::ORG_COUNT + done.authors + 2 * done.records + setup::MEDIA_COUNT;
                 println!(
-                    "inserted {} authors and {} posts in {secs:.1} s ({:.0} records/s, {} concurrent)",
+                    "inserted {} orgs, {} authors, {} posts, {} notes and {} images in {secs:.1} s \
+                     ({:.0} records/s, {} concurrent)",
+                    setup::ORG_COUNT,
                     done.authors,
                     done.records,
-                    (done.authors + done.records) as f64 / secs.max(f64::EPSILON),
+                    done.records,
+                    setup::MEDIA_COUNT,
+                    total as f64 / secs.max(f64::EPSILON),
                     config.concurrency,
                 );
             }
             Command::Run { data, scenario, connections, duration, warmup, label } => {
-                let workload = Workload::new(scenario, data.records, data.authors);
+                let workload = Workload::new(scenario, data.records, data.authors)
+                    .prepare(&data.url)
+                    .await?;
                 let config = data.load(label, connections, warmup, duration);
                 let result = load::run(&config, workload).await?;
                 eprintln!(
@@ -215,7 +222,9 @@ fn main() -> anyhow::Result<()> {
                 warmup,
                 label,
             } => {
-                let (records, authors) = (data.records, data.authors);
+                let workload = Workload::new(scenario, data.records, data.authors)
+                    .prepare(&data.url)
+                    .await?;
                 let config = load::StepConfig {
                     run: data.load(label, connections, warmup, duration),
                     start_rate,
@@ -223,8 +232,7 @@ fn main() -> anyhow::Result<()> {
                     max_rate,
                     p99_budget: Duration::from_secs_f64(p99_budget_ms / 1000.0),
                 };
-                let result =
-                    load::step(&config, || Workload::new(scenario, records, authors)).await?;
+                let result = load::step(&config, || workload.clone()).await?;
                 for s in &result.steps {
                     eprintln!(
                         "{} on {} at {:.0}/s: {:.0} answered/s, p99 {:.2} ms, {} errors",

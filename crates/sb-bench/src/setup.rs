@@ -1,11 +1,15 @@
 //! Creates the benchmark's collections on a server and fills them, through the public API only,
 //! so the same code prepares PocketBase and Scalebase.
 //!
-//! `posts` is shaped like a typical app table: text, number, bool, select, a relation to
-//! `authors`, autodates, and an index on `(published, views)` that the list scenario's filter and
-//! sort use. Its list, view and create rules are public (`""`), so the load runs as a guest, like
-//! most app traffic. Records are inserted by many concurrent requests as the superuser, with ids
-//! fixed by their index (see [`crate::data`]).
+//! The data is shaped like a small app's: `orgs`; `authors`, the users (an auth collection, each
+//! in an org); `posts` (text, number, bool, select, a relation to `authors`, autodates, an index
+//! on `(published, views)` that the list scenarios' filters and sorts use) with public list,
+//! view and create rules, so most load runs as a guest, like most app traffic; `notes`, private
+//! records that only their owner lists, views, creates and changes (owner rules); and `media`,
+//! records with a PNG image whose field has a thumb size. Batch requests are enabled in the
+//! settings (PocketBase ships with them off), for up to [`BATCH_SIZE`] sub-requests. Records are
+//! inserted by many concurrent requests as the superuser, with ids fixed by their index (see
+//! [`crate::data`]).
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +18,7 @@ use futures::{StreamExt, TryStreamExt};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::data::{self, AUTHORS, POSTS};
+use crate::data::{self, AUTHORS, MEDIA, NOTES, ORGS, POSTS};
 
 /// Parameters of `sb-bench setup`.
 #[derive(Debug, Clone)]
@@ -33,9 +37,17 @@ pub struct SetupConfig {
     pub wait: Duration,
 }
 
+/// Organisations seeded.
+pub const ORG_COUNT: u64 = 10;
+/// Media records seeded, each with one image.
+pub const MEDIA_COUNT: u64 = 20;
+/// Sub-requests of the batch scenario (the batch settings allow this many).
+pub const BATCH_SIZE: usize = 100;
+
 /// What setup did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SetupReport {
+    /// Posts, and as many notes.
     pub records: u64,
     pub authors: u64,
     /// Time spent inserting records (not creating collections or waiting for the server).
@@ -51,18 +63,17 @@ pub async fn run(config: &SetupConfig) -> anyhow::Result<SetupReport> {
     let api = Api { client, base, token };
 
     prepare_collections(&api, config.replace).await?;
+    enable_batch(&api).await?;
     let started = Instant::now();
-    let seed = config.seed;
-    insert_all(
-        &api,
-        AUTHORS,
-        config.concurrency,
-        (0..config.authors).map(|i| data::author(seed, i)),
-    )
-    .await?;
-    let authors = config.authors;
+    let (seed, authors, concurrency) = (config.seed, config.authors, config.concurrency);
+    insert_all(&api, ORGS, concurrency, (0..ORG_COUNT).map(|i| data::org(seed, i))).await?;
+    insert_all(&api, AUTHORS, concurrency, (0..authors).map(|i| data::author(seed, i, ORG_COUNT)))
+        .await?;
     let posts = (0..config.records).map(|i| data::seeded_post(seed, i, authors));
-    insert_all(&api, POSTS, config.concurrency, posts).await?;
+    insert_all(&api, POSTS, concurrency, posts).await?;
+    let notes = (0..config.records).map(|i| data::seeded_note(seed, i, authors));
+    insert_all(&api, NOTES, concurrency, notes).await?;
+    insert_media(&api, concurrency).await?;
     Ok(SetupReport {
         records: config.records,
         authors: config.authors,
@@ -70,15 +81,75 @@ pub async fn run(config: &SetupConfig) -> anyhow::Result<SetupReport> {
     })
 }
 
-/// The `authors` collection: publicly readable names.
-pub fn authors_collection() -> Value {
+/// The `orgs` collection: publicly readable names and plans.
+pub fn orgs_collection() -> Value {
     json!({
-        "name": AUTHORS,
+        "name": ORGS,
         "type": "base",
         "listRule": "",
         "viewRule": "",
         "fields": [
             {"name": "name", "type": "text", "required": true, "max": 100},
+            {"name": "plan", "type": "select", "maxSelect": 1, "values": data::PLANS},
+        ],
+    })
+}
+
+/// The `authors` auth collection (sign-in by e-mail and password), given the id of `orgs`:
+/// publicly readable names (e-mails stay hidden) and an org.
+pub fn authors_collection(orgs_id: &str) -> Value {
+    json!({
+        "name": AUTHORS,
+        "type": "auth",
+        "listRule": "",
+        "viewRule": "",
+        "passwordAuth": {"enabled": true, "identityFields": ["email"]},
+        "fields": [
+            {"name": "name", "type": "text", "required": true, "max": 100},
+            {"name": "org", "type": "relation", "maxSelect": 1, "collectionId": orgs_id},
+        ],
+    })
+}
+
+/// The owner rule of `notes`: a note is listed, viewed, changed and deleted by its owner only.
+pub const OWNER_RULE: &str = "owner = @request.auth.id";
+
+/// The `notes` collection, given the id of `authors`: private records with owner rules and an
+/// index on `(owner, created)` for the owner's newest-first list.
+pub fn notes_collection(authors_id: &str) -> Value {
+    json!({
+        "name": NOTES,
+        "type": "base",
+        "listRule": OWNER_RULE,
+        "viewRule": OWNER_RULE,
+        "createRule": format!("@request.auth.id != '' && {OWNER_RULE}"),
+        "updateRule": format!("{OWNER_RULE} && (@request.body.owner:isset = false || @request.body.owner = @request.auth.id)"),
+        "deleteRule": OWNER_RULE,
+        "fields": [
+            {"name": "title", "type": "text", "required": true, "max": 200},
+            {"name": "body", "type": "text", "max": 2000},
+            {"name": "done", "type": "bool"},
+            {"name": "owner", "type": "relation", "required": true, "maxSelect": 1, "collectionId": authors_id},
+            {"name": "created", "type": "autodate", "onCreate": true, "onUpdate": false},
+            {"name": "updated", "type": "autodate", "onCreate": true, "onUpdate": true},
+        ],
+        "indexes": [
+            format!("CREATE INDEX `idx_{NOTES}_owner_created` ON `{NOTES}` (`owner`, `created`)"),
+        ],
+    })
+}
+
+/// The `media` collection: a public image per record, with a [`data::THUMB`] thumb size.
+pub fn media_collection() -> Value {
+    json!({
+        "name": MEDIA,
+        "type": "base",
+        "listRule": "",
+        "viewRule": "",
+        "fields": [
+            {"name": "title", "type": "text", "max": 200},
+            {"name": "image", "type": "file", "maxSelect": 1, "maxSize": 5_242_880,
+             "mimeTypes": ["image/png", "image/jpeg"], "thumbs": [data::THUMB]},
         ],
     })
 }
@@ -178,7 +249,8 @@ async fn sign_in(
 }
 
 async fn prepare_collections(api: &Api, replace: bool) -> anyhow::Result<()> {
-    for name in [POSTS, AUTHORS] {
+    // Referencing collections first: a collection that a relation points to cannot be deleted.
+    for name in [MEDIA, NOTES, POSTS, AUTHORS, ORGS] {
         let path = format!("/api/collections/{name}");
         let exists =
             api.request(Method::GET, &path).send().await?.status() != StatusCode::NOT_FOUND;
@@ -189,11 +261,52 @@ async fn prepare_collections(api: &Api, replace: bool) -> anyhow::Result<()> {
             api.call(Method::DELETE, &path, None).await?;
         }
     }
-    let authors = api.call(Method::POST, "/api/collections", Some(&authors_collection())).await?;
-    let authors_id =
-        authors.get("id").and_then(Value::as_str).context("created collection without an id")?;
-    api.call(Method::POST, "/api/collections", Some(&posts_collection(authors_id))).await?;
+    let create = |collection: Value| async move {
+        let created = api.call(Method::POST, "/api/collections", Some(&collection)).await?;
+        let id = created.get("id").and_then(Value::as_str);
+        id.map(str::to_owned).context("created collection without an id")
+    };
+    let orgs_id = create(orgs_collection()).await?;
+    let authors_id = create(authors_collection(&orgs_id)).await?;
+    create(posts_collection(&authors_id)).await?;
+    create(notes_collection(&authors_id)).await?;
+    create(media_collection()).await?;
     Ok(())
+}
+
+/// Turns batch requests on (PocketBase ships with them off) for [`BATCH_SIZE`] sub-requests.
+async fn enable_batch(api: &Api) -> anyhow::Result<()> {
+    let settings = json!({
+        "batch": {"enabled": true, "maxRequests": BATCH_SIZE, "timeout": 10, "maxBodySize": 0},
+    });
+    api.call(Method::PATCH, "/api/settings", Some(&settings)).await.map(drop)
+}
+
+/// Uploads [`MEDIA_COUNT`] records with an image each (multipart, as a browser would).
+async fn insert_media(api: &Api, concurrency: usize) -> anyhow::Result<()> {
+    let path = format!("/api/collections/{MEDIA}/records");
+    futures::stream::iter(0..MEDIA_COUNT)
+        .map(|i| {
+            let path = &path;
+            async move {
+                let image = reqwest::multipart::Part::bytes(data::sample_png(i)?)
+                    .file_name(format!("photo{i}.png"))
+                    .mime_str("image/png")?;
+                let form = reqwest::multipart::Form::new()
+                    .text("id", data::media_id(i))
+                    .text("title", format!("Photo {i}"))
+                    .part("image", image);
+                let response = api.request(Method::POST, path).multipart(form).send().await?;
+                let status = response.status();
+                if !status.is_success() {
+                    bail!("POST {path} answered {status}: {}", response.text().await?);
+                }
+                Ok(())
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<()>()
+        .await
 }
 
 async fn insert_all(

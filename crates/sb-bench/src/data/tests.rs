@@ -58,3 +58,42 @@ fn new_posts_have_no_id_and_a_short_body() {
     assert!(post.get("id").is_none());
     assert!(post["body"].as_str().unwrap_or_default().len() < 200);
 }
+
+#[test]
+fn owned_notes_belong_to_their_owner_and_exist() {
+    let mut rng = SplitMix64::new(5);
+    for (authors, records) in [(5, 23), (50, 10_000), (7, 7), (16, 3)] {
+        for owner in 0..authors.min(records) {
+            for _ in 0..50 {
+                let note = owned_note(&mut rng, owner, authors, records);
+                assert!(note < records, "note {note} of {records}");
+                assert_eq!(note_owner(note, authors), owner);
+            }
+        }
+    }
+}
+
+#[test]
+fn seeded_authors_notes_and_orgs_fit_the_schema() {
+    let author = author(1, 3, 10);
+    assert_eq!(author["id"], author_id(3));
+    assert_eq!(author["email"], author_email(3));
+    assert_eq!(author["password"], author["passwordConfirm"]);
+    let org = author["org"].as_str().unwrap_or_default();
+    assert!((0..10).any(|o| org == org_id(o)), "{org}");
+    let note = seeded_note(1, 12, 5);
+    assert_eq!(note["id"], note_id(12));
+    assert_eq!(note["owner"], author_id(2));
+    let plans: Vec<Value> = (0..6).map(|i| self::org(1, i)["plan"].clone()).collect();
+    assert_eq!(plans.iter().filter(|p| **p == FILTER_PLAN).count(), 2);
+    for id in [org_id(9), note_id(99_999), media_id(19)] {
+        assert_eq!(id.len(), 15, "{id}");
+    }
+}
+
+#[test]
+fn sample_images_are_pngs() {
+    let png = sample_png(3).unwrap_or_default();
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    assert_ne!(png, sample_png(4).unwrap_or_default());
+}
