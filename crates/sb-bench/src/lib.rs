@@ -1,12 +1,14 @@
 //! Side-by-side benchmark of PocketBase-compatible servers over their public HTTP API.
 //!
 //! `setup` gives a server the benchmark's collections and deterministic data, `run` measures one
-//! scenario with a load driver, and `report` turns the JSON results into markdown. Because only
-//! the public API is used, the same binary measures the reference PocketBase and Scalebase.
+//! scenario with a load driver (and, given the server's pids, its CPU time and peak memory), and
+//! `report` turns the JSON results into markdown. Because only the public API is used, the same
+//! binary measures the reference PocketBase and Scalebase.
 //! `bench/run.sh` in the repository drives a whole comparison.
 
 pub mod data;
 pub mod load;
+pub mod procstat;
 pub mod report;
 pub mod results;
 pub mod scenario;

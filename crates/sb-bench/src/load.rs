@@ -17,6 +17,10 @@
 //! answers are waited for, so the measured time runs from the end of the warm-up to the last
 //! answer.
 //!
+//! Given the pids of the server ([`LoadConfig::server_pids`]), the driver also measures the
+//! server's CPU time and peak memory over exactly the measured time ([`crate::procstat`]): the
+//! window opens when the warm-up ends and closes after the last answer.
+//!
 //! A closed loop hides coordinated omission: while the server stalls, the driver stops sending,
 //! so the stall shows up as one slow request per connection instead of many; the open loop
 //! does not.
@@ -39,6 +43,7 @@ use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
 use crate::data::SplitMix64;
+use crate::procstat;
 use crate::results::{Latency, RunResult, StepResult};
 use crate::scenario::{RequestSpec, Workload};
 
@@ -79,6 +84,9 @@ pub struct LoadConfig {
     pub duration: Duration,
     /// Seed of the request streams (each connection gets its own stream).
     pub seed: u64,
+    /// Processes of the server to measure (with their descendants); empty: the result has no
+    /// `server` part.
+    pub server_pids: Vec<u32>,
 }
 
 /// Longest latency the histograms hold; longer ones are recorded as this.
@@ -104,11 +112,22 @@ pub async fn run(config: &LoadConfig, workload: Workload) -> anyhow::Result<RunR
                 .with_context(|| format!("invalid open-loop rate {rate}"))?,
         ),
     };
+    if !config.server_pids.is_empty() {
+        procstat::check(&config.server_pids)?;
+    }
     let target = Target::resolve(&config.url).await?;
     probe(&target, &workload.probe()).await?;
 
     let started = Instant::now();
     let warmup_ends = started + config.warmup;
+    let window = (!config.server_pids.is_empty()).then(|| {
+        let pids = config.server_pids.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(tokio::time::Instant::from_std(warmup_ends)).await;
+            // Reading /proc takes a moment: not on the thread that drives the connections.
+            tokio::task::spawn_blocking(move || procstat::Window::open(&pids)).await
+        })
+    });
     let clock = Clock { warmup_ends, stop_at: warmup_ends + config.duration };
     let schedule = interval
         .map(|interval| Arc::new(Schedule { start: started, interval, next: AtomicU64::new(0) }));
@@ -128,6 +147,15 @@ pub async fn run(config: &LoadConfig, workload: Workload) -> anyhow::Result<RunR
 
     let measured = total.last_answer.map_or(config.duration, |t| t.duration_since(warmup_ends));
     let secs = measured.as_secs_f64().max(f64::EPSILON);
+    let server = match window {
+        None => None,
+        Some(opening) => {
+            let window = opening.await??.context("cannot measure the server")?;
+            let ok = total.ok;
+            let usage = tokio::task::spawn_blocking(move || window.close(secs, ok)).await?;
+            Some(usage.context("cannot measure the server")?)
+        }
+    };
     Ok(RunResult {
         label: config.label.clone(),
         scenario: workload.scenario.name().to_owned(),
@@ -149,6 +177,7 @@ pub async fn run(config: &LoadConfig, workload: Workload) -> anyhow::Result<RunR
         error_kinds: total.errors,
         body_bytes_per_sec: total.body_bytes as f64 / secs,
         latency_ms: Latency::from_micros(&total.histogram),
+        server,
     })
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sb_bench::load::{self, LoadConfig, LoadMode};
+use sb_bench::results::RunResult;
 use sb_bench::scenario::{Scenario, Workload};
 use sb_bench::{report, setup};
 
@@ -60,6 +61,8 @@ enum Command {
         /// Name of the server in the results (default: the URL).
         #[arg(long)]
         label: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
     },
     /// Raises an open-loop rate (requests due at fixed times, latency counted from then) step
     /// by step until the p99 passes the budget, a request fails or the server falls behind;
@@ -92,6 +95,8 @@ enum Command {
         /// Name of the server in the results (default: the URL).
         #[arg(long)]
         label: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
     },
     /// Prints markdown tables of the `*.json` results in a directory.
     Report {
@@ -103,6 +108,15 @@ enum Command {
         #[arg(long)]
         fail_on_errors: bool,
     },
+}
+
+/// The server's processes, measured by `run` and `step`.
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// Measure the CPU time and peak memory of this server process and its descendants over
+    /// the measured time (Linux; repeat or separate with commas for several processes).
+    #[arg(long = "server-pid", value_name = "PID", value_delimiter = ',')]
+    server_pids: Vec<u32>,
 }
 
 /// The server and its data, shared by `setup` and `run`.
@@ -128,6 +142,7 @@ impl DataArgs {
     fn load(
         self,
         label: Option<String>,
+        server: ServerArgs,
         connections: usize,
         warmup: f64,
         duration: f64,
@@ -140,6 +155,7 @@ impl DataArgs {
             warmup: Duration::from_secs_f64(warmup),
             duration: Duration::from_secs_f64(duration),
             seed: self.seed,
+            server_pids: server.server_pids,
         }
     }
 }
@@ -159,6 +175,19 @@ fn parse_secs(s: &str) -> Result<f64, String> {
         Ok(v) if (0.0..=MAX_SECS).contains(&v) => Ok(v),
         _ => Err(format!("expected a number of seconds from 0 to {MAX_SECS}, got {s:?}")),
     }
+}
+
+/// The server's usage for the progress line on stderr (empty when it was not measured).
+fn server_summary(result: &RunResult) -> String {
+    result.server.as_ref().map_or_else(String::new, |s| {
+        format!(
+            "; server {:.2} cores, {:.1} µs CPU/request, peak RSS {:.1} MiB{}",
+            s.cpu_cores,
+            s.cpu_us_per_request,
+            s.peak_rss_kib as f64 / 1024.0,
+            if s.hwm_reset { "" } else { " (since its start: peak not reset)" },
+        )
+    })
 }
 
 fn main() -> anyhow::Result<()> {
@@ -193,20 +222,21 @@ fn main() -> anyhow::Result<()> {
                     config.concurrency,
                 );
             }
-            Command::Run { data, scenario, connections, duration, warmup, label } => {
+            Command::Run { data, scenario, connections, duration, warmup, label, server } => {
                 let workload = Workload::new(scenario, data.records, data.authors)
                     .prepare(&data.url)
                     .await?;
-                let config = data.load(label, connections, warmup, duration);
+                let config = data.load(label, server, connections, warmup, duration);
                 let result = load::run(&config, workload).await?;
                 eprintln!(
-                    "{} on {}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+                    "{} on {}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors{}",
                     result.scenario,
                     result.label,
                     result.requests_per_sec,
                     result.latency_ms.p50,
                     result.latency_ms.p99,
                     result.errors,
+                    server_summary(&result),
                 );
                 println!("{}", serde_json::to_string_pretty(&result)?);
             }
@@ -221,12 +251,13 @@ fn main() -> anyhow::Result<()> {
                 duration,
                 warmup,
                 label,
+                server,
             } => {
                 let workload = Workload::new(scenario, data.records, data.authors)
                     .prepare(&data.url)
                     .await?;
                 let config = load::StepConfig {
-                    run: data.load(label, connections, warmup, duration),
+                    run: data.load(label, server, connections, warmup, duration),
                     start_rate,
                     factor,
                     max_rate,
@@ -235,13 +266,14 @@ fn main() -> anyhow::Result<()> {
                 let result = load::step(&config, || workload.clone()).await?;
                 for s in &result.steps {
                     eprintln!(
-                        "{} on {} at {:.0}/s: {:.0} answered/s, p99 {:.2} ms, {} errors",
+                        "{} on {} at {:.0}/s: {:.0} answered/s, p99 {:.2} ms, {} errors{}",
                         s.scenario,
                         s.label,
                         s.target_rate.unwrap_or_default(),
                         s.requests_per_sec,
                         s.latency_ms.p99,
                         s.errors,
+                        server_summary(s),
                     );
                 }
                 match result.max_rate {

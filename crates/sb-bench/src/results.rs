@@ -35,6 +35,29 @@ pub struct RunResult {
     pub body_bytes_per_sec: f64,
     /// Latency of successful answers, from sending the request to the end of the body.
     pub latency_ms: Latency,
+    /// What the server processes used during the measured time (`sb-bench run --server-pid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerUsage>,
+}
+
+/// CPU and memory of the server's processes over the measured time, read from `/proc` (see
+/// `procstat` for the method and its approximations).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerUsage {
+    /// User plus system CPU time of the process tree during the measured time.
+    pub cpu_secs: f64,
+    /// `cpu_secs` per measured second: the cores the server kept busy on average.
+    pub cpu_cores: f64,
+    /// `cpu_secs` per successful answer, in microseconds (failed requests cost CPU too but are
+    /// not counted, as in `requests_per_sec`).
+    pub cpu_us_per_request: f64,
+    /// The sum over the process tree of each process's peak resident set (`VmHWM`), in KiB.
+    pub peak_rss_kib: u64,
+    /// Processes in the tree at the end (the given ones and their descendants).
+    pub processes: usize,
+    /// Whether every peak was reset at the start of the measured time; when not (writing
+    /// `/proc/PID/clear_refs` was refused), a peak may be from before, even from the setup.
+    pub hwm_reset: bool,
 }
 
 /// An open-loop rate stepped up until it no longer held (`sb-bench step`).

@@ -200,6 +200,7 @@ async fn main() -> Result<()> {
                 warmup: Duration::from_secs(args.warmup),
                 duration: Duration::from_secs(args.seconds),
                 seed: round as u64,
+                server_pids: Vec::new(),
             };
             let cpu_before = pid.and_then(cpu_time);
             let result = sb_bench::load::run(&config, Workload::new(Scenario::Proxy, 1, 1)).await?;

@@ -58,6 +58,7 @@ fn config(url: String) -> LoadConfig {
         warmup: Duration::from_millis(100),
         duration: Duration::from_millis(300),
         seed: 1,
+        server_pids: Vec::new(),
     }
 }
 
@@ -74,6 +75,29 @@ async fn measures_successful_requests() {
     let l = &result.latency_ms;
     assert!(0.0 < l.p50 && l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.p999 && l.p999 <= l.max);
     assert_eq!((result.label.as_str(), result.scenario.as_str()), ("stand-in", "view"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn measures_the_server_process_when_given_its_pid() {
+    // The stand-in server runs in this process, so this process is the server.
+    let url = start_server().await;
+    let measured = LoadConfig { server_pids: vec![std::process::id()], ..config(url.clone()) };
+    let result = run(&measured, Workload::new(Scenario::View, 3, 1)).await.expect("run");
+    let server = result.server.expect("server usage");
+    assert!(server.cpu_secs > 0.0, "{server:?}");
+    assert!(server.peak_rss_kib > 0 && server.processes >= 1, "{server:?}");
+    let cores = server.cpu_secs / result.measured_secs;
+    assert!((server.cpu_cores - cores).abs() < 1e-9, "{server:?}");
+    assert!(
+        run(&config(url), Workload::new(Scenario::View, 3, 1)).await.expect("run").server.is_none()
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_server_pid_that_is_not_running_stops_the_run() {
+    let config = LoadConfig { server_pids: vec![u32::MAX], ..config(start_server().await) };
+    let err = run(&config, Workload::new(Scenario::View, 3, 1)).await.expect_err("no process");
+    assert!(err.to_string().contains("no process"), "{err}");
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -23,6 +23,7 @@ fn result(label: &str, scenario: &str, rps: f64, p99: f64, errors: u64) -> RunRe
         error_kinds,
         body_bytes_per_sec: 0.0,
         latency_ms: Latency { mean: 1.0, p50: 1.0, p90: 2.0, p99, p999: 5.0, max: 9.0 },
+        server: None,
     }
 }
 

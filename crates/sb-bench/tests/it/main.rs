@@ -122,6 +122,7 @@ sb_testkit::sbtest_http!(seeds_and_runs_every_scenario, |url, app| async move {
             warmup: Duration::ZERO,
             duration: Duration::from_millis(300),
             seed: 1,
+            server_pids: Vec::new(),
         };
         let workload = Workload::new(scenario, 200, 5).prepare(&url).await.expect("prepare");
         let result = load::run(&config, workload).await.expect("run");
