@@ -98,7 +98,8 @@ enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
-    /// Prints markdown tables of the `*.json` results in a directory.
+    /// Prints markdown tables of the `*.json` results in a directory (what `run` and `step`
+    /// print).
     Report {
         dir: PathBuf,
         /// Server labels in column order; the first is the baseline of the ratios.
@@ -285,8 +286,9 @@ fn main() -> anyhow::Result<()> {
             Command::Report { dir, labels, fail_on_errors } => {
                 let results = report::load_results(&dir)?;
                 anyhow::ensure!(!results.is_empty(), "no *.json results in {}", dir.display());
-                print!("{}", report::render(&results, &labels));
-                if fail_on_errors && results.iter().any(|r| r.errors > 0) {
+                print!("{}", report::render_all(&results, &labels));
+                // A rate series ends at a rate that failed by design: only runs count here.
+                if fail_on_errors && results.runs.iter().any(|r| r.errors > 0) {
                     std::process::exit(1);
                 }
             }

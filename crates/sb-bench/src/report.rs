@@ -1,15 +1,32 @@
 //! Turns the JSON results of a set of runs into markdown tables: a summary with the ratio of
-//! each server to the first (the baseline), and every run's latency percentiles.
+//! each server to the first (the baseline), the servers' CPU and memory when they were
+//! measured, every run's latency percentiles, and the highest open-loop rate each server held
+//! (`sb-bench step`).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
 
-use crate::results::RunResult;
+use crate::results::{RunResult, StepResult};
 
-/// Reads every `*.json` file of `dir` as a [`RunResult`], in file-name order.
-pub fn load_results(dir: &Path) -> anyhow::Result<Vec<RunResult>> {
+/// The results found in a directory: closed-loop runs (`sb-bench run`) and rate series
+/// (`sb-bench step`), each in file-name order.
+#[derive(Debug, Default)]
+pub struct Results {
+    pub runs: Vec<RunResult>,
+    pub steps: Vec<StepResult>,
+}
+
+impl Results {
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty() && self.steps.is_empty()
+    }
+}
+
+/// Reads every `*.json` file of `dir`, in file-name order: an object with a `steps` key as a
+/// [`StepResult`], any other as a [`RunResult`].
+pub fn load_results(dir: &Path) -> anyhow::Result<Results> {
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
         let path = entry?.path();
@@ -18,14 +35,45 @@ pub fn load_results(dir: &Path) -> anyhow::Result<Vec<RunResult>> {
         }
     }
     paths.sort();
-    paths
-        .iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(path)?;
-            serde_json::from_str(&text)
-                .with_context(|| format!("invalid result {}", path.display()))
-        })
-        .collect()
+    let mut results = Results::default();
+    for path in &paths {
+        let text = std::fs::read_to_string(path)?;
+        let invalid = || format!("invalid result {}", path.display());
+        let value: serde_json::Value = serde_json::from_str(&text).with_context(invalid)?;
+        if value.get("steps").is_some() {
+            results.steps.push(serde_json::from_value(value).with_context(invalid)?);
+        } else {
+            results.runs.push(serde_json::from_value(value).with_context(invalid)?);
+        }
+    }
+    Ok(results)
+}
+
+/// Every table that `results` has data for: [`render`] for the runs, [`render_steps`] for the
+/// rate series.
+pub fn render_all(results: &Results, labels: &[String]) -> String {
+    let mut out = String::new();
+    if !results.runs.is_empty() {
+        out.push_str(&render(&results.runs, labels));
+    }
+    if !results.steps.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&render_steps(&results.steps, labels));
+    }
+    out
+}
+
+/// Scenarios in the order of their first appearance.
+fn scenarios<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut scenarios: Vec<&str> = Vec::new();
+    for name in names {
+        if !scenarios.contains(&name) {
+            scenarios.push(name);
+        }
+    }
+    scenarios
 }
 
 /// The run with the median throughput among those of `label` on `scenario` (the lower of the two
@@ -45,12 +93,7 @@ pub fn median_run<'a>(
 /// of the ratios. Scenarios appear in the order of their first result. When a server ran a
 /// scenario several times (rounds), the summary shows its median run.
 pub fn render(results: &[RunResult], labels: &[String]) -> String {
-    let mut scenarios: Vec<&str> = Vec::new();
-    for r in results {
-        if !scenarios.contains(&r.scenario.as_str()) {
-            scenarios.push(&r.scenario);
-        }
-    }
+    let scenarios = scenarios(results.iter().map(|r| r.scenario.as_str()));
     let find = |scenario: &str, label: &str| median_run(results, scenario, label);
     let rounds = scenarios
         .iter()
@@ -118,6 +161,11 @@ pub fn render(results: &[RunResult], labels: &[String]) -> String {
         }
     }
 
+    if results.iter().any(|r| r.server.is_some()) {
+        out.push('\n');
+        out.push_str(&render_resources(&scenarios, labels, find));
+    }
+
     out.push_str(
         "\nEvery run (latency in ms):\n\n\
          | server | scenario | req/s | mean | p50 | p90 | p99 | p99.9 | max | errors | measured s |\n\
@@ -140,6 +188,152 @@ pub fn render(results: &[RunResult], labels: &[String]) -> String {
             r.errors,
             r.measured_secs,
         );
+    }
+    out
+}
+
+/// The table of the servers' CPU and memory, for the runs `find` picks (the summary's).
+fn render_resources<'a>(
+    scenarios: &[&str],
+    labels: &[String],
+    find: impl Fn(&str, &str) -> Option<&'a RunResult>,
+) -> String {
+    let mut out = String::from(
+        "Server resources over the measured time of the summary's runs (CPU cores = CPU \
+         seconds ÷ measured seconds; CPU µs per successful request; peak RSS summed over the \
+         server's processes; RSS ratio = server ÷ first column):\n\n",
+    );
+    let mut header = String::from("| scenario |");
+    let mut rule = String::from("| --- |");
+    for (i, label) in labels.iter().enumerate() {
+        let _ = write!(header, " {label} CPU cores | {label} CPU µs/req | {label} peak RSS MiB |");
+        rule.push_str(" ---: | ---: | ---: |");
+        if i > 0 {
+            let _ = write!(header, " RSS ratio {label} |");
+            rule.push_str(" ---: |");
+        }
+    }
+    let _ = writeln!(out, "{header}\n{rule}");
+    let mut not_reset = false;
+    for scenario in scenarios {
+        let usage = |label: &str| find(scenario, label).and_then(|r| r.server.as_ref());
+        let baseline = labels.first().and_then(|l| usage(l));
+        let _ = write!(out, "| {scenario} |");
+        for (i, label) in labels.iter().enumerate() {
+            let server = usage(label);
+            match server {
+                Some(s) => {
+                    let mark = if s.hwm_reset { "" } else { " †" };
+                    not_reset |= !s.hwm_reset;
+                    let _ = write!(
+                        out,
+                        " {:.2} | {:.1} | {:.1}{mark} |",
+                        s.cpu_cores,
+                        s.cpu_us_per_request,
+                        s.peak_rss_kib as f64 / 1024.0
+                    );
+                }
+                None => out.push_str(" — | — | — |"),
+            }
+            if i > 0 {
+                match (server, baseline) {
+                    (Some(s), Some(b)) if b.peak_rss_kib > 0 => {
+                        let _ =
+                            write!(out, " {:.2}× |", s.peak_rss_kib as f64 / b.peak_rss_kib as f64);
+                    }
+                    _ => out.push_str(" — |"),
+                }
+            }
+        }
+        out.push('\n');
+    }
+    if not_reset {
+        out.push_str(
+            "\n† The peak could not be reset at the start (clear_refs refused): it is the peak \
+             since the process started, set-up included.\n",
+        );
+    }
+    out
+}
+
+/// Among the series of `label` on `scenario`, the one with the median highest rate (the lower
+/// middle one for an even count); a series where no rate held ranks lowest.
+pub fn median_step<'a>(
+    steps: &'a [StepResult],
+    scenario: &str,
+    label: &str,
+) -> Option<&'a StepResult> {
+    let mut series: Vec<&StepResult> =
+        steps.iter().filter(|s| s.scenario == scenario && s.label == label).collect();
+    series.sort_by(|a, b| a.max_rate.unwrap_or(0.0).total_cmp(&b.max_rate.unwrap_or(0.0)));
+    series.get(series.len().saturating_sub(1) / 2).copied()
+}
+
+/// The step run at the series' highest rate that held, if one did.
+pub fn held_step(series: &StepResult) -> Option<&RunResult> {
+    let rate = series.max_rate?;
+    series
+        .steps
+        .iter()
+        .rev()
+        .find(|s| s.target_rate.is_some_and(|r| (r - rate).abs() <= rate.abs() * 1e-9))
+}
+
+/// The table of the highest open-loop rate each server held (`sb-bench step`), one row per
+/// scenario, with the ratio of each rate to the first label's.
+pub fn render_steps(steps: &[StepResult], labels: &[String]) -> String {
+    let scenarios = scenarios(steps.iter().map(|s| s.scenario.as_str()));
+    let mut out = String::from(
+        "Max open-loop rate at p99 ≤ budget (the last rate that held, in requests/s, and the \
+         p50 / p99 / p99.9 in ms at that rate):\n\n",
+    );
+    let mut header = String::from("| scenario | p99 budget ms |");
+    let mut rule = String::from("| --- | ---: |");
+    for (i, label) in labels.iter().enumerate() {
+        let _ = write!(header, " {label} rate/s | {label} p50 | {label} p99 | {label} p99.9 |");
+        rule.push_str(" ---: | ---: | ---: | ---: |");
+        if i > 0 {
+            let _ = write!(header, " ratio {label} |");
+            rule.push_str(" ---: |");
+        }
+    }
+    let _ = writeln!(out, "{header}\n{rule}");
+    for scenario in &scenarios {
+        let find = |label: &str| median_step(steps, scenario, label);
+        let mut budgets: Vec<String> = Vec::new();
+        for series in labels.iter().filter_map(|l| find(l)) {
+            let budget = format!("{}", series.p99_budget_ms);
+            if !budgets.contains(&budget) {
+                budgets.push(budget);
+            }
+        }
+        let _ = write!(out, "| {scenario} | {} |", budgets.join(" / "));
+        let baseline = labels.first().and_then(|l| find(l)).and_then(|s| s.max_rate);
+        for (i, label) in labels.iter().enumerate() {
+            let series = find(label);
+            match series.map(|s| (s, held_step(s))) {
+                Some((_, Some(held))) => {
+                    let l = &held.latency_ms;
+                    let rate = held.target_rate.unwrap_or_default();
+                    let _ =
+                        write!(out, " {rate:.0} | {:.2} | {:.2} | {:.2} |", l.p50, l.p99, l.p999);
+                }
+                Some((s, None)) => {
+                    let first = s.steps.first().and_then(|f| f.target_rate).unwrap_or_default();
+                    let _ = write!(out, " < {first:.0} | — | — | — |");
+                }
+                None => out.push_str(" — | — | — | — |"),
+            }
+            if i > 0 {
+                match (series.and_then(|s| s.max_rate), baseline) {
+                    (Some(rate), Some(b)) if b > 0.0 => {
+                        let _ = write!(out, " {:.2}× |", rate / b);
+                    }
+                    _ => out.push_str(" — |"),
+                }
+            }
+        }
+        out.push('\n');
     }
     out
 }

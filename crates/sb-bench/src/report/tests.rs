@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::results::Latency;
+use crate::results::{Latency, ServerUsage};
 
 fn result(label: &str, scenario: &str, rps: f64, p99: f64, errors: u64) -> RunResult {
     let mut error_kinds = BTreeMap::new();
@@ -80,7 +80,7 @@ fn loads_results_in_file_name_order() {
     }
     std::fs::write(dir.path().join("notes.txt"), "ignored").expect("write");
     let loaded = load_results(dir.path()).expect("load");
-    let order: Vec<&str> = loaded.iter().map(|r| r.label.as_str()).collect();
+    let order: Vec<&str> = loaded.runs.iter().map(|r| r.label.as_str()).collect();
     assert_eq!(order, ["pb", "sb"]);
 }
 
@@ -98,4 +98,134 @@ fn summary_uses_the_median_round() {
     assert!(text.contains("| view | 2000 | 2.00 | 500 | 9.00 | 0.25× |"), "{text}");
     assert_eq!(text.matches("| pb | view |").count(), 3, "every run is listed");
     assert!(median_run(&results, "list", "pb").is_none());
+}
+
+fn with_server(mut r: RunResult, cpu_cores: f64, peak_rss_mib: u64, hwm_reset: bool) -> RunResult {
+    let cpu_secs = cpu_cores * r.measured_secs;
+    r.server = Some(ServerUsage {
+        cpu_secs,
+        cpu_cores,
+        cpu_us_per_request: cpu_secs * 1e6 / r.requests.max(1) as f64,
+        peak_rss_kib: peak_rss_mib * 1024,
+        processes: 1,
+        hwm_reset,
+    });
+    r
+}
+
+#[test]
+fn resources_are_shown_when_the_servers_were_measured() {
+    let plain = [result("pb", "view", 1000.0, 4.0, 0), result("sb", "view", 2000.0, 2.0, 0)];
+    assert!(!render(&plain, &labels(&["pb", "sb"])).contains("Server resources"));
+
+    let results = [
+        with_server(result("pb", "view", 1000.0, 4.0, 0), 1.0, 40, true),
+        with_server(result("sb", "view", 2000.0, 2.0, 0), 0.5, 20, true),
+        with_server(result("pb", "create", 400.0, 20.0, 0), 0.8, 50, true),
+        with_server(result("sb", "create", 200.0, 40.0, 0), 0.9, 100, false),
+        result("limit", "create", 900.0, 5.0, 0),
+    ];
+    let text = render(&results, &labels(&["pb", "sb", "limit"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines.contains(
+            &"| scenario | pb CPU cores | pb CPU µs/req | pb peak RSS MiB | sb CPU cores | sb CPU µs/req | sb peak RSS MiB | RSS ratio sb | limit CPU cores | limit CPU µs/req | limit peak RSS MiB | RSS ratio limit |"
+        ),
+        "{text}"
+    );
+    assert!(
+        lines.contains(
+            &"| view | 1.00 | 1000.0 | 40.0 | 0.50 | 250.0 | 20.0 | 0.50× | — | — | — | — |"
+        ),
+        "{text}"
+    );
+    assert!(
+        lines.contains(
+            &"| create | 0.80 | 2000.0 | 50.0 | 0.90 | 4500.0 | 100.0 † | 2.00× | — | — | — | — |"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("† The peak could not be reset"), "{text}");
+    // The summary above it is unchanged.
+    assert!(lines.contains(&"| view | 1000 | 4.00 | 2000 | 2.00 | 2.00× | — | — | — |"), "{text}");
+}
+
+/// A rate series of `label` on `scenario`: steps at `rates` (with their p99), of which the
+/// last that is within 10 ms held.
+fn series(label: &str, scenario: &str, rates: &[(f64, f64)]) -> StepResult {
+    let steps: Vec<RunResult> = rates
+        .iter()
+        .map(|&(rate, p99)| RunResult {
+            mode: "open".into(),
+            target_rate: Some(rate),
+            ..result(label, scenario, rate, p99, 0)
+        })
+        .collect();
+    let max_rate = rates.iter().take_while(|(_, p99)| *p99 <= 10.0).last().map(|(r, _)| *r);
+    StepResult {
+        label: label.into(),
+        scenario: scenario.into(),
+        p99_budget_ms: 10.0,
+        max_rate,
+        steps,
+    }
+}
+
+#[test]
+fn step_series_give_the_highest_rate_that_held() {
+    let steps = [
+        series("pb", "view", &[(1000.0, 2.0), (2000.0, 8.0), (4000.0, 30.0)]),
+        series("sb", "view", &[(1000.0, 1.0), (2000.0, 2.0), (4000.0, 3.0), (8000.0, 12.0)]),
+        series("pb", "create", &[(1000.0, 50.0)]),
+        series("sb", "create", &[(1000.0, 5.0), (2000.0, 60.0)]),
+    ];
+    let text = render_steps(&steps, &labels(&["pb", "sb"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(text.starts_with("Max open-loop rate at p99 ≤ budget"), "{text}");
+    assert!(
+        lines.contains(&"| scenario | p99 budget ms | pb rate/s | pb p50 | pb p99 | pb p99.9 | sb rate/s | sb p50 | sb p99 | sb p99.9 | ratio sb |"),
+        "{text}"
+    );
+    assert!(
+        lines.contains(
+            &"| view | 10 | 2000 | 1.00 | 8.00 | 5.00 | 4000 | 1.00 | 3.00 | 5.00 | 2.00× |"
+        ),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"| create | 10 | < 1000 | — | — | — | 1000 | 1.00 | 5.00 | 5.00 | — |"),
+        "{text}"
+    );
+}
+
+#[test]
+fn loads_runs_and_step_series_by_content() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = result("pb", "view", 1000.0, 4.0, 0);
+    let step = series("sb", "view", &[(1000.0, 1.0), (2000.0, 20.0)]);
+    let files = [
+        ("1.json", serde_json::to_string(&run).unwrap_or_default()),
+        ("2.json", serde_json::to_string(&step).unwrap_or_default()),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("write");
+    }
+    let loaded = load_results(dir.path()).expect("load");
+    assert_eq!((loaded.runs, loaded.steps.clone()), (vec![run], vec![step]));
+
+    std::fs::write(dir.path().join("3.json"), r#"{"steps": 3}"#).expect("write");
+    let err = load_results(dir.path()).expect_err("invalid");
+    assert!(format!("{err:#}").contains("invalid result"), "{err:#}");
+}
+
+#[test]
+fn the_whole_report_has_the_tables_it_has_data_for() {
+    let runs = vec![result("pb", "view", 1000.0, 4.0, 0)];
+    let steps = vec![series("pb", "view", &[(1000.0, 1.0), (2000.0, 20.0)])];
+    let l = labels(&["pb"]);
+    let both = render_all(&Results { runs: runs.clone(), steps: steps.clone() }, &l);
+    assert!(both.starts_with(&render(&runs, &l)), "{both}");
+    assert!(both.ends_with(&format!("\n{}", render_steps(&steps, &l))), "{both}");
+    let only_steps = render_all(&Results { runs: Vec::new(), steps: steps.clone() }, &l);
+    assert_eq!(only_steps, render_steps(&steps, &l));
 }
