@@ -2,10 +2,11 @@
 //!
 //! `setup` gives a server the benchmark's collections and deterministic data, `run` measures one
 //! scenario with a load driver (and, given the server's pids, its CPU time and peak memory), and
-//! `report` turns the JSON results into markdown. Because only the public API is used, the same
-//! binary measures the reference PocketBase and Scalebase.
+//! `report` turns the JSON results into markdown and, optionally, a PNG bar chart. Because only
+//! the public API is used, the same binary measures the reference PocketBase and Scalebase.
 //! `bench/run.sh` in the repository drives a whole comparison.
 
+pub mod chart;
 pub mod data;
 pub mod load;
 pub mod procstat;

@@ -108,6 +108,9 @@ enum Command {
         /// Exit with status 1 (after printing) when any run had errors.
         #[arg(long)]
         fail_on_errors: bool,
+        /// Also draw the ratios to the first label as a bar chart into this PNG file.
+        #[arg(long, value_name = "PATH.png")]
+        chart: Option<PathBuf>,
     },
 }
 
@@ -283,10 +286,15 @@ fn main() -> anyhow::Result<()> {
                 }
                 println!("{}", serde_json::to_string_pretty(&result)?);
             }
-            Command::Report { dir, labels, fail_on_errors } => {
+            Command::Report { dir, labels, fail_on_errors, chart } => {
                 let results = report::load_results(&dir)?;
                 anyhow::ensure!(!results.is_empty(), "no *.json results in {}", dir.display());
                 print!("{}", report::render_all(&results, &labels));
+                if let Some(path) = chart {
+                    let png = sb_bench::chart::png(&report::chart(&results, &labels))?;
+                    std::fs::write(&path, png)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                }
                 // A rate series ends at a rate that failed by design: only runs count here.
                 if fail_on_errors && results.runs.iter().any(|r| r.errors > 0) {
                     std::process::exit(1);

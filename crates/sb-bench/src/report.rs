@@ -1,13 +1,14 @@
 //! Turns the JSON results of a set of runs into markdown tables: a summary with the ratio of
 //! each server to the first (the baseline), the servers' CPU and memory when they were
 //! measured, every run's latency percentiles, and the highest open-loop rate each server held
-//! (`sb-bench step`).
+//! (`sb-bench step`); and the ratios as a bar chart ([`chart`]).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
 
+use crate::chart::{BarChart, BarGroup};
 use crate::results::{RunResult, StepResult};
 
 /// The results found in a directory: closed-loop runs (`sb-bench run`) and rate series
@@ -336,6 +337,38 @@ pub fn render_steps(steps: &[StepResult], labels: &[String]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The ratios to the first label as a bar chart: one group per closed-loop scenario (req/s of
+/// the summary's runs), then one per scenario of the rate series (the highest rate that held).
+pub fn chart(results: &Results, labels: &[String]) -> BarChart {
+    let baseline = labels.first().map_or("", String::as_str);
+    let ratios = |value: &dyn Fn(&str) -> Option<f64>| -> Vec<Option<f64>> {
+        let base = value(baseline).filter(|b| *b > 0.0);
+        labels.iter().map(|l| Some(value(l)? / base?)).collect()
+    };
+    let mut groups = Vec::new();
+    for scenario in scenarios(results.runs.iter().map(|r| r.scenario.as_str())) {
+        let rate =
+            |label: &str| median_run(&results.runs, scenario, label).map(|r| r.requests_per_sec);
+        groups.push(BarGroup { name: scenario.to_owned(), values: ratios(&rate) });
+    }
+    for scenario in scenarios(results.steps.iter().map(|s| s.scenario.as_str())) {
+        let rate = |label: &str| {
+            median_step(&results.steps, scenario, label).map(|s| s.max_rate.unwrap_or(0.0))
+        };
+        groups.push(BarGroup { name: format!("{scenario} max rate"), values: ratios(&rate) });
+    }
+    let measure = match (results.runs.is_empty(), results.steps.is_empty()) {
+        (false, true) => "req/s",
+        (true, false) => "max rate at the p99 budget",
+        _ => "req/s and max rate",
+    };
+    BarChart {
+        title: format!("{measure} relative to {baseline} (higher is better)"),
+        series: labels.to_vec(),
+        groups,
+    }
 }
 
 #[cfg(test)]

@@ -229,3 +229,31 @@ fn the_whole_report_has_the_tables_it_has_data_for() {
     let only_steps = render_all(&Results { runs: Vec::new(), steps: steps.clone() }, &l);
     assert_eq!(only_steps, render_steps(&steps, &l));
 }
+
+#[test]
+fn the_chart_has_a_group_per_scenario_with_ratios_to_the_first_label() {
+    let results = Results {
+        runs: vec![
+            result("pb", "view", 1000.0, 4.0, 0),
+            result("sb", "view", 2500.0, 1.5, 0),
+            result("sb", "list", 300.0, 1.5, 0),
+        ],
+        steps: vec![
+            series("pb", "view", &[(1000.0, 1.0), (2000.0, 2.0), (4000.0, 20.0)]),
+            series("sb", "view", &[(1000.0, 1.0), (2000.0, 2.0), (4000.0, 3.0), (8000.0, 30.0)]),
+        ],
+    };
+    let chart = chart(&results, &labels(&["pb", "sb"]));
+    assert_eq!(chart.title, "req/s and max rate relative to pb (higher is better)");
+    assert_eq!(chart.series, ["pb", "sb"]);
+    let groups: Vec<(&str, &[Option<f64>])> =
+        chart.groups.iter().map(|g| (g.name.as_str(), g.values.as_slice())).collect();
+    assert_eq!(
+        groups,
+        [
+            ("view", &[Some(1.0), Some(2.5)][..]),
+            ("list", &[None, None][..]),
+            ("view max rate", &[Some(1.0), Some(2.0)][..]),
+        ]
+    );
+}
