@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: the reference PocketBase and Scalebase (SQLite) with the same
 # collections and data, each scenario run against both in turn, and a markdown report of
-# requests/s, p99 latency and the Scalebase/PocketBase ratio. See bench/README.md.
+# requests/s, p99 latency, the Scalebase/PocketBase ratio and each server's CPU and peak memory,
+# with a PNG chart of the ratios beside it. See bench/README.md.
 #
 # Usage: bench/run.sh [--quick]
 #   --quick   2 s per scenario on 1 000 records, report kept out of bench/results (CI smoke).
@@ -138,10 +139,13 @@ alive() {
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A seeding
+# The pid of each server (the server itself: taskset execs it), for sb-bench run --server-pid.
+declare -A server_pid
 for label in "${labels[@]}"; do
   log "starting $label on 127.0.0.1:${port[$label]} and inserting $records records"
   start "$label"
   pid=${pids[-1]}
+  server_pid[$label]=$pid
   if [[ $label == limit ]]; then
     for _ in $(seq 1 300); do in_use "${port[$label]}" && break; alive "$label" "$pid"; sleep 0.1; done
     seeding[$label]="seeded $records posts itself"
@@ -170,7 +174,8 @@ for scenario in $scenarios; do
       out="$results/$(printf '%03d' $n)-$scenario-$label.json"
       "${driver_pin[@]}" "$sbb" run --url "http://127.0.0.1:${port[$label]}" --label "$label" \
         --scenario "$scenario" --records "$records" --connections "$connections" \
-        --duration "$duration" --warmup "$warmup" --seed "$round" >"$out"
+        --duration "$duration" --warmup "$warmup" --seed "$round" \
+        --server-pid "${server_pid[$label]}" >"$out"
       sleep "$pause"
     done
   done
@@ -189,9 +194,12 @@ fi
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //' || true)
 mode="full"; [[ $quick == 1 ]] && mode="quick"
 
+# The chart goes beside the report: into the temporary folder in quick mode (a functional check).
+chart="${report%.md}.png"
 status=0
 "$sbb" report --fail-on-errors --labels "$(IFS=,; echo "${labels[*]}")" "$results" \
-  >"$work/tables.md" || status=$?
+  --chart "$chart" >"$work/tables.md" || status=$?
+if [[ ! -s $chart ]]; then log "no chart was written to $chart"; status=1; fi
 
 {
   echo "# Scalebase vs PocketBase — $(date -u '+%Y-%m-%d %H:%M') UTC"
@@ -202,6 +210,9 @@ status=0
   echo "with \`--synchronous normal\`, PocketBase's own durability setting (see below). \`limit\` is the"
   echo "least work the API can do here (\`limit_server\`: axum and one SQLite point read or grouped insert"
   echo "with \`synchronous=FULL\`, JSON out), measured in the same run: Scalebase ÷ limit is how close it is."
+  echo "Server CPU and peak RSS are of each server's process tree over the measured time (see bench/README.md)."
+  echo
+  echo "![req/s relative to pocketbase](${chart##*/})"
   echo
   cat "$work/tables.md"
   echo
@@ -230,7 +241,7 @@ cat "$report"
 if [[ $report == "$work"/* ]]; then
   log "quick mode: report printed above, not kept (set BENCH_OUT to keep it)"
 else
-  log "report written to $report"
+  log "report written to $report, chart to $chart"
 fi
 if [[ $status != 0 ]]; then log "some runs had errors (see the report)"; fi
 
