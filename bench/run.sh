@@ -15,6 +15,9 @@
 #   BENCH_LIMIT_SCENARIOS ["view create"]: also run these against limit_server, the least work
 #     the API can do on this machine (empty: skip it)
 #   BENCH_PORT_BASE [28090]: the servers listen on this port and the next three (loopback)
+#   BENCH_REALTIME ["1000 10000"|"200"]: subscriber counts of the realtime fan-out scenario
+#     (realtime_bench: PocketBase then Scalebase per count and round; empty: skip it), each run
+#     writing BENCH_REALTIME_EVENTS [200|50] records; its server listens on BENCH_PORT_BASE+200
 #   BENCH_PIN [1]: pin server and driver to different cores with taskset when there are ≥ 2
 #   BENCH_SERVER_CPUS [1]  BENCH_DRIVER_CPUS [0]: the taskset CPU lists
 #   BENCH_PAUSE [1]: seconds of rest between runs
@@ -176,6 +179,31 @@ for scenario in $scenarios; do
         --scenario "$scenario" --records "$records" --connections "$connections" \
         --duration "$duration" --warmup "$warmup" --seed "$round" \
         --server-pid "${server_pid[$label]}" >"$out"
+      sleep "$pause"
+    done
+  done
+done
+# Realtime fan-out: for each subscriber count and round, PocketBase then Scalebase, each started
+# by realtime_bench itself (fresh directory, loopback port port_base+200, the server pinned like
+# the others, the driver on the driver's CPU). Results join the report as realtime-* rows:
+# events delivered/s and write-request-to-event latency (bench/README.md).
+if [[ $quick == 1 ]]; then
+  realtime_counts=${BENCH_REALTIME-200} realtime_events=${BENCH_REALTIME_EVENTS:-50}
+else
+  realtime_counts=${BENCH_REALTIME-1000 10000} realtime_events=${BENCH_REALTIME_EVENTS:-200}
+fi
+realtime_pin=()
+if (( ${#server_pin[@]} > 0 )); then realtime_pin=(--taskset-cpus "${BENCH_SERVER_CPUS:-1}"); fi
+for subscribers in $realtime_counts; do
+  for round in $(seq "$rounds"); do
+    for label in pocketbase scalebase; do
+      n=$((n + 1))
+      realtime_bin=$scalebase; [[ $label == pocketbase ]] && realtime_bin=$pocketbase
+      log "realtime fan-out on $label (round $round/$rounds): $subscribers subscribers, $realtime_events records"
+      out="$results/$(printf '%03d' $n)-realtime-$subscribers-$label.json"
+      "${driver_pin[@]}" "$target_dir/release/realtime_bench" --server "$label" --bin "$realtime_bin" \
+        --label "$label" --subscribers "$subscribers" --events "$realtime_events" \
+        --port "$((port_base + 200))" "${realtime_pin[@]}" --json >"$out"
       sleep "$pause"
     done
   done
