@@ -8,16 +8,32 @@
 #   --quick   2 s per scenario on 1 000 records, report kept out of bench/results (CI smoke).
 # Environment (defaults in brackets; quick-mode defaults second):
 #   BENCH_DURATION [10|2]  BENCH_WARMUP [2|1]  BENCH_RECORDS [10000|1000]  BENCH_CONNECTIONS [64]
+#   BENCH_PASSWORD_CONNECTIONS [4]: connections of the auth-password scenario (a hash per request)
 #   BENCH_ROUNDS [1]: runs per scenario and server, alternating servers; the summary shows the
 #     median. Scenarios run in the given order; put write scenarios (create) last.
-#   BENCH_SCENARIOS ["view list create"]   BENCH_NORMAL_SCENARIOS ["create"]: also run these
-#     against a third server, Scalebase with --synchronous normal (PocketBase's own setting)
+#   BENCH_SCENARIOS ["view list list-relation list-owner file-thumb auth-refresh auth-password
+#     update create create-owner batch"] (bench/README.md lists them)
+#   BENCH_NORMAL_SCENARIOS ["create"]: also run these against Scalebase with --synchronous
+#     normal (PocketBase's own setting)
 #   BENCH_LIMIT_SCENARIOS ["view create"]: also run these against limit_server, the least work
 #     the API can do on this machine (empty: skip it)
-#   BENCH_PORT_BASE [28090]: the servers listen on this port and the next three (loopback)
+#   BENCH_PG_URL [postgres://postgres@127.0.0.1:5432/postgres]: a PostgreSQL server (user@host:port
+#     form) where the script creates, and drops afterwards, one database per PostgreSQL server;
+#     when it does not answer, the PostgreSQL columns are skipped
+#   BENCH_PG_SCENARIOS [all of BENCH_SCENARIOS]: also run these against `scalebase serve` on
+#     PostgreSQL (column scalebase-pg)
+#   BENCH_CLUSTER_SCENARIOS [all of BENCH_SCENARIOS]: also run these against
+#     `scalebase cluster --min 2 --max 2` on PostgreSQL: a gateway and two nodes (column cluster)
+#   BENCH_STEP_SCENARIOS ["view create"|"view"]: after the closed-loop runs, raise an open-loop
+#     rate on pocketbase, scalebase and limit until the p99 passes BENCH_P99_BUDGET_MS [20] or a
+#     request fails (sb-bench step, from BENCH_STEP_START [1000|500]/s by ×BENCH_STEP_FACTOR
+#     [1.25|2], at most BENCH_STEP_MAX [200000|4000]/s, 256 connections, each step
+#     BENCH_STEP_DURATION [5|1] s after a 1|0.5 s warm-up); empty: skip it
+#   BENCH_PORT_BASE [28090]: the servers listen on this port and the next five (loopback)
 #   BENCH_REALTIME ["1000 10000"|"200"]: subscriber counts of the realtime fan-out scenario
 #     (realtime_bench: PocketBase then Scalebase per count and round; empty: skip it), each run
-#     writing BENCH_REALTIME_EVENTS [200|50] records; its server listens on BENCH_PORT_BASE+200
+#     writing BENCH_REALTIME_EVENTS [100|50] records at BENCH_REALTIME_RATE
+#     [5|20] per second; its server listens on BENCH_PORT_BASE+200
 #   BENCH_PIN [1]: pin server and driver to different cores with taskset when there are ≥ 2
 #   BENCH_SERVER_CPUS [1]  BENCH_DRIVER_CPUS [0]: the taskset CPU lists
 #   BENCH_PAUSE [1]: seconds of rest between runs
@@ -43,10 +59,24 @@ else
   duration=${BENCH_DURATION:-10} warmup=${BENCH_WARMUP:-2} records=${BENCH_RECORDS:-10000}
 fi
 connections=${BENCH_CONNECTIONS:-64}
+password_connections=${BENCH_PASSWORD_CONNECTIONS:-4}
 rounds=${BENCH_ROUNDS:-1}
-scenarios=${BENCH_SCENARIOS:-view list create}
+scenarios=${BENCH_SCENARIOS:-view list list-relation list-owner file-thumb auth-refresh auth-password update create create-owner batch}
 normal_scenarios=${BENCH_NORMAL_SCENARIOS:-create}
 limit_scenarios=${BENCH_LIMIT_SCENARIOS:-view create}
+pg_url=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+pg_scenarios=${BENCH_PG_SCENARIOS-$scenarios}
+cluster_scenarios=${BENCH_CLUSTER_SCENARIOS-$scenarios}
+p99_budget=${BENCH_P99_BUDGET_MS:-20}
+if [[ $quick == 1 ]]; then
+  step_scenarios=${BENCH_STEP_SCENARIOS-view} step_start=${BENCH_STEP_START:-500}
+  step_factor=${BENCH_STEP_FACTOR:-2} step_max=${BENCH_STEP_MAX:-4000}
+  step_duration=${BENCH_STEP_DURATION:-1} step_warmup=0.5
+else
+  step_scenarios=${BENCH_STEP_SCENARIOS-view create} step_start=${BENCH_STEP_START:-1000}
+  step_factor=${BENCH_STEP_FACTOR:-1.25} step_max=${BENCH_STEP_MAX:-200000}
+  step_duration=${BENCH_STEP_DURATION:-5} step_warmup=1
+fi
 port_base=${BENCH_PORT_BASE:-28090}
 pause=${BENCH_PAUSE:-1}
 shared=${SCALEBASE_SHARED:-../shared}
@@ -59,10 +89,14 @@ log() { printf '== %s\n' "$*" >&2; }
 # Every server this script starts is stopped on exit, whatever the exit path.
 work=$(mktemp -d "${TMPDIR:-/tmp}/sb-bench.XXXXXX")
 pids=()
+pg_dbs=()
 cleanup() {
-  local pid
+  local pid db
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for db in "${pg_dbs[@]}"; do
+    psql "$pg_url" -qAtc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -87,6 +121,25 @@ fi
 labels=(pocketbase scalebase)
 [[ -n "$normal_scenarios" ]] && labels+=(scalebase-normal)
 [[ -n "$limit_scenarios" ]] && labels+=(limit)
+pg_note="not run"
+if [[ -n "$pg_scenarios$cluster_scenarios" ]]; then
+  if command -v psql >/dev/null && psql "$pg_url" -qAtc 'SELECT 1' >/dev/null 2>&1; then
+    [[ -n "$pg_scenarios" ]] && labels+=(scalebase-pg)
+    [[ -n "$cluster_scenarios" ]] && labels+=(cluster)
+    pg_note="$(psql "$pg_url" -qAtc 'SHOW server_version' 2>/dev/null) at ${pg_url#*@}"
+  else
+    log "PostgreSQL at $pg_url does not answer (or psql is missing): its columns are skipped"
+    pg_note="skipped: $pg_url did not answer"
+  fi
+fi
+# A fresh PostgreSQL database for a server, dropped on exit; prints its URL.
+fresh_db() {
+  local db="sb_bench_${1//-/_}_$$"
+  psql "$pg_url" -qAtc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
+  psql "$pg_url" -qAtc "CREATE DATABASE \"$db\"" >/dev/null
+  pg_dbs+=("$db")
+  echo "${pg_url%/*}/$db"
+}
 declare -A port
 in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # Without BENCH_PORT_BASE, a taken default port moves the servers to the next free block.
@@ -122,6 +175,19 @@ start() {
     scalebase-normal)
       "$scalebase" superuser upsert "$email" "$password" --dir "$dir" --synchronous normal >/dev/null
       "${server_pin[@]}" "$scalebase" serve --http "$addr" --dir "$dir" --synchronous normal \
+        >"$work/$label.log" 2>&1 &
+      ;;
+    scalebase-pg)
+      local db; db=$(fresh_db "$label")
+      "$scalebase" superuser upsert "$email" "$password" --dir "$dir" --db "$db" >/dev/null
+      "${server_pin[@]}" "$scalebase" serve --http "$addr" --dir "$dir" --db "$db" \
+        >"$work/$label.log" 2>&1 &
+      ;;
+    cluster)
+      # A gateway and two nodes on PostgreSQL, all on the server's CPUs.
+      local db; db=$(fresh_db "$label")
+      "$scalebase" superuser upsert "$email" "$password" --dir "$dir" --db "$db" >/dev/null
+      "${server_pin[@]}" "$scalebase" cluster --min 2 --max 2 --http "$addr" --dir "$dir" --db "$db" \
         >"$work/$label.log" 2>&1 &
       ;;
     limit)
@@ -172,11 +238,16 @@ for scenario in $scenarios; do
     for label in "${labels[@]}"; do
       if [[ $label == scalebase-normal && " $normal_scenarios " != *" $scenario "* ]]; then continue; fi
       if [[ $label == limit && " $limit_scenarios " != *" $scenario "* ]]; then continue; fi
+      if [[ $label == scalebase-pg && " $pg_scenarios " != *" $scenario "* ]]; then continue; fi
+      if [[ $label == cluster && " $cluster_scenarios " != *" $scenario "* ]]; then continue; fi
       n=$((n + 1))
       log "$scenario on $label (round $round/$rounds): ${warmup}s warm-up + ${duration}s, $connections connections"
       out="$results/$(printf '%03d' $n)-$scenario-$label.json"
+      # A password check costs a hash of tens of milliseconds: with 64 connections the answers
+      # to the warm-up's requests would fill the measured time.
+      conns=$connections; [[ $scenario == auth-password ]] && conns=$password_connections
       "${driver_pin[@]}" "$sbb" run --url "http://127.0.0.1:${port[$label]}" --label "$label" \
-        --scenario "$scenario" --records "$records" --connections "$connections" \
+        --scenario "$scenario" --records "$records" --connections "$conns" \
         --duration "$duration" --warmup "$warmup" --seed "$round" \
         --server-pid "${server_pid[$label]}" >"$out"
       sleep "$pause"
@@ -189,8 +260,10 @@ done
 # events delivered/s and write-request-to-event latency (bench/README.md).
 if [[ $quick == 1 ]]; then
   realtime_counts=${BENCH_REALTIME-200} realtime_events=${BENCH_REALTIME_EVENTS:-50}
+  realtime_rate=${BENCH_REALTIME_RATE:-20}
 else
-  realtime_counts=${BENCH_REALTIME-1000 10000} realtime_events=${BENCH_REALTIME_EVENTS:-200}
+  realtime_counts=${BENCH_REALTIME-1000 10000} realtime_events=${BENCH_REALTIME_EVENTS:-100}
+  realtime_rate=${BENCH_REALTIME_RATE:-5}
 fi
 realtime_pin=()
 if (( ${#server_pin[@]} > 0 )); then realtime_pin=(--taskset-cpus "${BENCH_SERVER_CPUS:-1}"); fi
@@ -199,13 +272,28 @@ for subscribers in $realtime_counts; do
     for label in pocketbase scalebase; do
       n=$((n + 1))
       realtime_bin=$scalebase; [[ $label == pocketbase ]] && realtime_bin=$pocketbase
-      log "realtime fan-out on $label (round $round/$rounds): $subscribers subscribers, $realtime_events records"
+      log "realtime fan-out on $label (round $round/$rounds): $subscribers subscribers, $realtime_events records at $realtime_rate/s"
       out="$results/$(printf '%03d' $n)-realtime-$subscribers-$label.json"
       "${driver_pin[@]}" "$target_dir/release/realtime_bench" --server "$label" --bin "$realtime_bin" \
-        --label "$label" --subscribers "$subscribers" --events "$realtime_events" \
+        --label "$label" --subscribers "$subscribers" --events "$realtime_events" --rate "$realtime_rate" \
         --port "$((port_base + 200))" "${realtime_pin[@]}" --json >"$out"
       sleep "$pause"
     done
+  done
+done
+# The open-loop pass: the highest rate each server holds within the p99 budget.
+for scenario in $step_scenarios; do
+  for label in pocketbase scalebase limit; do
+    if [[ " ${labels[*]} " != *" $label "* ]]; then continue; fi
+    if [[ $label == limit && " $limit_scenarios " != *" $scenario "* ]]; then continue; fi
+    n=$((n + 1))
+    log "$scenario on $label: open loop from ${step_start}/s ×$step_factor until p99 > ${p99_budget} ms"
+    "${driver_pin[@]}" "$sbb" step --url "http://127.0.0.1:${port[$label]}" --label "$label" \
+      --scenario "$scenario" --records "$records" --connections 256 \
+      --start-rate "$step_start" --factor "$step_factor" --max-rate "$step_max" \
+      --p99-budget-ms "$p99_budget" --duration "$step_duration" --warmup "$step_warmup" \
+      --server-pid "${server_pid[$label]}" >"$results/$(printf '%03d' $n)-step-$scenario-$label.json"
+    sleep "$pause"
   done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -238,6 +326,8 @@ if [[ ! -s $chart ]]; then log "no chart was written to $chart"; status=1; fi
   echo "with \`--synchronous normal\`, PocketBase's own durability setting (see below). \`limit\` is the"
   echo "least work the API can do here (\`limit_server\`: axum and one SQLite point read or grouped insert"
   echo "with \`synchronous=FULL\`, JSON out), measured in the same run: Scalebase ÷ limit is how close it is."
+  echo "\`scalebase-pg\` is \`scalebase serve\` on PostgreSQL; \`cluster\` is \`scalebase cluster --min 2 --max 2\`"
+  echo "on PostgreSQL (the gateway and two nodes), all on the same server CPU as the others."
   echo "Server CPU and peak RSS are of each server's process tree over the measured time (see bench/README.md)."
   echo
   echo "![req/s relative to pocketbase](${chart##*/})"
@@ -250,6 +340,7 @@ if [[ ! -s $chart ]]; then log "no chart was written to $chart"; status=1; fi
   echo "- CPUs: $(nproc) ($cpu); kernel: $(uname -sr)"
   echo "- $(rustc --version); PocketBase: $("$pocketbase" --version 2>&1 | head -n1)"
   echo "- pinning: $pinning"
+  echo "- PostgreSQL: $pg_note"
   echo "- load average (1/5/15 min) before: $load_before; after: $load_after"
   for label in "${labels[@]}"; do echo "- setup on $label: ${seeding[$label]}"; done
   echo

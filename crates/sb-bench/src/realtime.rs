@@ -429,6 +429,7 @@ pub fn run_result(info: &RunInfo, tally: &Tally) -> RunResult {
         error_kinds: tally.error_kinds.clone(),
         body_bytes_per_sec: tally.bytes as f64 / secs,
         latency_ms: Latency::from_micros(&tally.latency_us),
+        server: None,
     }
 }
 

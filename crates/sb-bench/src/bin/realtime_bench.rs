@@ -611,6 +611,8 @@ async fn run(args: Args) -> Result<()> {
     server.check_running()?;
     let rss_subscribed = rss_kib(server.pid());
 
+    // The server's CPU time and peak memory from the first write to the end.
+    let window = sb_bench::procstat::Window::open(&[server.pid()])?;
     let t0 = Instant::now();
     let progress = Arc::new(Progress {
         done: AtomicUsize::new(0),
@@ -651,7 +653,6 @@ async fn run(args: Args) -> Result<()> {
         .await
         .context("the subscribers did not stop")?;
     let server_exit = server.exited();
-    drop(server);
 
     let mut arrivals = Vec::with_capacity(joined.len());
     let mut ended_early: Vec<String> = Vec::new();
@@ -669,7 +670,10 @@ async fn run(args: Args) -> Result<()> {
         write_rate: args.rate,
         measured_secs: last_us as f64 / 1e6,
     };
-    let result = realtime::run_result(&info, &tally);
+    let mut result = realtime::run_result(&info, &tally);
+    // Unknown when the server ended meanwhile (reported below).
+    result.server = window.close(result.measured_secs, result.requests).ok();
+    drop(server);
 
     let writes_secs = writes_done_us as f64 / 1e6;
     let failed_writes = args.events as u64 - tally.ok_writes;
