@@ -24,11 +24,15 @@
 #     PostgreSQL (column scalebase-pg)
 #   BENCH_CLUSTER_SCENARIOS [all of BENCH_SCENARIOS]: also run these against
 #     `scalebase cluster --min 2 --max 2` on PostgreSQL: a gateway and two nodes (column cluster)
-#   BENCH_STEP_SCENARIOS ["view create"|"view"]: after the closed-loop runs, raise an open-loop
-#     rate on pocketbase, scalebase and limit until the p99 passes BENCH_P99_BUDGET_MS [20] or a
-#     request fails (sb-bench step, from BENCH_STEP_START [1000|500]/s by ×BENCH_STEP_FACTOR
-#     [1.25|2], at most BENCH_STEP_MAX [200000|4000]/s, 256 connections, each step
-#     BENCH_STEP_DURATION [5|1] s after a 1|0.5 s warm-up); empty: skip it
+#   BENCH_STEP_SCENARIOS [all of BENCH_SCENARIOS|"view"]: after the closed-loop runs, raise an
+#     open-loop rate on pocketbase, scalebase and limit until the p99 passes the scenario's budget,
+#     a request fails or the server falls behind (sb-bench step with 256 connections); empty: skip
+#   BENCH_P99_BUDGET_MS [20]: the p99 budget, except for the scenarios in BENCH_P99_BUDGETS
+#     ["auth-password=250 batch=2000"] (a password hash or 100 inserts per request)
+#   BENCH_STEP_FROM [0.3]: each server's first rate is this share of its closed-loop req/s in the
+#     scenario (BENCH_STEP_START [1000|500]/s without one); BENCH_STEP_FACTOR [1.25|2] between
+#     steps, at most BENCH_STEP_MAX [200000|4000]/s; BENCH_STEP_DURATION [3|1] s per step after
+#     a 1|0.5 s warm-up
 #   BENCH_PORT_BASE [28090]: the servers listen on this port and the next five (loopback)
 #   BENCH_REALTIME ["1000 10000"|"200"]: subscriber counts of the realtime fan-out scenario
 #     (realtime_bench: PocketBase then Scalebase per count and round; empty: skip it), each run
@@ -68,14 +72,16 @@ pg_url=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 pg_scenarios=${BENCH_PG_SCENARIOS-$scenarios}
 cluster_scenarios=${BENCH_CLUSTER_SCENARIOS-$scenarios}
 p99_budget=${BENCH_P99_BUDGET_MS:-20}
+p99_budgets=${BENCH_P99_BUDGETS-auth-password=250 batch=2000}
+step_from=${BENCH_STEP_FROM:-0.3}
 if [[ $quick == 1 ]]; then
   step_scenarios=${BENCH_STEP_SCENARIOS-view} step_start=${BENCH_STEP_START:-500}
   step_factor=${BENCH_STEP_FACTOR:-2} step_max=${BENCH_STEP_MAX:-4000}
   step_duration=${BENCH_STEP_DURATION:-1} step_warmup=0.5
 else
-  step_scenarios=${BENCH_STEP_SCENARIOS-view create} step_start=${BENCH_STEP_START:-1000}
+  step_scenarios=${BENCH_STEP_SCENARIOS-$scenarios} step_start=${BENCH_STEP_START:-1000}
   step_factor=${BENCH_STEP_FACTOR:-1.25} step_max=${BENCH_STEP_MAX:-200000}
-  step_duration=${BENCH_STEP_DURATION:-5} step_warmup=1
+  step_duration=${BENCH_STEP_DURATION:-3} step_warmup=1
 fi
 port_base=${BENCH_PORT_BASE:-28090}
 pause=${BENCH_PAUSE:-1}
@@ -230,6 +236,8 @@ done
 
 results="$work/results"
 mkdir -p "$results"
+# The closed-loop result of each scenario/server (the last round), where the step pass starts.
+declare -A closed_run
 n=0
 # Rounds are inside the scenario loop: a write scenario changes the data (each server by its own
 # throughput), so no read scenario may run after it.
@@ -243,6 +251,7 @@ for scenario in $scenarios; do
       n=$((n + 1))
       log "$scenario on $label (round $round/$rounds): ${warmup}s warm-up + ${duration}s, $connections connections"
       out="$results/$(printf '%03d' $n)-$scenario-$label.json"
+      closed_run[$scenario/$label]=$out
       # A password check costs a hash of tens of milliseconds: with 64 connections the answers
       # to the warm-up's requests would fill the measured time.
       conns=$connections; [[ $scenario == auth-password ]] && conns=$password_connections
@@ -281,17 +290,26 @@ for subscribers in $realtime_counts; do
     done
   done
 done
-# The open-loop pass: the highest rate each server holds within the p99 budget.
+# The open-loop pass: the highest rate each server holds within the scenario's p99 budget,
+# starting from a share of what it served in the closed loop.
 for scenario in $step_scenarios; do
+  budget=$p99_budget
+  for pair in $p99_budgets; do [[ ${pair%%=*} == "$scenario" ]] && budget=${pair#*=}; done
   for label in pocketbase scalebase limit; do
     if [[ " ${labels[*]} " != *" $label "* ]]; then continue; fi
     if [[ $label == limit && " $limit_scenarios " != *" $scenario "* ]]; then continue; fi
+    start_rate=$step_start
+    if [[ $quick != 1 && -n "${closed_run[$scenario/$label]:-}" ]]; then
+      start_rate=$(python3 -c 'import json, sys
+rate = json.load(open(sys.argv[1]))["requests_per_sec"] * float(sys.argv[2])
+print(f"{max(1.0, rate):.1f}")' "${closed_run[$scenario/$label]}" "$step_from")
+    fi
     n=$((n + 1))
-    log "$scenario on $label: open loop from ${step_start}/s ×$step_factor until p99 > ${p99_budget} ms"
+    log "$scenario on $label: open loop from ${start_rate}/s ×$step_factor until p99 > ${budget} ms"
     "${driver_pin[@]}" "$sbb" step --url "http://127.0.0.1:${port[$label]}" --label "$label" \
       --scenario "$scenario" --records "$records" --connections 256 \
-      --start-rate "$step_start" --factor "$step_factor" --max-rate "$step_max" \
-      --p99-budget-ms "$p99_budget" --duration "$step_duration" --warmup "$step_warmup" \
+      --start-rate "$start_rate" --factor "$step_factor" --max-rate "$step_max" \
+      --p99-budget-ms "$budget" --duration "$step_duration" --warmup "$step_warmup" \
       --server-pid "${server_pid[$label]}" >"$results/$(printf '%03d' $n)-step-$scenario-$label.json"
     sleep "$pause"
   done
