@@ -8,7 +8,8 @@
 #   --quick   2 s per scenario on 1 000 records, report kept out of bench/results (CI smoke).
 # Environment (defaults in brackets; quick-mode defaults second):
 #   BENCH_DURATION [10|2]  BENCH_WARMUP [2|1]  BENCH_RECORDS [10000|1000]  BENCH_CONNECTIONS [64]
-#   BENCH_PASSWORD_CONNECTIONS [4]: connections of the auth-password scenario (a hash per request)
+#   BENCH_HEAVY_CONNECTIONS [4]: connections of the auth-password and batch scenarios, whose
+#     requests take long (a password hash; 100 inserts)
 #   BENCH_ROUNDS [1]: runs per scenario and server, alternating servers; the summary shows the
 #     median. Scenarios run in the given order; put write scenarios (create) last.
 #   BENCH_SCENARIOS ["view list list-relation list-owner file-thumb auth-refresh auth-password
@@ -63,7 +64,7 @@ else
   duration=${BENCH_DURATION:-10} warmup=${BENCH_WARMUP:-2} records=${BENCH_RECORDS:-10000}
 fi
 connections=${BENCH_CONNECTIONS:-64}
-password_connections=${BENCH_PASSWORD_CONNECTIONS:-4}
+heavy_connections=${BENCH_HEAVY_CONNECTIONS:-4}
 rounds=${BENCH_ROUNDS:-1}
 scenarios=${BENCH_SCENARIOS:-view list list-relation list-owner file-thumb auth-refresh auth-password update create create-owner batch}
 normal_scenarios=${BENCH_NORMAL_SCENARIOS:-create}
@@ -252,9 +253,11 @@ for scenario in $scenarios; do
       log "$scenario on $label (round $round/$rounds): ${warmup}s warm-up + ${duration}s, $connections connections"
       out="$results/$(printf '%03d' $n)-$scenario-$label.json"
       closed_run[$scenario/$label]=$out
-      # A password check costs a hash of tens of milliseconds: with 64 connections the answers
-      # to the warm-up's requests would fill the measured time.
-      conns=$connections; [[ $scenario == auth-password ]] && conns=$password_connections
+      # A password check (a hash of tens of milliseconds) or a batch of 100 inserts takes long:
+      # with 64 connections the answers to the warm-up's requests would fill the measured time,
+      # and PocketBase's batches queued long enough to near its batch timeout.
+      conns=$connections
+      [[ $scenario == auth-password || $scenario == batch ]] && conns=$heavy_connections
       "${driver_pin[@]}" "$sbb" run --url "http://127.0.0.1:${port[$label]}" --label "$label" \
         --scenario "$scenario" --records "$records" --connections "$conns" \
         --duration "$duration" --warmup "$warmup" --seed "$round" \

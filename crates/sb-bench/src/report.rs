@@ -84,10 +84,14 @@ pub fn median_run<'a>(
     scenario: &str,
     label: &str,
 ) -> Option<&'a RunResult> {
-    let mut runs: Vec<&RunResult> =
-        results.iter().filter(|r| r.scenario == scenario && r.label == label).collect();
-    runs.sort_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec));
-    runs.get(runs.len().saturating_sub(1) / 2).copied()
+    let runs = results.iter().filter(|r| r.scenario == scenario && r.label == label);
+    lower_median(runs.collect(), |r| r.requests_per_sec)
+}
+
+/// The item with the median `key` (the lower of the two middle ones for an even count).
+fn lower_median<T>(mut items: Vec<&T>, key: impl Fn(&T) -> f64) -> Option<&T> {
+    items.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    items.get(items.len().saturating_sub(1) / 2).copied()
 }
 
 /// The markdown tables. `labels` gives the server columns in order; the first is the baseline
@@ -264,10 +268,8 @@ pub fn median_step<'a>(
     scenario: &str,
     label: &str,
 ) -> Option<&'a StepResult> {
-    let mut series: Vec<&StepResult> =
-        steps.iter().filter(|s| s.scenario == scenario && s.label == label).collect();
-    series.sort_by(|a, b| a.max_rate.unwrap_or(0.0).total_cmp(&b.max_rate.unwrap_or(0.0)));
-    series.get(series.len().saturating_sub(1) / 2).copied()
+    let series = steps.iter().filter(|s| s.scenario == scenario && s.label == label);
+    lower_median(series.collect(), |s| s.max_rate.unwrap_or(0.0))
 }
 
 /// The step run at the series' highest rate that held, if one did.

@@ -277,7 +277,7 @@ async fn prepare_collections(api: &Api, replace: bool) -> anyhow::Result<()> {
 /// Turns batch requests on (PocketBase ships with them off) for [`BATCH_SIZE`] sub-requests.
 async fn enable_batch(api: &Api) -> anyhow::Result<()> {
     let settings = json!({
-        "batch": {"enabled": true, "maxRequests": BATCH_SIZE, "timeout": 10, "maxBodySize": 0},
+        "batch": {"enabled": true, "maxRequests": BATCH_SIZE, "timeout": 30, "maxBodySize": 0},
     });
     api.call(Method::PATCH, "/api/settings", Some(&settings)).await.map(drop)
 }
