@@ -250,14 +250,14 @@ for scenario in $scenarios; do
       if [[ $label == scalebase-pg && " $pg_scenarios " != *" $scenario "* ]]; then continue; fi
       if [[ $label == cluster && " $cluster_scenarios " != *" $scenario "* ]]; then continue; fi
       n=$((n + 1))
-      log "$scenario on $label (round $round/$rounds): ${warmup}s warm-up + ${duration}s, $connections connections"
-      out="$results/$(printf '%03d' $n)-$scenario-$label.json"
-      closed_run[$scenario/$label]=$out
       # A password check (a hash of tens of milliseconds) or a batch of 100 inserts takes long:
       # with 64 connections the answers to the warm-up's requests would fill the measured time,
       # and PocketBase's batches queued long enough to near its batch timeout.
       conns=$connections
       [[ $scenario == auth-password || $scenario == batch ]] && conns=$heavy_connections
+      log "$scenario on $label (round $round/$rounds): ${warmup}s warm-up + ${duration}s, $conns connections"
+      out="$results/$(printf '%03d' $n)-$scenario-$label.json"
+      closed_run[$scenario/$label]=$out
       "${driver_pin[@]}" "$sbb" run --url "http://127.0.0.1:${port[$label]}" --label "$label" \
         --scenario "$scenario" --records "$records" --connections "$conns" \
         --duration "$duration" --warmup "$warmup" --seed "$round" \
