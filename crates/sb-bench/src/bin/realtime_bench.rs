@@ -223,11 +223,7 @@ impl Drop for ServerProcess {
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
+        .and_then(|status| sb_bench::procstat::parse_status_kib(&status, "VmRSS"))
         .unwrap_or(0)
 }
 
