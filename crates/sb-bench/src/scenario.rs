@@ -277,16 +277,11 @@ impl Workload {
 
 /// Signs author `author` in with their password; their token as an `Authorization` value.
 async fn sign_in(client: &reqwest::Client, base: &str, author: u64) -> anyhow::Result<HeaderValue> {
-    let url = format!("{base}/api/collections/{AUTHORS}/auth-with-password");
     let identity = data::author_email(author);
-    let body = json!({"identity": identity, "password": data::AUTHOR_PASSWORD});
-    let response = client.post(&url).json(&body).send().await?;
-    let status = response.status();
-    let answer: Value = response.json().await.unwrap_or_default();
-    match answer.get("token").and_then(Value::as_str) {
-        Some(token) if status.is_success() => Ok(HeaderValue::from_str(token)?),
-        _ => bail!("sign-in of {identity} failed ({status}): {answer} (was `sb-bench setup` run?)"),
-    }
+    let token = crate::setup::sign_in(client, base, AUTHORS, &identity, data::AUTHOR_PASSWORD)
+        .await
+        .context("was `sb-bench setup` run?")?;
+    Ok(HeaderValue::from_str(&token)?)
 }
 
 /// The thumb URL of every media record's image.

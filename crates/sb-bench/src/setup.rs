@@ -59,7 +59,7 @@ pub async fn run(config: &SetupConfig) -> anyhow::Result<SetupReport> {
     let base = config.url.trim_end_matches('/').to_owned();
     let client = Client::builder().pool_max_idle_per_host(config.concurrency).build()?;
     wait_for_health(&client, &base, config.wait).await?;
-    let token = sign_in(&client, &base, &config.email, &config.password).await?;
+    let token = sign_in(&client, &base, "_superusers", &config.email, &config.password).await?;
     let api = Api { client, base, token };
 
     prepare_collections(&api, config.replace).await?;
@@ -229,22 +229,24 @@ async fn wait_for_health(client: &Client, base: &str, wait: Duration) -> anyhow:
     }
 }
 
-async fn sign_in(
+/// Signs `identity` in to the auth collection `collection` with a password; the token.
+pub(crate) async fn sign_in(
     client: &Client,
     base: &str,
-    email: &str,
+    collection: &str,
+    identity: &str,
     password: &str,
 ) -> anyhow::Result<String> {
     let response = client
-        .post(format!("{base}/api/collections/_superusers/auth-with-password"))
-        .json(&json!({"identity": email, "password": password}))
+        .post(format!("{base}/api/collections/{collection}/auth-with-password"))
+        .json(&json!({"identity": identity, "password": password}))
         .send()
         .await?;
     let status = response.status();
     let body: Value = response.json().await.unwrap_or_default();
     match body.get("token").and_then(Value::as_str) {
         Some(token) if status.is_success() => Ok(token.to_owned()),
-        _ => bail!("superuser sign-in as {email} failed ({status}): {body}"),
+        _ => bail!("sign-in of {identity} to {collection} failed ({status}): {body}"),
     }
 }
 
