@@ -266,22 +266,50 @@ fn log_id(millis: i64) -> String {
     id
 }
 
+/// A request entry's `data`, written in one pass (no map of values built first): its keys in
+/// byte order, as PocketBase's encoder writes a map; the optional ones left out when `None`.
+#[derive(serde::Serialize)]
+struct EntryData<'a> {
+    auth: &'a str,
+    #[serde(rename = "authId", skip_serializing_if = "Option::is_none")]
+    auth_id: Option<&'a str>,
+    /// Present (maybe null) on errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(rename = "execTime")]
+    exec_time: f64,
+    method: &'a str,
+    referer: &'a str,
+    #[serde(rename = "remoteIP", skip_serializing_if = "Option::is_none")]
+    remote_ip: Option<&'a str>,
+    status: u16,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
+    #[serde(rename = "userAgent")]
+    user_agent: &'a str,
+    #[serde(rename = "userIP", skip_serializing_if = "Option::is_none")]
+    user_ip: Option<&'a str>,
+}
+
 /// Whether `settings.logs` keeps request logs at all (`maxDays` 0 turns them off).
 fn logs_on(logs: &Json) -> bool {
     setting_i64(logs, "maxDays", 5) > 0
 }
 
 /// `s` cut to `max` characters, with `...` appended when cut.
-fn cut(s: &str, max: usize) -> String {
+fn cut(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
     match s.char_indices().nth(max) {
-        Some((at, _)) => format!("{}...", &s[..at]),
-        None => s.to_owned(),
+        Some((at, _)) => format!("{}...", &s[..at]).into(),
+        None => s.into(),
     }
 }
 
 /// Keeps the keys (in order) while their encoded size stays within `max` bytes, then marks the
 /// data as truncated (PocketBase's `logs.maxDataSize`).
-fn truncate_data(data: BTreeMap<&'static str, Json>, max: usize) -> BTreeMap<&'static str, Json> {
+fn truncate_data(data: BTreeMap<String, Json>, max: usize) -> BTreeMap<String, Json> {
     let mut kept = BTreeMap::new();
     let mut size = 0usize;
     let mut truncated = false;
@@ -294,7 +322,7 @@ fn truncate_data(data: BTreeMap<&'static str, Json>, max: usize) -> BTreeMap<&'s
         kept.insert(key, value);
     }
     if truncated {
-        kept.insert("__pb_truncated__", Json::Bool(true));
+        kept.insert("__pb_truncated__".to_owned(), Json::Bool(true));
     }
     kept
 }
@@ -360,37 +388,45 @@ impl App {
             |key: &str, default: bool| logs.get(key).and_then(Json::as_bool).unwrap_or(default);
         let url = cut(&log.url, MAX_URL);
         let message = format!("{} {}", log.method, url);
-        let mut data: BTreeMap<&'static str, Json> = BTreeMap::new();
-        data.insert("type", json!("request"));
-        data.insert("method", json!(log.method));
-        data.insert("url", json!(url));
-        data.insert("status", json!(log.status));
-        data.insert("execTime", json!(log.exec_time_ms));
-        data.insert("auth", json!(log.auth_collection));
-        data.insert("referer", json!(log.referer));
-        data.insert("userAgent", json!(cut(&log.user_agent, MAX_USER_AGENT)));
-        if flag("logIP", true) {
-            data.insert("remoteIP", json!(log.remote_ip));
-            data.insert("userIP", json!(log.user_ip));
-        }
-        if flag("logAuthId", false) && !log.auth_id.is_empty() {
-            data.insert("authId", json!(log.auth_id));
-        }
-        if let Some((error, details)) = log.error {
-            data.insert("error", json!(error));
-            data.insert("details", details.map_or(Json::Null, Json::String));
-        }
+        let log_ip = flag("logIP", true);
+        let data = EntryData {
+            auth: &log.auth_collection,
+            auth_id: (flag("logAuthId", false) && !log.auth_id.is_empty())
+                .then_some(log.auth_id.as_str()),
+            details: log.error.as_ref().map(|(_, details)| details.as_deref()),
+            error: log.error.as_ref().map(|(error, _)| error.as_str()),
+            exec_time: log.exec_time_ms,
+            method: &log.method,
+            referer: &log.referer,
+            remote_ip: log_ip.then_some(log.remote_ip.as_str()),
+            status: log.status,
+            kind: "request",
+            url: &url,
+            user_agent: &cut(&log.user_agent, MAX_USER_AGENT),
+            user_ip: log_ip.then_some(log.user_ip.as_str()),
+        };
+        let mut data = match serde_json::to_string(&data) {
+            Ok(text) => text,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot encode a request log entry");
+                return LogOutcome::Skipped;
+            }
+        };
         let max = setting_i64(logs, "maxDataSize", 0);
-        if max > 0 {
-            data = truncate_data(data, max as usize);
+        // truncate_data counts `"key":value` per key, which adds up to less than the whole
+        // object's text: an entry within the limit as a whole keeps every key.
+        if max > 0 && data.len() > max as usize {
+            let full: BTreeMap<String, Json> = serde_json::from_str(&data).unwrap_or_default();
+            data =
+                Json::Object(truncate_data(full, max as usize).into_iter().collect()).to_string();
         }
-        let data: Map<String, Json> = data.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let now = chrono::Utc::now();
         let row = LogRow {
-            id: log_id(chrono::Utc::now().timestamp_millis()),
-            created: sb_schema::datetime::now_string(),
+            id: log_id(now.timestamp_millis()),
+            created: sb_schema::datetime::format(now),
             level,
             message,
-            data: Json::Object(data).to_string(),
+            data,
         };
         self.logs.offer(row)
     }

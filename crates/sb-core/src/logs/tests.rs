@@ -2,7 +2,55 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value as Json, json};
 
-use super::{cut, log_id, truncate_data};
+use super::{EntryData, cut, log_id, truncate_data};
+
+/// The entry's data is written in one pass: keys in byte order as a map would have them, the
+/// optional ones left out, `details` null on an error without one.
+#[test]
+fn entry_data_is_an_object_with_sorted_keys() {
+    let data = EntryData {
+        auth: "users",
+        auth_id: Some("u1"),
+        details: Some(None),
+        error: Some("Missing."),
+        exec_time: 0.25,
+        method: "GET",
+        referer: "",
+        remote_ip: Some("127.0.0.1"),
+        status: 404,
+        kind: "request",
+        url: "/api/x?a=\"b\"",
+        user_agent: "ua",
+        user_ip: Some("10.0.0.1"),
+    };
+    let text = serde_json::to_string(&data).unwrap();
+    let parsed: BTreeMap<String, Json> = serde_json::from_str(&text).unwrap();
+    let keys: Vec<&str> = parsed.keys().map(String::as_str).collect();
+    let written: Vec<&str> = text
+        .match_indices("\":")
+        .map(|(at, _)| {
+            let start = text[..at].rfind('"').unwrap() + 1;
+            &text[start..at]
+        })
+        .collect();
+    assert_eq!(written, keys, "{text}");
+    assert_eq!(parsed["details"], Json::Null);
+    assert_eq!(parsed["url"], json!("/api/x?a=\"b\""));
+    let plain = EntryData {
+        auth_id: None,
+        details: None,
+        error: None,
+        remote_ip: None,
+        user_ip: None,
+        ..data
+    };
+    let parsed: Json = serde_json::from_str(&serde_json::to_string(&plain).unwrap()).unwrap();
+    let object = parsed.as_object().unwrap();
+    for absent in ["authId", "details", "error", "remoteIP", "userIP"] {
+        assert!(!object.contains_key(absent), "{absent} in {parsed}");
+    }
+    assert_eq!(object.len(), 8, "{parsed}");
+}
 
 #[test]
 fn cut_appends_an_ellipsis_only_when_cutting() {
@@ -15,7 +63,7 @@ fn cut_appends_an_ellipsis_only_when_cutting() {
 fn truncation_keeps_keys_while_they_fit() {
     // Sizes of `"key":value`: auth 9, execTime 19, method 14, referer 12, remoteIP 22,
     // status 12 (total 88), type 16 (104).
-    let data: BTreeMap<&'static str, Json> = BTreeMap::from([
+    let data: BTreeMap<String, Json> = [
         ("auth", json!("")),
         ("execTime", json!(0.033235)),
         ("method", json!("GET")),
@@ -23,9 +71,12 @@ fn truncation_keeps_keys_while_they_fit() {
         ("remoteIP", json!("127.0.0.1")),
         ("status", json!(200)),
         ("type", json!("request")),
-    ]);
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
     let kept = truncate_data(data.clone(), 100);
-    let keys: Vec<&str> = kept.keys().copied().collect();
+    let keys: Vec<&str> = kept.keys().map(String::as_str).collect();
     assert_eq!(
         keys,
         ["__pb_truncated__", "auth", "execTime", "method", "referer", "remoteIP", "status"]
