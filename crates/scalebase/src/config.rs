@@ -26,6 +26,7 @@ pub struct FileConfig {
     pub cors_origins: Option<Vec<String>>,
     pub log_format: Option<String>,
     pub log_level: Option<String>,
+    pub access_log: Option<bool>,
     pub metrics_addr: Option<String>,
     pub metrics_token: Option<String>,
     pub otlp_endpoint: Option<String>,
@@ -73,6 +74,11 @@ pub struct ServeArgs {
     /// Log level filter (tracing `EnvFilter` syntax), default `info`.
     #[arg(long, env = "SCALEBASE_LOG_LEVEL", value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// Log a line per request (target `scalebase::request`: id, trace id, method, route, path,
+    /// status, latency, auth id). Off by default, as in PocketBase: the request log
+    /// (`/api/logs`) keeps the same facts.
+    #[arg(long, env = "SCALEBASE_ACCESS_LOG")]
+    pub access_log: bool,
     /// Serve `GET /metrics` (Prometheus, no authentication) on this separate address, e.g. an
     /// internal scrape port `127.0.0.1:9090`.
     #[arg(long, env = "SCALEBASE_METRICS_ADDR", value_name = "ADDR")]
@@ -160,6 +166,8 @@ pub struct ServeConfig {
     pub cors_origins: Vec<String>,
     pub log_json: bool,
     pub log_level: String,
+    /// A log line per request (`--access-log`).
+    pub access_log: bool,
     pub metrics_addr: Option<SocketAddr>,
     pub metrics_token: Option<String>,
     /// OTLP trace export, when configured.
@@ -341,6 +349,7 @@ impl ServeArgs {
                 .clone()
                 .or_else(|| file.log_level.clone())
                 .unwrap_or_else(|| "info".into()),
+            access_log: self.access_log || file.access_log.unwrap_or(false),
         })
     }
 }

@@ -174,6 +174,7 @@ async fn serve_app(
         body_limit: config.body_limit,
         cors_origins: config.cors_origins.clone(),
         metrics_token: config.metrics_token.clone(),
+        access_log: config.access_log,
         ..Default::default()
     };
     let router = match redis {

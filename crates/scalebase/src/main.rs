@@ -24,6 +24,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once at start; the size does not matter")]
 enum Command {
     /// Runs the HTTP server.
     Serve(ServeArgs),

@@ -21,6 +21,15 @@ fn defaults_apply_when_nothing_is_given() {
     );
     assert_eq!(c.body_limit, 32 << 20);
     assert!(!c.log_json);
+    assert!(!c.access_log, "no line per request unless asked");
+}
+
+#[test]
+fn the_access_log_comes_from_the_flag_or_the_file() {
+    let on = ServeArgs { access_log: true, ..Default::default() };
+    assert!(on.resolve(&FileConfig::default()).unwrap().access_log);
+    assert!(ServeArgs::default().resolve(&file("access_log = true\n")).unwrap().access_log);
+    assert!(!ServeArgs::default().resolve(&file("access_log = false\n")).unwrap().access_log);
 }
 
 #[test]

@@ -156,6 +156,7 @@ fn every_node_setting_is_passed_on() {
         cors_origins: Some(vec!["https://a".into(), "https://b".into()]),
         log_format: Some("json".into()),
         log_level: Some("warn".into()),
+        access_log: true,
         metrics_addr: Some("127.0.0.1:2".into()),
         metrics_token: Some("secret".into()),
         otlp_endpoint: Some("http://127.0.0.1:4318".into()),
@@ -165,7 +166,8 @@ fn every_node_setting_is_passed_on() {
     };
     let env = node_env(&args, Some(std::path::Path::new("/etc/sb.toml")));
     let get = |k: &str| env.iter().find(|(name, _)| name == k).map(|(_, v)| v.to_str().unwrap());
-    assert_eq!(env.len(), 18, "all but --http and --metrics-addr: {env:?}");
+    assert_eq!(env.len(), 19, "all but --http and --metrics-addr: {env:?}");
+    assert_eq!(get("SCALEBASE_ACCESS_LOG"), Some("true"));
     assert_eq!(get("SCALEBASE_DB_REPLICA"), Some("postgres://r1,postgres://r2"));
     assert_eq!(get("SCALEBASE_CORS_ORIGINS"), Some("https://a,https://b"));
     assert_eq!(get("SCALEBASE_QUERY_TIMEOUT"), Some("5"));

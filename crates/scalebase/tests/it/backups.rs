@@ -311,6 +311,7 @@ impl RunServer {
             cors_origins: Vec::new(),
             log_json: false,
             log_level: "info".into(),
+            access_log: false,
             metrics_addr: None,
             metrics_token: None,
             otlp: None,

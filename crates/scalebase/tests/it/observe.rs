@@ -176,10 +176,11 @@ impl Captured {
     }
 }
 
-// One JSON log line per request with its id, route template, status, latency and auth id;
-// `X-Request-Id` taken from a sane client value (else generated) and echoed; the caller's
-// `traceparent` trace id carried into the log.
-sb_testkit::sbtest_http!(request_log_lines_and_ids, |url, app| async move {
+// With the access log on (`--access-log`): one JSON log line per request with its id, route
+// template, status, latency and auth id; `X-Request-Id` taken from a sane client value (else
+// generated) and echoed; the caller's `traceparent` trace id carried into the log. With it off
+// (the default), no line, and the id is still echoed.
+async fn access_log_case(backend: sb_testkit::Backend) {
     // The server runs on other threads: capture process-wide (each test is its own process).
     let captured = Captured::default();
     let writer = captured.clone();
@@ -191,7 +192,19 @@ sb_testkit::sbtest_http!(request_log_lines_and_ids, |url, app| async move {
             .finish(),
     )
     .expect("no other subscriber in this test process");
-    let su = Client::admin(&url, &app).await;
+
+    let quiet = sb_testkit::TestServer::start(backend).await;
+    let r = Client::guest(&quiet.url)
+        .raw(Method::GET, "/api/health", None, "", &[("X-Request-Id", "quiet-1")])
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers.get("x-request-id").unwrap(), "quiet-1");
+    quiet.stop().await;
+    assert_eq!(captured.request_lines(), Vec::<serde_json::Value>::new());
+
+    let config = sb_http::HttpConfig { access_log: true, ..Default::default() };
+    let server = sb_testkit::TestServer::start_with(backend, config).await;
+    let su = Client::admin(&server.url, &server.app.app).await;
     let r = su
         .raw(
             Method::GET,
@@ -235,4 +248,15 @@ sb_testkit::sbtest_http!(request_log_lines_and_ids, |url, app| async move {
     assert_eq!(health["fields"]["auth_id"], "");
     assert_eq!(health["fields"]["route"], "/api/health");
     assert_eq!(health["fields"]["trace_id"].as_str().unwrap().len(), 32);
-});
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_log_sqlite() {
+    access_log_case(sb_testkit::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_log_postgres() {
+    access_log_case(sb_testkit::Backend::Postgres).await;
+}
