@@ -16,6 +16,7 @@ use sb_schema::{Collection, ErrorMap, FieldError};
 use sb_sql::{Expr, Ty};
 use serde_json::{Value as Json, json};
 
+use crate::cache::Answer;
 use crate::error::{CoreError, CoreResult};
 use crate::records::view::load_record;
 use crate::records::{Record, Viewer, compile_rule};
@@ -140,7 +141,7 @@ impl App {
     /// unreachable database is an error; any other failure reads as "no such record".
     async fn load_auth_record(&self, c: &Arc<Collection>, id: &str) -> CoreResult<Option<Record>> {
         let key = format!("{}\0{id}", c.id);
-        let fill = match self.auth_cache.get(&self.coherence, &key).await {
+        let fill = match self.auth_cache.get(&self.coherence, &key).await.map(Answer::into_value) {
             Ok(Json::Object(data)) => {
                 return Ok(Some(Record {
                     collection: c.clone(),

@@ -335,8 +335,51 @@ impl Reads {
 
 struct Entry {
     value: Json,
+    /// The value's JSON text, written at the first hit that asks for it and shared by the
+    /// later ones (a hit then costs neither a copy of the value nor its serialisation).
+    text: OnceLock<bytes::Bytes>,
     since: u64,
     deps: Deps,
+}
+
+impl Entry {
+    fn new(value: Json, since: u64, deps: Deps) -> Entry {
+        Entry { value, text: OnceLock::new(), since, deps }
+    }
+}
+
+/// A JSON answer, computed now or shared with a cache entry.
+pub struct Answer(AnswerOf);
+
+enum AnswerOf {
+    Computed(Json),
+    Cached(Arc<Entry>),
+}
+
+impl Answer {
+    /// The value (a copy when it is a cache entry's).
+    pub fn into_value(self) -> Json {
+        match self.0 {
+            AnswerOf::Computed(value) => value,
+            AnswerOf::Cached(entry) => entry.value.clone(),
+        }
+    }
+
+    /// The value's JSON text (for a cache entry, written once and shared).
+    pub fn text(&self) -> bytes::Bytes {
+        match &self.0 {
+            AnswerOf::Computed(value) => value.to_string().into(),
+            AnswerOf::Cached(entry) => {
+                entry.text.get_or_init(|| entry.value.to_string().into()).clone()
+            }
+        }
+    }
+}
+
+impl From<Json> for Answer {
+    fn from(value: Json) -> Answer {
+        Answer(AnswerOf::Computed(value))
+    }
 }
 
 /// A cache of computed JSON answers (record views, list pages, auth records).
@@ -348,8 +391,8 @@ pub(crate) struct ReadCache {
 
 /// Where a hit came from.
 enum Layer {
-    Node(Json),
-    Shared(Json),
+    Node(Arc<Entry>),
+    Shared(Arc<Entry>),
 }
 
 /// Lookups of a cache so far: hits (in this node's cache, or in the shared one), misses, and
@@ -374,8 +417,10 @@ impl ReadCache {
     pub(crate) fn new(name: &'static str, bytes: u64) -> ReadCache {
         let entries = moka::sync::Cache::builder()
             .max_capacity(bytes)
+            // The value, and room for its text (which a view hit writes; weight() estimates
+            // above the text's length).
             .weigher(|key: &String, entry: &Arc<Entry>| {
-                u32::try_from(key.len() + weight(&entry.value) + 64).unwrap_or(u32::MAX)
+                u32::try_from(key.len() + 2 * weight(&entry.value) + 64).unwrap_or(u32::MAX)
             })
             .time_to_idle(std::time::Duration::from_secs(600))
             .build();
@@ -394,7 +439,7 @@ impl ReadCache {
         &self,
         coherence: &Coherence,
         key: &str,
-    ) -> std::result::Result<Json, Option<Fill>> {
+    ) -> std::result::Result<Answer, Option<Fill>> {
         let span = sb_observe::trace::cache_span(self.name);
         let result = self.lookup(coherence, key).await;
         let (label, i) = match &result {
@@ -406,7 +451,7 @@ impl ReadCache {
         self.stats[i].fetch_add(1, Ordering::Relaxed);
         span.record("cache.result", label);
         sb_observe::cache_lookup(self.name, label);
-        result.map(|(Layer::Node(value) | Layer::Shared(value))| value)
+        result.map(|(Layer::Node(entry) | Layer::Shared(entry))| Answer(AnswerOf::Cached(entry)))
     }
 
     async fn lookup(
@@ -420,7 +465,7 @@ impl ReadCache {
         let since = coherence.now();
         match self.entries.get(key) {
             Some(entry) if coherence.unchanged(&entry.deps, entry.since) => {
-                return Ok(Layer::Node(entry.value.clone()));
+                return Ok(Layer::Node(entry));
             }
             Some(_) => self.entries.invalidate(key),
             None => {}
@@ -434,9 +479,9 @@ impl ReadCache {
             Ok(Ok(SharedGet::Hit(blob))) => match serde_json::from_str::<shared::Blob>(&blob) {
                 Ok(shared::Blob { deps, value }) => {
                     // Kept here from `since` on: a change this node hears later hides it.
-                    let entry = Entry { value: value.clone(), since, deps };
-                    self.entries.insert(key.to_owned(), Arc::new(entry));
-                    return Ok(Layer::Shared(value));
+                    let entry = Arc::new(Entry::new(value, since, deps));
+                    self.entries.insert(key.to_owned(), entry.clone());
+                    return Ok(Layer::Shared(entry));
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "ignoring a malformed shared cache entry");
@@ -486,7 +531,7 @@ impl ReadCache {
             let blob = serde_json::to_string(&blob).expect("JSON values serialise");
             (since, shared, blob, shared::read(&deps))
         });
-        let entry = Entry { value: value.clone(), since: fill.since, deps };
+        let entry = Entry::new(value.clone(), fill.since, deps);
         self.entries.insert(key.clone(), Arc::new(entry));
         if let Some((since, shared, blob, stamps)) = shared
             && blob.len() <= shared::MAX_SHARED_BYTES

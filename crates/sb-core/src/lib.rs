@@ -31,7 +31,7 @@ use sb_store::Store;
 use serde_json::Value as Json;
 
 pub use auth::AuthResponse;
-pub use cache::{CacheStats, SharedCache, SharedGet, Stamps};
+pub use cache::{Answer, CacheStats, SharedCache, SharedGet, Stamps};
 pub use catalog::Catalog;
 pub use cluster::{Link, Membership, Transport};
 pub use collections::SchemaChange;

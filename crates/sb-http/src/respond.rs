@@ -17,6 +17,18 @@ pub fn json(value: Json, query: &Query) -> ApiResult {
     Ok(raw_json(StatusCode::OK, &value))
 }
 
+/// A computed or cached answer: its text as it is, or the picked `fields` of its value.
+pub fn answer(answer: sb_core::Answer, query: &Query) -> ApiResult {
+    match picker(query)? {
+        Some(picker) => {
+            let mut value = answer.into_value();
+            picker.apply(&mut value);
+            Ok(raw_json(StatusCode::OK, &value))
+        }
+        None => Ok(json_typed((StatusCode::OK, answer.text()).into_response())),
+    }
+}
+
 /// A list envelope; `fields` applies inside each item.
 pub fn list(result: ListResult, query: &Query) -> ApiResult {
     let picker = picker(query)?;
@@ -58,7 +70,11 @@ pub(crate) fn picker(query: &Query) -> Result<Option<sb_filter::fields::FieldsPi
 }
 
 pub fn raw_json(status: StatusCode, value: &Json) -> Response {
-    let mut response = (status, value.to_string()).into_response();
+    json_typed((status, value.to_string()).into_response())
+}
+
+/// The response with `Content-Type: application/json`.
+fn json_typed(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -27,6 +27,24 @@ fn read(names: &[&str], rows: &[(&str, &str)]) -> Reads {
     reads
 }
 
+/// Hits share one JSON text per entry, written at the first hit; a computed answer writes its
+/// own.
+#[tokio::test]
+async fn hits_share_the_entry_text() {
+    let c = coherence();
+    let cache = ReadCache::new("test", 1 << 20);
+    let catalog = Catalog::default();
+    let value = json!({"id": "p1", "title": "a \"quoted\" title", "n": 2.5});
+    let Err(Some(fill)) = cache.get(&c, "k").await else { panic!("empty cache misses") };
+    cache.put(&c, &catalog, "k".into(), fill, read(&["posts"], &[]), &value).await;
+    let first = cache.get(&c, "k").await.ok().expect("a hit").text();
+    let second = cache.get(&c, "k").await.ok().expect("a hit").text();
+    assert_eq!(serde_json::from_slice::<Json>(&first).unwrap(), value);
+    assert_eq!(first.as_ptr(), second.as_ptr(), "the second hit shares the first one's text");
+    assert_eq!(Answer::from(value.clone()).text(), first);
+    assert_eq!(cache.get(&c, "k").await.ok().map(Answer::into_value), Some(value));
+}
+
 #[tokio::test]
 async fn an_entry_is_served_until_a_table_it_read_changes() {
     let c = coherence();
@@ -34,9 +52,13 @@ async fn an_entry_is_served_until_a_table_it_read_changes() {
     let catalog = Catalog::default();
     let Err(Some(fill)) = cache.get(&c, "k").await else { panic!("empty cache misses") };
     cache.put(&c, &catalog, "k".into(), fill, read(&["posts", "users"], &[]), &json!(1)).await;
-    assert_eq!(cache.get(&c, "k").await.ok(), Some(json!(1)));
+    assert_eq!(cache.get(&c, "k").await.ok().map(Answer::into_value), Some(json!(1)));
     c.advance(&tables(&["comments"]));
-    assert_eq!(cache.get(&c, "k").await.ok(), Some(json!(1)), "unrelated table");
+    assert_eq!(
+        cache.get(&c, "k").await.ok().map(Answer::into_value),
+        Some(json!(1)),
+        "unrelated table"
+    );
     c.advance(&tables(&["users"]));
     assert!(cache.get(&c, "k").await.is_err(), "a table it read changed");
     assert_eq!(cache.stats(), CacheStats { hits: 2, misses: 2, bypasses: 0, shared_hits: 0 });

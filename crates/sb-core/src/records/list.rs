@@ -141,7 +141,7 @@ impl App {
         );
         let key = crate::cache::request_key(&catalog, "list", collection, &subject, req);
         let fill = match cache.get(&self.coherence, &key).await {
-            Ok(hit) => return Ok(ListResult::from_json(hit, params)),
+            Ok(hit) => return Ok(ListResult::from_json(hit.into_value(), params)),
             Err(fill) => fill,
         };
         let (result, mut reads) =

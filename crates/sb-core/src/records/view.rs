@@ -50,10 +50,10 @@ impl App {
         collection: &str,
         id: &str,
         expand: Option<&str>,
-    ) -> CoreResult<Json> {
+    ) -> CoreResult<crate::Answer> {
         let catalog = self.catalog();
         let Some(cache) = self.read_cache.as_ref() else {
-            return self.view_uncached(catalog, req, collection, id, expand).await;
+            return self.view_uncached(catalog, req, collection, id, expand).await.map(Into::into);
         };
         let subject = format!("{id}\0{}", expand.unwrap_or(""));
         let key = crate::cache::request_key(&catalog, "view", collection, &subject, req);
@@ -73,7 +73,7 @@ impl App {
             crate::cache::add_principal(&mut reads, req);
             cache.put(&self.coherence, &catalog, key, fill, reads, record).await;
         }
-        result
+        result.map(Into::into)
     }
 
     async fn view_uncached(

@@ -79,7 +79,7 @@ pub async fn view(
 ) -> ApiResult {
     req.limit_tags(&app, &collection, &["view"]).await?;
     let record = app.view_record(&req.info, &collection, &id, req.query.expand()).await?;
-    respond::json(record, &req.query)
+    respond::answer(record, &req.query)
 }
 
 pub async fn create(
