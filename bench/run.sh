@@ -27,7 +27,9 @@
 #     `scalebase cluster --min 2 --max 2` on PostgreSQL: a gateway and two nodes (column cluster)
 #   BENCH_STEP_SCENARIOS [all of BENCH_SCENARIOS|"view"]: after the closed-loop runs, raise an
 #     open-loop rate on pocketbase, scalebase and limit until the p99 passes the scenario's budget,
-#     a request fails or the server falls behind (sb-bench step with 256 connections); empty: skip
+#     a request fails or the server falls behind (sb-bench step with 256 connections), then
+#     offer each of them the highest rate PocketBase held (sb-bench run --rate, BENCH_DURATION
+#     long): their latency at the same load; empty: skip
 #   BENCH_P99_BUDGET_MS [20]: the p99 budget, except for the scenarios in BENCH_P99_BUDGETS
 #     ["auth-password=250 batch=2000"] (a password hash or 100 inserts per request)
 #   BENCH_STEP_FROM [0.3]: each server's first rate is this share of its closed-loop req/s in the
@@ -294,8 +296,10 @@ for subscribers in $realtime_counts; do
   done
 done
 # The open-loop pass: the highest rate each server holds within the scenario's p99 budget,
-# starting from a share of what it served in the closed loop.
+# starting from a share of what it served in the closed loop. Then every server of the pass is
+# offered the highest rate PocketBase held, for the latency of each at the same load.
 for scenario in $step_scenarios; do
+  pocketbase_step=
   budget=$p99_budget
   for pair in $p99_budgets; do [[ ${pair%%=*} == "$scenario" ]] && budget=${pair#*=}; done
   for label in pocketbase scalebase limit; do
@@ -309,11 +313,31 @@ print(f"{max(1.0, rate):.1f}")' "${closed_run[$scenario/$label]}" "$step_from")
     fi
     n=$((n + 1))
     log "$scenario on $label: open loop from ${start_rate}/s ×$step_factor until p99 > ${budget} ms"
+    out="$results/$(printf '%03d' $n)-step-$scenario-$label.json"
+    [[ $label == pocketbase ]] && pocketbase_step=$out
     "${driver_pin[@]}" "$sbb" step --url "http://127.0.0.1:${port[$label]}" --label "$label" \
       --scenario "$scenario" --records "$records" --connections 256 \
       --start-rate "$start_rate" --factor "$step_factor" --max-rate "$step_max" \
       --p99-budget-ms "$budget" --duration "$step_duration" --warmup "$step_warmup" \
-      --server-pid "${server_pid[$label]}" >"$results/$(printf '%03d' $n)-step-$scenario-$label.json"
+      --server-pid "${server_pid[$label]}" >"$out"
+    sleep "$pause"
+  done
+  same_rate=""
+  if [[ -n $pocketbase_step ]]; then
+    same_rate=$(python3 -c 'import json, sys
+rate = json.load(open(sys.argv[1])).get("max_rate")
+print(f"{rate:.1f}" if rate else "")' "$pocketbase_step")
+  fi
+  if [[ -z $same_rate ]]; then continue; fi
+  for label in pocketbase scalebase limit; do
+    if [[ " ${labels[*]} " != *" $label "* ]]; then continue; fi
+    if [[ $label == limit && " $limit_scenarios " != *" $scenario "* ]]; then continue; fi
+    n=$((n + 1))
+    log "$scenario on $label: open loop at ${same_rate}/s (PocketBase's highest), ${warmup}s warm-up + ${duration}s"
+    "${driver_pin[@]}" "$sbb" run --url "http://127.0.0.1:${port[$label]}" --label "$label" \
+      --scenario "$scenario" --records "$records" --connections 256 --rate "$same_rate" \
+      --duration "$duration" --warmup "$warmup" --server-pid "${server_pid[$label]}" \
+      >"$results/$(printf '%03d' $n)-rate-$scenario-$label.json"
     sleep "$pause"
   done
 done

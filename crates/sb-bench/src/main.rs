@@ -58,6 +58,11 @@ enum Command {
         /// Warm-up seconds, not measured.
         #[arg(long, default_value_t = 2.0, value_parser = parse_secs)]
         warmup: f64,
+        /// Offer this many requests per second instead (an open loop: requests due at fixed
+        /// times, latency counted from then); enough connections are needed for the rate
+        /// times the latency.
+        #[arg(long)]
+        rate: Option<f64>,
         /// Name of the server in the results (default: the URL).
         #[arg(long)]
         label: Option<String>,
@@ -226,11 +231,14 @@ fn main() -> anyhow::Result<()> {
                     config.concurrency,
                 );
             }
-            Command::Run { data, scenario, connections, duration, warmup, label, server } => {
+            Command::Run { data, scenario, connections, duration, warmup, rate, label, server } => {
                 let workload = Workload::new(scenario, data.records, data.authors)
                     .prepare(&data.url)
                     .await?;
-                let config = data.load(label, server, connections, warmup, duration);
+                let mut config = data.load(label, server, connections, warmup, duration);
+                if let Some(rate) = rate {
+                    config.mode = LoadMode::Open { rate };
+                }
                 let result = load::run(&config, workload).await?;
                 eprintln!(
                     "{} on {}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors{}",

@@ -1,7 +1,8 @@
 //! Turns the JSON results of a set of runs into markdown tables: a summary with the ratio of
 //! each server to the first (the baseline), the servers' CPU and memory when they were
-//! measured, every run's latency percentiles, and the highest open-loop rate each server held
-//! (`sb-bench step`); and the ratios as a bar chart ([`chart`]).
+//! measured, every run's latency percentiles, the highest open-loop rate each server held
+//! (`sb-bench step`) and the latency of each server at one open-loop rate (`sb-bench run
+//! --rate`); and the ratios as a bar chart ([`chart`]).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -11,22 +12,24 @@ use anyhow::Context;
 use crate::chart::{BarChart, BarGroup};
 use crate::results::{RunResult, StepResult};
 
-/// The results found in a directory: closed-loop runs (`sb-bench run`) and rate series
-/// (`sb-bench step`), each in file-name order.
+/// The results found in a directory: closed-loop runs (`sb-bench run`), rate series
+/// (`sb-bench step`) and open-loop runs at a given rate (`sb-bench run --rate`), each in
+/// file-name order.
 #[derive(Debug, Default)]
 pub struct Results {
     pub runs: Vec<RunResult>,
     pub steps: Vec<StepResult>,
+    pub at_rate: Vec<RunResult>,
 }
 
 impl Results {
     pub fn is_empty(&self) -> bool {
-        self.runs.is_empty() && self.steps.is_empty()
+        self.runs.is_empty() && self.steps.is_empty() && self.at_rate.is_empty()
     }
 }
 
 /// Reads every `*.json` file of `dir`, in file-name order: an object with a `steps` key as a
-/// [`StepResult`], any other as a [`RunResult`].
+/// [`StepResult`], any other as a [`RunResult`] (closed loop, or open at a rate).
 pub fn load_results(dir: &Path) -> anyhow::Result<Results> {
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
@@ -44,24 +47,84 @@ pub fn load_results(dir: &Path) -> anyhow::Result<Results> {
         if value.get("steps").is_some() {
             results.steps.push(serde_json::from_value(value).with_context(invalid)?);
         } else {
-            results.runs.push(serde_json::from_value(value).with_context(invalid)?);
+            let run: RunResult = serde_json::from_value(value).with_context(invalid)?;
+            match run.target_rate {
+                Some(_) => results.at_rate.push(run),
+                None => results.runs.push(run),
+            }
         }
     }
     Ok(results)
 }
 
 /// Every table that `results` has data for: [`render`] for the runs, [`render_steps`] for the
-/// rate series.
+/// rate series, [`render_at_rate`] for the runs at a given rate.
 pub fn render_all(results: &Results, labels: &[String]) -> String {
     let mut out = String::new();
-    if !results.runs.is_empty() {
-        out.push_str(&render(&results.runs, labels));
-    }
-    if !results.steps.is_empty() {
+    let tables = [
+        (!results.runs.is_empty()).then(|| render(&results.runs, labels)),
+        (!results.steps.is_empty()).then(|| render_steps(&results.steps, labels)),
+        (!results.at_rate.is_empty()).then(|| render_at_rate(&results.at_rate, labels)),
+    ];
+    for table in tables.into_iter().flatten() {
         if !out.is_empty() {
             out.push('\n');
         }
-        out.push_str(&render_steps(&results.steps, labels));
+        out.push_str(&table);
+    }
+    out
+}
+
+/// The latency of each server at one open-loop rate per scenario (`sb-bench run --rate`; the
+/// script uses the highest rate the first label held), with each p99 divided by the first
+/// label's: below 1 means a shorter tail at the same load. A server that answered less than
+/// [`KEPT_UP`](crate::load::KEPT_UP) of the rate is marked, since its latency then grows with
+/// the queue and the run is cut at its end.
+pub fn render_at_rate(runs: &[RunResult], labels: &[String]) -> String {
+    let mut out = String::from(
+        "Latency at the same open-loop rate (each server offered the rate in the second column; \
+         p50 / p99 / p99.9 in ms; ⚠ marks errors or a server that fell behind):\n\n",
+    );
+    let mut header = String::from("| scenario | rate/s |");
+    let mut rule = String::from("| --- | ---: |");
+    let baseline_label = labels.first().map_or("", String::as_str);
+    for (i, label) in labels.iter().enumerate() {
+        let _ = write!(header, " {label} p50 | {label} p99 | {label} p99.9 |");
+        rule.push_str(" ---: | ---: | ---: |");
+        if i > 0 {
+            let _ = write!(header, " {label} p99 ÷ {baseline_label} |");
+            rule.push_str(" ---: |");
+        }
+    }
+    let _ = writeln!(out, "{header}\n{rule}");
+    for scenario in scenarios(runs.iter().map(|r| r.scenario.as_str())) {
+        let find =
+            |label: &str| runs.iter().rev().find(|r| r.scenario == scenario && r.label == label);
+        let baseline = labels.first().and_then(|l| find(l));
+        let rate = baseline.or_else(|| runs.iter().find(|r| r.scenario == scenario));
+        let rate = rate.and_then(|r| r.target_rate).unwrap_or_default();
+        let _ = write!(out, "| {scenario} | {rate:.0} |");
+        for (i, label) in labels.iter().enumerate() {
+            let run = find(label);
+            match run {
+                Some(r) => {
+                    let behind = r.requests_per_sec < rate * crate::load::KEPT_UP;
+                    let flag = if r.errors > 0 || behind { " ⚠" } else { "" };
+                    let l = &r.latency_ms;
+                    let _ = write!(out, " {:.2} | {:.2}{flag} | {:.2} |", l.p50, l.p99, l.p999);
+                }
+                None => out.push_str(" — | — | — |"),
+            }
+            if i > 0 {
+                match (run, baseline) {
+                    (Some(r), Some(b)) if b.latency_ms.p99 > 0.0 => {
+                        let _ = write!(out, " {:.2} |", r.latency_ms.p99 / b.latency_ms.p99);
+                    }
+                    _ => out.push_str(" — |"),
+                }
+            }
+        }
+        out.push('\n');
     }
     out
 }

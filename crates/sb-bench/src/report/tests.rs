@@ -203,17 +203,22 @@ fn loads_runs_and_step_series_by_content() {
     let dir = tempfile::tempdir().expect("tempdir");
     let run = result("pb", "view", 1000.0, 4.0, 0);
     let step = series("sb", "view", &[(1000.0, 1.0), (2000.0, 20.0)]);
+    let at_rate = at("sb", "view", 1000.0, 980.0, 2.0);
     let files = [
         ("1.json", serde_json::to_string(&run).unwrap_or_default()),
         ("2.json", serde_json::to_string(&step).unwrap_or_default()),
+        ("3.json", serde_json::to_string(&at_rate).unwrap_or_default()),
     ];
     for (name, text) in files {
         std::fs::write(dir.path().join(name), text).expect("write");
     }
     let loaded = load_results(dir.path()).expect("load");
-    assert_eq!((loaded.runs, loaded.steps.clone()), (vec![run], vec![step]));
+    assert_eq!(
+        (loaded.runs, loaded.steps.clone(), loaded.at_rate),
+        (vec![run], vec![step], vec![at_rate])
+    );
 
-    std::fs::write(dir.path().join("3.json"), r#"{"steps": 3}"#).expect("write");
+    std::fs::write(dir.path().join("4.json"), r#"{"steps": 3}"#).expect("write");
     let err = load_results(dir.path()).expect_err("invalid");
     assert!(format!("{err:#}").contains("invalid result"), "{err:#}");
 }
@@ -223,11 +228,50 @@ fn the_whole_report_has_the_tables_it_has_data_for() {
     let runs = vec![result("pb", "view", 1000.0, 4.0, 0)];
     let steps = vec![series("pb", "view", &[(1000.0, 1.0), (2000.0, 20.0)])];
     let l = labels(&["pb"]);
-    let both = render_all(&Results { runs: runs.clone(), steps: steps.clone() }, &l);
-    assert!(both.starts_with(&render(&runs, &l)), "{both}");
-    assert!(both.ends_with(&format!("\n{}", render_steps(&steps, &l))), "{both}");
-    let only_steps = render_all(&Results { runs: Vec::new(), steps: steps.clone() }, &l);
-    assert_eq!(only_steps, render_steps(&steps, &l));
+    let at_rate = vec![at("pb", "view", 1000.0, 1000.0, 2.0)];
+    let all = Results { runs: runs.clone(), steps: steps.clone(), at_rate: at_rate.clone() };
+    let all = render_all(&all, &l);
+    let tables = [render(&runs, &l), render_steps(&steps, &l), render_at_rate(&at_rate, &l)];
+    assert_eq!(all, tables.join("\n"));
+    let only_steps = Results { steps: steps.clone(), ..Results::default() };
+    assert_eq!(render_all(&only_steps, &l), render_steps(&steps, &l));
+}
+
+/// An open-loop run of `label` on `scenario` offered `rate`, answering `answered` per second.
+fn at(label: &str, scenario: &str, rate: f64, answered: f64, p99: f64) -> RunResult {
+    RunResult {
+        mode: "open".into(),
+        target_rate: Some(rate),
+        ..result(label, scenario, answered, p99, 0)
+    }
+}
+
+#[test]
+fn runs_at_one_rate_compare_each_p99_with_the_first_label() {
+    let runs = [
+        at("pb", "view", 1250.0, 1250.0, 16.0),
+        at("sb", "view", 1250.0, 1250.0, 2.0),
+        at("pb", "create", 1000.0, 990.0, 40.0),
+        at("sb", "create", 1000.0, 600.0, 80.0),
+    ];
+    let text = render_at_rate(&runs, &labels(&["pb", "sb", "limit"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(text.starts_with("Latency at the same open-loop rate"), "{text}");
+    assert!(
+        lines.contains(&"| scenario | rate/s | pb p50 | pb p99 | pb p99.9 | sb p50 | sb p99 | sb p99.9 | sb p99 ÷ pb | limit p50 | limit p99 | limit p99.9 | limit p99 ÷ pb |"),
+        "{text}"
+    );
+    assert!(
+        lines.contains(
+            &"| view | 1250 | 1.00 | 16.00 | 5.00 | 1.00 | 2.00 | 5.00 | 0.12 | — | — | — | — |"
+        ),
+        "{text}"
+    );
+    // 600 of 1 000 per second answered: behind, so marked.
+    assert!(
+        lines.contains(&"| create | 1000 | 1.00 | 40.00 | 5.00 | 1.00 | 80.00 ⚠ | 5.00 | 2.00 | — | — | — | — |"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -242,6 +286,7 @@ fn the_chart_has_a_group_per_scenario_with_ratios_to_the_first_label() {
             series("pb", "view", &[(1000.0, 1.0), (2000.0, 2.0), (4000.0, 20.0)]),
             series("sb", "view", &[(1000.0, 1.0), (2000.0, 2.0), (4000.0, 3.0), (8000.0, 30.0)]),
         ],
+        at_rate: Vec::new(),
     };
     let chart = chart(&results, &labels(&["pb", "sb"]));
     assert_eq!(chart.title, "req/s and max rate relative to pb (higher is better)");
