@@ -418,7 +418,7 @@ pub fn run_result(info: &RunInfo, tally: &Tally) -> RunResult {
         label: info.label.clone(),
         scenario: scenario_name(info.subscribers),
         url: info.url.clone(),
-        mode: if info.write_rate.is_some() { "open" } else { "closed" }.to_owned(),
+        mode: "fanout".to_owned(),
         target_rate: info.write_rate,
         connections: info.subscribers,
         warmup_secs: 0.0,

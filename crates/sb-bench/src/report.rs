@@ -29,7 +29,8 @@ impl Results {
 }
 
 /// Reads every `*.json` file of `dir`, in file-name order: an object with a `steps` key as a
-/// [`StepResult`], any other as a [`RunResult`] (closed loop, or open at a rate).
+/// [`StepResult`], any other as a [`RunResult`] (an open loop at one rate apart from the rest:
+/// closed loops and realtime fan-outs).
 pub fn load_results(dir: &Path) -> anyhow::Result<Results> {
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
@@ -48,9 +49,9 @@ pub fn load_results(dir: &Path) -> anyhow::Result<Results> {
             results.steps.push(serde_json::from_value(value).with_context(invalid)?);
         } else {
             let run: RunResult = serde_json::from_value(value).with_context(invalid)?;
-            match run.target_rate {
-                Some(_) => results.at_rate.push(run),
-                None => results.runs.push(run),
+            match run.mode.as_str() {
+                "open" => results.at_rate.push(run),
+                _ => results.runs.push(run),
             }
         }
     }

@@ -14,7 +14,9 @@ pub struct RunResult {
     pub scenario: String,
     pub url: String,
     /// `closed`: each connection sends its next request when the previous answer arrived;
-    /// `open`: requests fall due at `target_rate` per second, latency counted from then.
+    /// `open`: requests fall due at `target_rate` per second, latency counted from then;
+    /// `fanout`: `realtime_bench`, where the "requests" are delivered events and `target_rate`
+    /// is the rate of the writes (when they were paced).
     pub mode: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_rate: Option<f64>,

@@ -174,7 +174,7 @@ fn tally_counts_latency_from_the_request_and_missing_events() {
     };
     let result = run_result(&info, &tally);
     assert_eq!(result.scenario, "realtime-1k");
-    assert_eq!((result.mode.as_str(), result.connections), ("closed", 1000));
+    assert_eq!((result.mode.as_str(), result.connections), ("fanout", 1000));
     assert_eq!((result.requests, result.errors), (4, 3));
     assert_eq!(result.requests_per_sec, 2.0);
     assert_eq!(result.latency_ms.max, 2.0);

@@ -204,10 +204,17 @@ fn loads_runs_and_step_series_by_content() {
     let run = result("pb", "view", 1000.0, 4.0, 0);
     let step = series("sb", "view", &[(1000.0, 1.0), (2000.0, 20.0)]);
     let at_rate = at("sb", "view", 1000.0, 980.0, 2.0);
+    // A realtime fan-out paced at 5 writes/s is a run of its own, not one at a rate.
+    let fanout = RunResult {
+        mode: "fanout".into(),
+        target_rate: Some(5.0),
+        ..result("sb", "realtime-1k", 5000.0, 20.0, 0)
+    };
     let files = [
         ("1.json", serde_json::to_string(&run).unwrap_or_default()),
         ("2.json", serde_json::to_string(&step).unwrap_or_default()),
         ("3.json", serde_json::to_string(&at_rate).unwrap_or_default()),
+        ("35.json", serde_json::to_string(&fanout).unwrap_or_default()),
     ];
     for (name, text) in files {
         std::fs::write(dir.path().join(name), text).expect("write");
@@ -215,7 +222,7 @@ fn loads_runs_and_step_series_by_content() {
     let loaded = load_results(dir.path()).expect("load");
     assert_eq!(
         (loaded.runs, loaded.steps.clone(), loaded.at_rate),
-        (vec![run], vec![step], vec![at_rate])
+        (vec![run, fanout], vec![step], vec![at_rate])
     );
 
     std::fs::write(dir.path().join("4.json"), r#"{"steps": 3}"#).expect("write");
