@@ -235,6 +235,20 @@ async fn connection_loop(
                 due
             }
         };
+        // A keep-alive connection the server closed meanwhile (its idle timeout, or `Connection:
+        // close`) is opened again, as a client's pool would; the time counts in this request.
+        if c.sender.is_closed() {
+            match Conn::open(&target).await {
+                Ok(fresh) => *c = fresh,
+                Err(_) => {
+                    conn = None;
+                    if sent >= clock.warmup_ends {
+                        tally.error("connect".to_owned());
+                    }
+                    continue;
+                }
+            }
+        }
         let deadline = tokio::time::Instant::from_std(clock.stop_at + DRAIN_LIMIT);
         let outcome = match tokio::time::timeout_at(deadline, c.send(request)).await {
             Ok(outcome) => outcome,

@@ -16,6 +16,12 @@ async fn start_server() -> String {
 /// [`start_server`], answering one request at a time after `delay` when given (a server with
 /// a fixed capacity of one request per `delay`).
 async fn start_server_with(delay: Option<Duration>) -> String {
+    serve_stand_in(delay, true).await
+}
+
+/// The stand-in server; without `keep_alive` it closes every connection after one answer (as
+/// a server does with a keep-alive connection that stayed idle past its timeout).
+async fn serve_stand_in(delay: Option<Duration>, keep_alive: bool) -> String {
     let one_at_a_time = Arc::new(tokio::sync::Semaphore::new(1));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("address"));
@@ -40,6 +46,7 @@ async fn start_server_with(delay: Option<Duration>) -> String {
                     }
                 });
                 hyper::server::conn::http1::Builder::new()
+                    .keep_alive(keep_alive)
                     .serve_connection(TokioIo::new(stream), service)
                     .await
                     .ok();
@@ -146,6 +153,21 @@ async fn the_open_loop_sends_at_its_rate() {
     assert_eq!(result.errors, 0, "{:?}", result.error_kinds);
     // 200 requests fall due in the measured second: none more, few less.
     assert!((180..=201).contains(&result.requests), "{} requests", result.requests);
+}
+
+/// A connection the server closed between two requests is opened again before the next one,
+/// as any client's pool does; only a request the server did not answer is an error.
+#[tokio::test(flavor = "current_thread")]
+async fn connections_the_server_closed_are_opened_again() {
+    let config = LoadConfig {
+        mode: LoadMode::Open { rate: 100.0 },
+        connections: 2,
+        duration: Duration::from_millis(600),
+        ..config(serve_stand_in(None, false).await)
+    };
+    let result = run(&config, Workload::new(Scenario::View, 3, 1)).await.expect("run");
+    assert_eq!(result.errors, 0, "{:?}", result.error_kinds);
+    assert!((50..=61).contains(&result.requests), "{} requests", result.requests);
 }
 
 #[tokio::test(flavor = "current_thread")]
