@@ -287,8 +287,12 @@ pub struct StepConfig {
 /// The share of the offered rate a server must answer for the rate to hold.
 pub const KEPT_UP: f64 = 0.95;
 
+/// How many times [`step`] halves a first rate that does not hold.
+pub const STEP_DESCENTS: u32 = 3;
+
 /// Runs the open loop at rising rates until one does not hold (or `max_rate` is passed);
-/// `workload` gives each step its requests.
+/// `workload` gives each step its requests. When the first rate does not hold, the rate is
+/// halved (up to [`STEP_DESCENTS`] times) until one does, and the climb starts from there.
 pub async fn step(
     config: &StepConfig,
     mut workload: impl FnMut() -> Workload,
@@ -299,6 +303,7 @@ pub async fn step(
     let mut steps = Vec::new();
     let mut held = None;
     let mut rate = config.start_rate;
+    let mut descents = 0;
     while rate <= config.max_rate {
         let run_config = LoadConfig { mode: LoadMode::Open { rate }, ..config.run.clone() };
         let result = run(&run_config, workload()).await?;
@@ -306,11 +311,15 @@ pub async fn step(
             && result.latency_ms.p99 <= budget_ms
             && result.requests_per_sec >= rate * KEPT_UP;
         steps.push(result);
-        if !holds {
+        if holds {
+            held = Some(rate);
+            rate *= config.factor;
+        } else if held.is_none() && descents < STEP_DESCENTS {
+            descents += 1;
+            rate /= 2.0;
+        } else {
             break;
         }
-        held = Some(rate);
-        rate *= config.factor;
     }
     let last = steps.last().context("no step ran")?;
     Ok(StepResult {

@@ -386,8 +386,8 @@ pub fn render_steps(steps: &[StepResult], labels: &[String]) -> String {
                         write!(out, " {rate:.0} | {:.2} | {:.2} | {:.2} |", l.p50, l.p99, l.p999);
                 }
                 Some((s, None)) => {
-                    let first = s.steps.first().and_then(|f| f.target_rate).unwrap_or_default();
-                    let _ = write!(out, " < {first:.0} | — | — | — |");
+                    let lowest = s.steps.iter().filter_map(|f| f.target_rate).reduce(f64::min);
+                    let _ = write!(out, " < {:.0} | — | — | — |", lowest.unwrap_or_default());
                 }
                 None => out.push_str(" — | — | — | — |"),
             }

@@ -205,6 +205,39 @@ async fn stepping_stops_at_the_first_rate_the_server_cannot_keep() {
     assert_eq!(result.p99_budget_ms, 100.0);
 }
 
+/// A first rate above what the server can do is halved until one holds, then the climb goes on
+/// from there.
+#[tokio::test(flavor = "current_thread")]
+async fn stepping_halves_a_first_rate_that_does_not_hold() {
+    // Capacity: 50 requests per second (20 ms each, one at a time).
+    let url = start_server_with(Some(Duration::from_millis(20))).await;
+    let step_config = StepConfig {
+        run: LoadConfig { connections: 8, duration: Duration::from_millis(800), ..config(url) },
+        start_rate: 160.0,
+        factor: 1.5,
+        max_rate: 1000.0,
+        p99_budget: Duration::from_millis(150),
+    };
+    let result = step(&step_config, || Workload::new(Scenario::View, 3, 1)).await.expect("step");
+    let rates: Vec<f64> = result.steps.iter().filter_map(|s| s.target_rate).collect();
+    // 160 and 80 are beyond it, 40 holds, then 60 does not.
+    assert_eq!(&rates[..3], [160.0, 80.0, 40.0], "{rates:?}");
+    assert_eq!(result.max_rate, Some(40.0), "{rates:?}");
+    assert_eq!(rates.len(), 4, "{rates:?}");
+
+    // A server that never holds: three halvings, then the series ends with nothing held.
+    let url = start_server_with(Some(Duration::from_millis(200))).await;
+    let hopeless = StepConfig {
+        run: LoadConfig { connections: 4, duration: Duration::from_millis(500), ..config(url) },
+        start_rate: 400.0,
+        ..step_config
+    };
+    let result = step(&hopeless, || Workload::new(Scenario::View, 3, 1)).await.expect("step");
+    let rates: Vec<f64> = result.steps.iter().filter_map(|s| s.target_rate).collect();
+    assert_eq!(rates, [400.0, 200.0, 100.0, 50.0]);
+    assert_eq!(result.max_rate, None);
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn an_impossible_open_loop_rate_is_an_error() {
     for rate in [0.0, -5.0, 1e-300, f64::NAN, f64::INFINITY] {

@@ -176,7 +176,7 @@ fn step_series_give_the_highest_rate_that_held() {
     let steps = [
         series("pb", "view", &[(1000.0, 2.0), (2000.0, 8.0), (4000.0, 30.0)]),
         series("sb", "view", &[(1000.0, 1.0), (2000.0, 2.0), (4000.0, 3.0), (8000.0, 12.0)]),
-        series("pb", "create", &[(1000.0, 50.0)]),
+        series("pb", "create", &[(2000.0, 70.0), (1000.0, 50.0)]),
         series("sb", "create", &[(1000.0, 5.0), (2000.0, 60.0)]),
     ];
     let text = render_steps(&steps, &labels(&["pb", "sb"]));
