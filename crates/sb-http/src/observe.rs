@@ -125,7 +125,8 @@ fn sane_request_id(value: &str) -> bool {
 }
 
 /// Outermost middleware: request id and trace context, in-flight gauge, request counter and
-/// latency histogram, one log line per request, and the request log entry (`/api/logs`).
+/// latency histogram, a log line per request when the access log is on, and the request log
+/// entry (`/api/logs`).
 pub(crate) async fn record(
     State((app, access_log)): State<(Arc<App>, bool)>,
     mut request: Request,
@@ -177,7 +178,19 @@ pub(crate) async fn record(
     sb_observe::trace::record_response(&span, &method, &route, status, &auth_id);
     drop(span);
     if access_log {
-        access_line(&request_id, &trace, &method, &route, &path, status, elapsed, &auth_id);
+        tracing::info!(
+            target: "scalebase::request",
+            request_id = &*request_id,
+            trace_id = %trace.trace_id,
+            span_id = %trace.span_id,
+            method = %method,
+            route = &*route,
+            path = %path,
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            auth_id = %auth_id,
+            "request"
+        );
     }
     if let Some((url, referer, user_agent)) = logged
         && loggable(&method, &path, status)
@@ -207,33 +220,6 @@ pub(crate) async fn record(
         }
     }
     response
-}
-
-/// The `scalebase::request` log line of an answered request (`--access-log`).
-#[allow(clippy::too_many_arguments, reason = "one call site; the line's fields")]
-fn access_line(
-    request_id: &str,
-    trace: &TraceContext,
-    method: &str,
-    route: &str,
-    path: &str,
-    status: u16,
-    elapsed: std::time::Duration,
-    auth_id: &str,
-) {
-    tracing::info!(
-        target: "scalebase::request",
-        request_id,
-        trace_id = %trace.trace_id,
-        span_id = %trace.span_id,
-        method = %method,
-        route,
-        path = %path,
-        status,
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
-        auth_id = %auth_id,
-        "request"
-    );
 }
 
 /// Which requests get a request log entry: API requests, except successful preflights,
