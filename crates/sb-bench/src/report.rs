@@ -86,18 +86,12 @@ pub fn render_at_rate(runs: &[RunResult], labels: &[String]) -> String {
         "Latency at the same open-loop rate (each server offered the rate in the second column; \
          p50 / p99 / p99.9 in ms; ⚠ marks errors or a server that fell behind):\n\n",
     );
-    let mut header = String::from("| scenario | rate/s |");
-    let mut rule = String::from("| --- | ---: |");
-    let baseline_label = labels.first().map_or("", String::as_str);
-    for (i, label) in labels.iter().enumerate() {
-        let _ = write!(header, " {label} p50 | {label} p99 | {label} p99.9 |");
-        rule.push_str(" ---: | ---: | ---: |");
-        if i > 0 {
-            let _ = write!(header, " {label} p99 ÷ {baseline_label} |");
-            rule.push_str(" ---: |");
-        }
-    }
-    let _ = writeln!(out, "{header}\n{rule}");
+    out.push_str(&table_head(
+        &["scenario", "rate/s"],
+        labels,
+        &["{label} p50", "{label} p99", "{label} p99.9"],
+        "{label} p99 ÷ {baseline}",
+    ));
     for scenario in scenarios(runs.iter().map(|r| r.scenario.as_str())) {
         let find =
             |label: &str| runs.iter().rev().find(|r| r.scenario == scenario && r.label == label);
@@ -128,6 +122,22 @@ pub fn render_at_rate(runs: &[RunResult], labels: &[String]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A markdown table's header and rule: the `lead` columns, then `per_label` for each label
+/// (`{label}` replaced by it), and after each label but the first the `ratio` column (`{label}`
+/// and `{baseline}`, the first label, replaced). Numeric columns are right-aligned.
+fn table_head(lead: &[&str], labels: &[String], per_label: &[&str], ratio: &str) -> String {
+    let baseline = labels.first().map_or("", String::as_str);
+    let mut names: Vec<String> = lead.iter().map(|c| (*c).to_owned()).collect();
+    for (i, label) in labels.iter().enumerate() {
+        names.extend(per_label.iter().map(|c| c.replace("{label}", label)));
+        if i > 0 {
+            names.push(ratio.replace("{label}", label).replace("{baseline}", baseline));
+        }
+    }
+    let rule: Vec<&str> = (0..names.len()).map(|i| if i == 0 { "---" } else { "---:" }).collect();
+    format!("| {} |\n| {} |\n", names.join(" | "), rule.join(" | "))
 }
 
 /// Scenarios in the order of their first appearance.
@@ -175,17 +185,12 @@ pub fn render(results: &[RunResult], labels: &[String]) -> String {
         let _ = writeln!(out, "Median run (by req/s) of up to {rounds} rounds per cell.\n");
     }
 
-    let mut header = String::from("| scenario |");
-    let mut rule = String::from("| --- |");
-    for (i, label) in labels.iter().enumerate() {
-        let _ = write!(header, " {label} req/s | {label} p99 ms |");
-        rule.push_str(" ---: | ---: |");
-        if i > 0 {
-            let _ = write!(header, " ratio {label} |");
-            rule.push_str(" ---: |");
-        }
-    }
-    let _ = writeln!(out, "{header}\n{rule}");
+    out.push_str(&table_head(
+        &["scenario"],
+        labels,
+        &["{label} req/s", "{label} p99 ms"],
+        "ratio {label}",
+    ));
     for scenario in &scenarios {
         let baseline = labels.first().and_then(|l| find(scenario, l));
         let _ = write!(out, "| {scenario} |");
@@ -272,17 +277,12 @@ fn render_resources<'a>(
          seconds ÷ measured seconds; CPU µs per successful request; peak RSS summed over the \
          server's processes; RSS ratio = server ÷ first column):\n\n",
     );
-    let mut header = String::from("| scenario |");
-    let mut rule = String::from("| --- |");
-    for (i, label) in labels.iter().enumerate() {
-        let _ = write!(header, " {label} CPU cores | {label} CPU µs/req | {label} peak RSS MiB |");
-        rule.push_str(" ---: | ---: | ---: |");
-        if i > 0 {
-            let _ = write!(header, " RSS ratio {label} |");
-            rule.push_str(" ---: |");
-        }
-    }
-    let _ = writeln!(out, "{header}\n{rule}");
+    out.push_str(&table_head(
+        &["scenario"],
+        labels,
+        &["{label} CPU cores", "{label} CPU µs/req", "{label} peak RSS MiB"],
+        "RSS ratio {label}",
+    ));
     let mut not_reset = false;
     for scenario in scenarios {
         let usage = |label: &str| find(scenario, label).and_then(|r| r.server.as_ref());
@@ -354,17 +354,12 @@ pub fn render_steps(steps: &[StepResult], labels: &[String]) -> String {
         "Max open-loop rate at p99 ≤ budget (the last rate that held, in requests/s, and the \
          p50 / p99 / p99.9 in ms at that rate):\n\n",
     );
-    let mut header = String::from("| scenario | p99 budget ms |");
-    let mut rule = String::from("| --- | ---: |");
-    for (i, label) in labels.iter().enumerate() {
-        let _ = write!(header, " {label} rate/s | {label} p50 | {label} p99 | {label} p99.9 |");
-        rule.push_str(" ---: | ---: | ---: | ---: |");
-        if i > 0 {
-            let _ = write!(header, " ratio {label} |");
-            rule.push_str(" ---: |");
-        }
-    }
-    let _ = writeln!(out, "{header}\n{rule}");
+    out.push_str(&table_head(
+        &["scenario", "p99 budget ms"],
+        labels,
+        &["{label} rate/s", "{label} p50", "{label} p99", "{label} p99.9"],
+        "ratio {label}",
+    ));
     for scenario in &scenarios {
         let find = |label: &str| median_step(steps, scenario, label);
         let mut budgets: Vec<String> = Vec::new();

@@ -10,11 +10,7 @@ use crate::extract::Query;
 
 /// A 200 JSON response; `fields` (when given) picks keys of the object.
 pub fn json(value: Json, query: &Query) -> ApiResult {
-    let mut value = value;
-    if let Some(picker) = picker(query)? {
-        picker.apply(&mut value);
-    }
-    Ok(raw_json(StatusCode::OK, &value))
+    answer(value.into(), query)
 }
 
 /// A computed or cached answer: its text as it is, or the picked `fields` of its value.
