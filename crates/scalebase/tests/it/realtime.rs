@@ -426,6 +426,41 @@ async fn realtime_idle_timeout_and_shutdown() {
     server.stop().await;
 }
 
+/// The idle timeout counts from the last message sent: a stream that keeps receiving events
+/// stays open well past it, and ends once they stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realtime_messages_postpone_the_idle_end() {
+    let idle = Duration::from_millis(1000);
+    let config = sb_http::HttpConfig { realtime_idle_timeout: idle, ..Default::default() };
+    let server = sb_testkit::TestServer::start_with(sb_testkit::Backend::Sqlite, config).await;
+    let admin = Client::admin(&server.url, &server.app.app).await;
+    admin
+        .create_collection(
+            json!({"name": "a", "listRule": "", "fields": [{"name": "t", "type": "text"}]}),
+        )
+        .await;
+    let mut sse = Sse::connect(&server.url).await;
+    sse.subscribe(&Client::guest(&server.url), &["a/*"]).await;
+    let opened = std::time::Instant::now();
+    let mut i = 0;
+    // events 400 ms apart for more than twice the idle timeout
+    while opened.elapsed() < idle * 2 {
+        tokio::time::sleep(idle * 2 / 5).await;
+        let t = format!("m{i}");
+        admin.post("/api/collections/a/records", json!({ "t": t })).await;
+        assert_eq!(titles(&sse.until(|_| true).await), [t], "the stream is still open");
+        i += 1;
+    }
+    let quiet = std::time::Instant::now();
+    assert!(sse.next().await.is_none(), "the stream ends once the events stop");
+    assert!(
+        quiet.elapsed() >= idle / 2,
+        "it ended by the idle timeout, after {:?}",
+        quiet.elapsed()
+    );
+    server.stop().await;
+}
+
 /// The header-read timeout (which also bounds an idle keep-alive connection) does not end a
 /// realtime stream that is still open.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
