@@ -98,6 +98,16 @@ enum SuperuserAction {
     },
 }
 
+/// The most threads blocking work (local file reads and writes, thumbnails, backups) may use:
+/// 4 per core, at least 16, instead of tokio's 512. Local file storage runs every read on a
+/// blocking thread, and each thread keeps its allocator heap: with 64 clients fetching
+/// thumbs, the uncapped pool grew to 70 threads and a peak RSS of 240–400 MiB; at 16 it
+/// stays at about 105 MiB with the same throughput (`bench/README.md` § Server CPU and memory).
+fn blocking_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    (4 * cores).max(16)
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Command::Gateway(args) = cli.command {
@@ -106,7 +116,10 @@ fn main() -> anyhow::Result<()> {
         let control = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         return control.block_on(gateway(args, cli.config));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(blocking_threads())
+        .enable_all()
+        .build()?;
     let file = FileConfig::load(cli.config.as_deref())?;
     runtime.block_on(async move {
         match cli.command {
