@@ -26,9 +26,11 @@ const STATEMENT_CACHE: usize = 256;
 /// Virtual-machine instructions between two checks of the statement deadline. A check costs a
 /// clock read; a thousand instructions take microseconds, so the overhead stays negligible.
 const PROGRESS_OPS: i32 = 1_000;
-/// Page cache per connection, in KiB (negative `cache_size` means KiB in SQLite).
-const WRITER_CACHE_KIB: i64 = 32 * 1024;
-const READER_CACHE_KIB: i64 = 16 * 1024;
+/// Page cache per connection, in KiB (negative `cache_size` means KiB in SQLite): SQLite's
+/// default. Reads come through the memory map below, so a larger cache mostly held copies of
+/// pages the OS caches anyway; 32 MiB for writers and 16 MiB for readers cost 35–40 MiB of
+/// resident memory under load for no throughput (`bench/README.md` § Server CPU and memory).
+const PAGE_CACHE_KIB: i64 = 2 * 1024;
 /// Memory-mapped I/O window: reads of the main file skip a copy, and all connections share the
 /// mapped pages through the OS page cache.
 const MMAP_SIZE: i64 = 256 * 1024 * 1024;
@@ -92,11 +94,7 @@ impl Conn {
         // The bundled SQLite enables foreign keys by default; collection tables do not use them.
         db.pragma_update(None, "foreign_keys", false)?;
         db.pragma_update(None, "temp_store", "MEMORY")?;
-        let cache = match role {
-            Role::Writer => WRITER_CACHE_KIB,
-            Role::Reader => READER_CACHE_KIB,
-        };
-        db.pragma_update(None, "cache_size", -cache)?;
+        db.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)?;
         // `mmap_size` answers with a row, which `pragma_update` tolerates.
         db.pragma_update(None, "mmap_size", MMAP_SIZE)?;
         if role == Role::Reader {
