@@ -430,7 +430,8 @@ async fn realtime_idle_timeout_and_shutdown() {
 /// stays open well past it, and ends once they stop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn realtime_messages_postpone_the_idle_end() {
-    let idle = Duration::from_millis(1000);
+    // generous, so that a slow machine's delays never reach it between two events
+    let idle = Duration::from_secs(3);
     let config = sb_http::HttpConfig { realtime_idle_timeout: idle, ..Default::default() };
     let server = sb_testkit::TestServer::start_with(sb_testkit::Backend::Sqlite, config).await;
     let admin = Client::admin(&server.url, &server.app.app).await;
@@ -443,9 +444,9 @@ async fn realtime_messages_postpone_the_idle_end() {
     sse.subscribe(&Client::guest(&server.url), &["a/*"]).await;
     let opened = std::time::Instant::now();
     let mut i = 0;
-    // events 400 ms apart for more than twice the idle timeout
+    // events a third of the idle timeout apart, for more than twice the idle timeout
     while opened.elapsed() < idle * 2 {
-        tokio::time::sleep(idle * 2 / 5).await;
+        tokio::time::sleep(idle / 3).await;
         let t = format!("m{i}");
         admin.post("/api/collections/a/records", json!({ "t": t })).await;
         assert_eq!(titles(&sse.until(|_| true).await), [t], "the stream is still open");
