@@ -426,6 +426,20 @@ async fn realtime_idle_timeout_and_shutdown() {
     server.stop().await;
 }
 
+/// A superuser client, and a guest's stream subscribed to `a/*`: a new collection `a` (text
+/// `t`) that everyone may list.
+async fn public_collection_stream(server: &sb_testkit::TestServer) -> (Client, Sse) {
+    let admin = Client::admin(&server.url, &server.app.app).await;
+    admin
+        .create_collection(
+            json!({"name": "a", "listRule": "", "fields": [{"name": "t", "type": "text"}]}),
+        )
+        .await;
+    let sse = Sse::connect(&server.url).await;
+    sse.subscribe(&Client::guest(&server.url), &["a/*"]).await;
+    (admin, sse)
+}
+
 /// The idle timeout counts from the last message sent: a stream that keeps receiving events
 /// stays open well past it, and ends once they stop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -434,14 +448,7 @@ async fn realtime_messages_postpone_the_idle_end() {
     let idle = Duration::from_secs(3);
     let config = sb_http::HttpConfig { realtime_idle_timeout: idle, ..Default::default() };
     let server = sb_testkit::TestServer::start_with(sb_testkit::Backend::Sqlite, config).await;
-    let admin = Client::admin(&server.url, &server.app.app).await;
-    admin
-        .create_collection(
-            json!({"name": "a", "listRule": "", "fields": [{"name": "t", "type": "text"}]}),
-        )
-        .await;
-    let mut sse = Sse::connect(&server.url).await;
-    sse.subscribe(&Client::guest(&server.url), &["a/*"]).await;
+    let (admin, mut sse) = public_collection_stream(&server).await;
     let opened = std::time::Instant::now();
     let mut i = 0;
     // events a third of the idle timeout apart, for more than twice the idle timeout
@@ -476,14 +483,7 @@ async fn realtime_outlives_the_header_read_timeout() {
         serve,
     )
     .await;
-    let admin = Client::admin(&server.url, &server.app.app).await;
-    admin
-        .create_collection(
-            json!({"name": "a", "listRule": "", "fields": [{"name": "t", "type": "text"}]}),
-        )
-        .await;
-    let mut sse = Sse::connect(&server.url).await;
-    sse.subscribe(&Client::guest(&server.url), &["a/*"]).await;
+    let (admin, mut sse) = public_collection_stream(&server).await;
     // several header-read timeouts pass while the stream is idle
     tokio::time::sleep(Duration::from_millis(1500)).await;
     admin.post("/api/collections/a/records", json!({"t": "late"})).await;
