@@ -9,7 +9,7 @@
 //! evaluated against a derived row built from the event record's values, so delete events
 //! (whose row is gone) are checked exactly like the others.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use sb_query::{Access, AuthInfo, RequestInfo, Scope};
@@ -52,8 +52,8 @@ type PayloadKey<'a> = (bool, Option<(&'a str, &'a str)>, Option<&'a str>, Option
 #[derive(PartialEq, Eq, Hash)]
 struct RequestKey<'a> {
     auth: Option<(&'a str, &'a str)>,
-    query: &'a std::collections::BTreeMap<String, String>,
-    headers: &'a std::collections::BTreeMap<String, String>,
+    query: &'a BTreeMap<String, String>,
+    headers: &'a BTreeMap<String, String>,
 }
 
 /// The bound auth record of a candidate: collection id and record id.

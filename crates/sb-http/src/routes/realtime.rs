@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use sb_core::App;
 use sb_core::realtime::{Connection, Message};
 use tokio::time::{Instant, Sleep};
@@ -22,13 +22,14 @@ use crate::respond;
 
 const GENERIC: &str = "Something went wrong while processing your request.";
 
-/// Queued messages one write may carry: a client that fell behind catches up in fewer writes.
+/// Queued messages one write may carry.
 const BATCH: u64 = 32;
 
 /// Appends one SSE message in PocketBase's exact form (spec §7.1).
 fn push_frame(out: &mut BytesMut, client_id: &str, event: &str, data: &str) {
-    out.reserve(client_id.len() + event.len() + data.len() + 19);
-    for part in ["id:", client_id, "\nevent:", event, "\ndata:", data, "\n\n"] {
+    let parts = ["id:", client_id, "\nevent:", event, "\ndata:", data, "\n\n"];
+    out.reserve(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
         out.extend_from_slice(part.as_bytes());
     }
 }
@@ -52,47 +53,25 @@ pub async fn connect(
         &serde_json::json!({"clientId": &*connection.client_id}).to_string(),
     );
     let first = first.freeze();
-    let now = Instant::now();
-    let deadline = now + config.realtime_lifetime;
-    let state = StreamState {
-        _open: OpenStream::new(),
-        connection,
-        idle: config.realtime_idle_timeout,
-        deadline,
-        last_sent: now,
-        timer: Box::pin(tokio::time::sleep_until(
-            (now + config.realtime_idle_timeout).min(deadline),
-        )),
-    };
+    let state =
+        StreamState::new(connection, config.realtime_idle_timeout, config.realtime_lifetime);
     let rest = futures::stream::unfold(state, |mut s| async move {
         loop {
             tokio::select! {
                 biased;
+                // `None`: the queue closed (shutdown, or the client was dropped)
                 message = s.connection.messages.recv() => {
-                    // queue closed: shutdown, or the client was dropped
-                    let Message { event, data } = message?;
-                    let mut bytes = BytesMut::new();
-                    push_frame(&mut bytes, &s.connection.client_id, &event, &data);
-                    let mut sent = 1;
-                    while sent < BATCH {
-                        let Ok(Message { event, data }) = s.connection.messages.try_recv() else {
-                            break;
-                        };
-                        push_frame(&mut bytes, &s.connection.client_id, &event, &data);
-                        sent += 1;
-                    }
-                    sb_observe::realtime_events_delivered(sent);
-                    s.last_sent = Instant::now();
-                    return Some((Ok::<_, std::convert::Infallible>(bytes.freeze()), s));
+                    let chunk = s.chunk(message?);
+                    return Some((Ok::<_, std::convert::Infallible>(chunk), s));
                 }
+                // The timer moves on only when it fires, not at every message, so a busy
+                // stream does not touch the timer wheel per event.
                 () = &mut s.timer => {
-                    // The timer moves on here rather than at every message, so a busy stream
-                    // does not touch the timer wheel per event.
-                    let until = (s.last_sent + s.idle).min(s.deadline);
-                    if Instant::now() >= until {
+                    let end = s.end();
+                    if Instant::now() >= end {
                         return None;
                     }
-                    s.timer.as_mut().reset(until);
+                    s.timer.as_mut().reset(end);
                 }
             }
         }
@@ -114,8 +93,49 @@ struct StreamState {
     /// The end of the stream's lifetime.
     deadline: Instant,
     last_sent: Instant,
-    /// Fires at or before the idle end or the deadline, whichever comes first.
+    /// Fires at or before [`StreamState::end`].
     timer: Pin<Box<Sleep>>,
+}
+
+impl StreamState {
+    fn new(connection: Connection, idle: Duration, lifetime: Duration) -> StreamState {
+        let now = Instant::now();
+        let mut state = StreamState {
+            _open: OpenStream::new(),
+            connection,
+            idle,
+            deadline: now + lifetime,
+            last_sent: now,
+            timer: Box::pin(tokio::time::sleep_until(now)),
+        };
+        let end = state.end();
+        state.timer.as_mut().reset(end);
+        state
+    }
+
+    /// When the stream ends unless a message goes out first: the idle end or the end of its
+    /// lifetime, whichever comes first.
+    fn end(&self) -> Instant {
+        (self.last_sent + self.idle).min(self.deadline)
+    }
+
+    /// `first` and the messages queued behind it (up to [`BATCH`]) as one chunk, so a client
+    /// that fell behind catches up in fewer writes.
+    fn chunk(&mut self, first: Message) -> Bytes {
+        let mut bytes = BytesMut::new();
+        let mut next = Some(first);
+        let mut sent = 0;
+        while let Some(Message { event, data }) = next.take() {
+            push_frame(&mut bytes, &self.connection.client_id, &event, &data);
+            sent += 1;
+            if sent < BATCH {
+                next = self.connection.messages.try_recv().ok();
+            }
+        }
+        sb_observe::realtime_events_delivered(sent);
+        self.last_sent = Instant::now();
+        bytes.freeze()
+    }
 }
 
 struct OpenStream;
