@@ -103,6 +103,7 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
         )
         .route("/api/collections/{collection}/request-otp", post(auth_mail::request_otp))
         .route("/api/collections/{collection}/auth-with-otp", post(auth_mail::auth_with_otp))
+        .merge(sb_admin::router())
         .route_layer(axum::middleware::from_fn(crate::observe::route_template))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
