@@ -31,7 +31,9 @@ async fn the_root_serves_the_page_revalidated_and_locked_to_its_origin() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], "text/html");
     assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
-    assert!(headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("default-src 'self'"));
+    assert!(
+        headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("default-src 'self'")
+    );
     let page = String::from_utf8(body).unwrap();
     assert!(page.contains(&format!("/_/{}", asset(".js"))), "the page loads the bundled script");
 }

@@ -21,7 +21,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::records::view::load_record;
 use crate::records::{Record, Viewer, compile_rule};
 use crate::system::SUPERUSERS;
-use crate::{App, RecordInput};
+use crate::{App, ListParams, RecordInput};
 
 mod cleanup;
 mod email_flows;
@@ -104,6 +104,12 @@ impl HashPool {
         rx.await.map_err(|_| CoreError::internal("password hashing job failed"))
     }
 }
+
+/// The e-mail of the temporary superuser behind the first-run install link (PocketBase's
+/// own, so a data folder moved between the two behaves the same).
+pub const INSTALLER_EMAIL: &str = "__pbinstaller@example.com";
+/// How long the install link works.
+const INSTALL_TOKEN_SECS: i64 = 30 * 60;
 
 const AUTH_FAILED: &str = "Failed to authenticate.";
 const AUTH_RULE_FAILED: &str =
@@ -375,6 +381,47 @@ impl App {
             }
         }
         Ok(())
+    }
+
+    /// When no superuser exists: the temporary superuser [`INSTALLER_EMAIL`] (made with a
+    /// random password nobody knows, if missing) and a non-refreshable token of it, valid for
+    /// 30 minutes, for the admin UI's first-run link (`/_/#/pbinstall/TOKEN`), with which the
+    /// first real superuser is created; the installer goes once one is (`remove_installer`).
+    /// `None` when a superuser exists (any installer left over is then removed).
+    pub async fn install_token(&self) -> CoreResult<Option<String>> {
+        let c = self.auth_collection(SUPERUSERS)?;
+        let su = self.system_request();
+        let others = ListParams {
+            per_page: 1,
+            skip_total: true,
+            filter: Some(format!("email != '{INSTALLER_EMAIL}'")),
+            ..ListParams::default()
+        };
+        if !self.list_records(&su, SUPERUSERS, &others).await?.items.is_empty() {
+            self.remove_installer().await?;
+            return Ok(None);
+        }
+        let installer = match self.find_by_field(&c, "email", INSTALLER_EMAIL).await? {
+            Some(record) => record,
+            None => {
+                let password = sb_schema::ids::random_string(32, sb_schema::ids::ALPHANUMERIC);
+                // Another node starting on the same database may have made it meanwhile.
+                let made = self.create_superuser(INSTALLER_EMAIL, &password).await;
+                match self.find_by_field(&c, "email", INSTALLER_EMAIL).await? {
+                    Some(record) => record,
+                    None => return made.map(|()| None),
+                }
+            }
+        };
+        self.issue_token(&c, &installer, TokenType::Auth, INSTALL_TOKEN_SECS, Some(false)).map(Some)
+    }
+
+    /// Deletes the install link's temporary superuser, if there is one.
+    pub(crate) async fn remove_installer(&self) -> CoreResult<()> {
+        match self.delete_superuser(INSTALLER_EMAIL).await {
+            Ok(()) | Err(CoreError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Creates a superuser; fails when the e-mail is taken (CLI `superuser create`).

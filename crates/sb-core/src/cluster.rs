@@ -40,6 +40,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::App;
 use crate::cache::Changed;
+use crate::nodes::NodeInfo;
 
 /// How often a node says it is alive.
 pub const HELLO_EVERY: Duration = Duration::from_millis(200);
@@ -100,6 +101,10 @@ enum Body {
     /// `sent`: the sender's clock (milliseconds since it started).
     Hello {
         sent: u64,
+        /// The sender's address and figures, for the admin UI's cluster view (the gateway,
+        /// which also says hello, sends none).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        info: Option<NodeInfo>,
     },
     /// `all`: everything; else the tables and single rows `[table, id]` that changed.
     Invalidate {
@@ -181,8 +186,20 @@ struct ReplyWait {
 #[derive(Default)]
 struct State {
     peers: HashMap<String, Instant>,
+    /// What each node's latest hello said about it, and when that was.
+    peer_info: HashMap<String, (chrono::DateTime<chrono::Utc>, NodeInfo)>,
     acks: HashMap<u64, AckWait>,
     replies: HashMap<u64, ReplyWait>,
+}
+
+/// Another node as [`Cluster::peer_reports`] sees it.
+pub(crate) struct PeerReport {
+    pub node: String,
+    /// Heard within the liveness window.
+    pub live: bool,
+    /// When its latest hello with figures came (wire format; empty without one).
+    pub last_seen: String,
+    pub info: Option<NodeInfo>,
 }
 
 /// This node's membership of the cluster.
@@ -368,7 +385,7 @@ impl Cluster {
         }
     }
 
-    fn heard_hello(&self, from: &str, sent: u64) {
+    fn heard_hello(&self, from: &str, sent: u64, info: Option<NodeInfo>) {
         if from == self.node {
             let until = sent + FRESH.as_millis() as u64;
             self.fresh_until.fetch_max(until, Ordering::SeqCst);
@@ -376,7 +393,37 @@ impl Cluster {
             let mut state = self.state.lock();
             let now = Instant::now();
             state.peers.insert(from.to_owned(), now);
+            if let Some(info) = info {
+                state.peer_info.insert(from.to_owned(), (chrono::Utc::now(), info));
+            }
         }
+    }
+
+    /// The transport's name, if the node has one.
+    pub(crate) fn transport_name(&self) -> Option<&'static str> {
+        self.transport().map(|t| t.name())
+    }
+
+    /// The other nodes heard from recently (live or not), by id.
+    pub(crate) fn peer_reports(&self) -> Vec<PeerReport> {
+        let state = self.state.lock();
+        let mut reports: Vec<PeerReport> = state
+            .peers
+            .iter()
+            .map(|(node, seen)| {
+                let info = state.peer_info.get(node);
+                PeerReport {
+                    node: node.clone(),
+                    live: seen.elapsed() < PEER_WINDOW,
+                    last_seen: info
+                        .map(|(at, _)| sb_schema::datetime::format(*at))
+                        .unwrap_or_default(),
+                    info: info.map(|(_, info)| info.clone()),
+                }
+            })
+            .collect();
+        reports.sort_by(|a, b| a.node.cmp(&b.node));
+        reports
     }
 
     fn link_down(&self) {
@@ -532,7 +579,7 @@ impl App {
         let from = envelope.from;
         let own = from == self.node_id;
         match envelope.body {
-            Body::Hello { sent } => cluster.heard_hello(&from, sent),
+            Body::Hello { sent, info } => cluster.heard_hello(&from, sent, info),
             Body::Invalidate { .. } | Body::Event { .. } if own => {}
             Body::Subscribe { .. } | Body::Handoff { .. } if own => {}
             Body::Invalidate { id, tables, rows, all, position } => {
@@ -636,7 +683,8 @@ async fn say_hello(app: Weak<App>, transport: Arc<dyn Transport>) {
         n += 1;
         let Some(app) = app.upgrade() else { return };
         let cluster = &app.coherence.cluster;
-        let hello = cluster.encode(Body::Hello { sent: cluster.clock() });
+        let hello =
+            cluster.encode(Body::Hello { sent: cluster.clock(), info: Some(app.node.info()) });
         if transport.publish(hello).await.is_err() {
             sb_observe::cluster_message("hello", false);
         }
@@ -653,6 +701,8 @@ async fn say_hello(app: Weak<App>, transport: Arc<dyn Transport>) {
         if n.is_multiple_of(50) {
             let mut state = cluster.state.lock();
             state.peers.retain(|_, seen| seen.elapsed() < RECENT_PEERS);
+            let State { peers, peer_info, .. } = &mut *state;
+            peer_info.retain(|node, _| peers.contains_key(node));
         }
     }
 }

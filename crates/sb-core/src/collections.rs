@@ -286,6 +286,37 @@ impl App {
         )
     }
 
+    /// `POST /api/collections/meta/check-rules` (a Scalebase addition, for the admin UI's rule
+    /// editor): compiles the API rules of the collection `input` describes — as a create or an
+    /// update would, against the stored collections — without saving anything. Answers an
+    /// object with a key per rule that does not compile (`{"listRule": {"message", "start",
+    /// "end"}}`, the byte range only for syntax errors); `{}` when every rule compiles.
+    pub fn check_rules(&self, input: &Json) -> CoreResult<Json> {
+        let mut c = Collection::from_json(input).map_err(|e| load_error(e, VALIDATION_FAILED))?;
+        let catalog = self.catalog();
+        let stored = (!c.id.is_empty()).then(|| catalog.get(&c.id)).flatten();
+        if let Some(stored) = stored.filter(|s| c.fields.is_empty() && s.is_view()) {
+            // An edited view's fields come from its query, which the editor may not send.
+            c.fields = stored.fields.clone();
+        }
+        let others: Vec<Collection> = catalog
+            .all()
+            .iter()
+            .filter(|o| o.id != c.id && (stored.is_some() || o.name != c.name))
+            .map(|o| (**o).clone())
+            .collect();
+        let mut out = serde_json::Map::new();
+        for (key, error) in rule_errors(&c, &others) {
+            let mut entry = json!({ "message": error.message });
+            if let Some(span) = error.span {
+                entry["start"] = json!(span.start);
+                entry["end"] = json!(span.end);
+            }
+            out.insert(key.to_owned(), entry);
+        }
+        Ok(Json::Object(out))
+    }
+
     /// `POST /api/collections/meta/dry-run-view`: the fields a view with this query would have
     /// and up to ten of its rows, without creating anything.
     pub async fn dry_run_view(&self, input: &Json) -> CoreResult<Json> {
@@ -626,12 +657,16 @@ fn retarget_indexes(c: &mut Collection) {
     }
 }
 
-/// Schema validation plus the checks that need other crates or collections: rule expressions
-/// compile, index statements parse, relation targets exist.
-fn validate_full(c: &Collection, old: Option<&Collection>, others: &[Collection]) -> ErrorMap {
-    let other_refs: Vec<&Collection> = others.iter().collect();
-    // Rule errors come first: ErrorMap keeps the first error recorded per key.
-    let mut errors = ErrorMap::new();
+/// Why a rule of a collection does not compile: the parser's or the resolver's message, and
+/// for syntax errors the byte range of the rule it points at.
+pub(crate) struct RuleError {
+    pub message: String,
+    pub span: Option<sb_filter::Span>,
+}
+
+/// The rules of `c` (among `others`) that do not parse or compile, by their JSON key, in the
+/// order the collection lists them.
+fn rule_errors(c: &Collection, others: &[Collection]) -> Vec<(&'static str, RuleError)> {
     let mut all: Vec<Collection> = others.to_vec();
     all.push(c.clone());
     let lookup = Catalog::new(all);
@@ -644,7 +679,7 @@ fn validate_full(c: &Collection, old: Option<&Collection>, others: &[Collection]
         access: sb_query::Access::Full,
         now: chrono::Utc::now(),
     };
-    let mut rules: Vec<(&str, &Option<String>)> = vec![
+    let mut rules: Vec<(&'static str, &Option<String>)> = vec![
         ("listRule", &c.list_rule),
         ("viewRule", &c.view_rule),
         ("createRule", &c.create_rule),
@@ -655,20 +690,36 @@ fn validate_full(c: &Collection, old: Option<&Collection>, others: &[Collection]
         rules.push(("authRule", &auth.auth_rule));
         rules.push(("manageRule", &auth.manage_rule));
     }
+    let mut errors = Vec::new();
     for (key, rule) in rules {
         let Some(rule) = rule.as_deref().filter(|r| !r.trim().is_empty()) else { continue };
         let compiled = sb_filter::parse_filter(rule)
-            .map_err(|e| e.message)
-            .and_then(|expr| sb_query::compile_filter(&expr, &scope).map_err(|e| e.message));
-        if let Err(message) = compiled {
-            errors.insert(
-                key,
-                FieldError::new(
-                    "validation_invalid_rule",
-                    format!("Invalid rule. Raw error: {message}"),
-                ),
-            );
+            .map_err(|e| RuleError { message: e.message, span: Some(e.span) })
+            .and_then(|expr| {
+                sb_query::compile_filter(&expr, &scope)
+                    .map_err(|e| RuleError { message: e.message, span: None })
+            });
+        if let Err(error) = compiled {
+            errors.push((key, error));
         }
+    }
+    errors
+}
+
+/// Schema validation plus the checks that need other crates or collections: rule expressions
+/// compile, index statements parse, relation targets exist.
+fn validate_full(c: &Collection, old: Option<&Collection>, others: &[Collection]) -> ErrorMap {
+    let other_refs: Vec<&Collection> = others.iter().collect();
+    // Rule errors come first: ErrorMap keeps the first error recorded per key.
+    let mut errors = ErrorMap::new();
+    for (key, error) in rule_errors(c, others) {
+        errors.insert(
+            key,
+            FieldError::new(
+                "validation_invalid_rule",
+                format!("Invalid rule. Raw error: {}", error.message),
+            ),
+        );
     }
     if !c.is_view() {
         let mut index_errors = ErrorMap::new();

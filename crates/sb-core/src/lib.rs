@@ -17,6 +17,7 @@ mod error;
 mod files;
 mod logs;
 pub mod mail;
+mod nodes;
 pub mod realtime;
 mod records;
 mod settings;
@@ -30,7 +31,7 @@ use parking_lot::RwLock;
 use sb_store::Store;
 use serde_json::Value as Json;
 
-pub use auth::AuthResponse;
+pub use auth::{AuthResponse, INSTALLER_EMAIL};
 pub use cache::{Answer, CacheStats, SharedCache, SharedGet, Stamps};
 pub use catalog::Catalog;
 pub use cluster::{Link, Membership, Transport};
@@ -104,6 +105,8 @@ pub struct App {
     read_cache: Option<cache::ReadCache>,
     /// Auth records for token checks.
     auth_cache: cache::ReadCache,
+    /// This node's address and figures for the cluster view.
+    node: nodes::NodeSelf,
 }
 
 impl App {
@@ -148,6 +151,7 @@ impl App {
             mailer: RwLock::new(Arc::new(mail::SmtpMailer)),
             counters: RwLock::new(Arc::new(counters::LocalCounters::default())),
             node_id,
+            node: nodes::NodeSelf::default(),
             realtime: realtime::Realtime::default(),
             change_order: records::changes::ChangeOrder::default(),
             backups: backups::Backups::new(config.data_dir, config.storage_dir.clone()),

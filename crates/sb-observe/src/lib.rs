@@ -10,6 +10,7 @@
 //! only bounded label values — route templates (`/api/collections/{collection}/records`), never
 //! raw paths.
 
+pub mod node;
 pub mod trace;
 
 use std::sync::OnceLock;
@@ -250,11 +251,13 @@ pub fn http_request(route: &str, method: &str, status: u16, elapsed: Duration) {
     ];
     counter!(HTTP_REQUESTS, &labels).increment(1);
     histogram!(HTTP_REQUEST_DURATION, &labels).record(elapsed.as_secs_f64());
+    node::request(elapsed);
 }
 
 /// Counts a request entering (`+1`) or leaving (`-1`) processing.
 pub fn http_in_flight(delta: f64) {
     gauge!(HTTP_IN_FLIGHT).increment(delta);
+    node::in_flight(delta);
 }
 
 /// A request refused by a rate limit; `kind` is `rule` or `failed_auth`.
@@ -326,6 +329,7 @@ pub fn sqlite_commit_group(size: usize) {
 /// A realtime connection opened (`+1`) or closed (`-1`).
 pub fn realtime_connections(delta: f64) {
     gauge!(REALTIME_CONNECTIONS).increment(delta);
+    node::realtime(delta);
 }
 
 /// Realtime events written to client streams.
@@ -337,6 +341,7 @@ pub fn realtime_events_delivered(n: u64) {
 /// it was neither read nor filled).
 pub fn cache_lookup(cache: &'static str, result: &'static str) {
     counter!(CACHE_REQUESTS, "cache" => cache, "result" => result).increment(1);
+    node::cache(result);
 }
 
 /// A message sent to the other nodes of the cluster (`kind`: invalidate, event, subscribe …)

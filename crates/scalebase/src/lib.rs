@@ -115,6 +115,9 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     use futures::FutureExt;
     let shutdown = shutdown.boxed().shared();
+    if let Ok(addr) = listener.local_addr() {
+        app.set_node_address(addr.to_string());
+    }
     let redis = match &config.redis {
         Some(redis) => Some(sb_redis::Redis::open(redis).map_err(|e| anyhow::anyhow!(e))?),
         None => None,

@@ -151,6 +151,9 @@ async fn serve(config: scalebase::config::ServeConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.http))?;
     tracing::info!(address = %config.http, "Server started at http://{}", config.http);
     let supervised = std::env::var_os(scalebase::local_cluster::SUPERVISED).is_some();
+    if !supervised {
+        print_install_link(&app, config.http).await;
+    }
     let shutdown = async move {
         if supervised {
             tokio::select! {
@@ -165,6 +168,27 @@ async fn serve(config: scalebase::config::ServeConfig) -> anyhow::Result<()> {
     tracing::info!("server stopped");
     telemetry.flush();
     Ok(())
+}
+
+/// Without a superuser, prints the admin UI's link that creates the first one (as PocketBase
+/// does), and how to make one from the command line instead.
+async fn print_install_link(app: &sb_core::App, addr: std::net::SocketAddr) {
+    match app.install_token().await {
+        Ok(Some(token)) => {
+            let host = if addr.ip().is_unspecified() {
+                std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+            } else {
+                addr
+            };
+            println!(
+                "\nNo superuser exists yet. Open this link within 30 minutes to create the first one:\n\
+                 http://{host}/_/#/pbinstall/{token}\n\
+                 (or run: scalebase superuser upsert EMAIL PASSWORD)\n"
+            );
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot prepare the first-run install link"),
+    }
 }
 
 async fn gateway(

@@ -21,6 +21,8 @@ use super::db::Db;
 use super::files;
 use super::view::load_record_in;
 use super::{Record, Viewer, compile_rule, id_equals, is_superuser, target_condition};
+use crate::auth::INSTALLER_EMAIL;
+use crate::system::SUPERUSERS;
 use crate::catalog::Catalog;
 use crate::error::{CoreError, CoreResult};
 use crate::{App, storage};
@@ -91,6 +93,14 @@ impl App {
         let catalog = self.catalog();
         let mut db = Db::Store(self.store.as_ref());
         let record = self.create_in(&mut db, &catalog, req, collection, input).await?;
+        if record.collection.name == SUPERUSERS
+            && record.data.get("email").and_then(Json::as_str) != Some(INSTALLER_EMAIL)
+        {
+            // The first real superuser ends the install link's temporary one.
+            if let Err(e) = self.remove_installer().await {
+                tracing::warn!(error = %e, "cannot remove the installer superuser");
+            }
+        }
         self.records_changed(vec![RecordChange {
             action: ChangeAction::Create,
             record: record.clone(),

@@ -151,6 +151,20 @@ pub async fn oauth2_providers(State(app): State<Arc<App>>, req: Req) -> ApiResul
     respond::json(app.oauth2_providers(), &req.query)
 }
 
+/// `POST /api/collections/meta/check-rules`: which API rules of a collection, as the admin UI's
+/// editor holds it, would not compile (superusers only).
+pub async fn check_rules(
+    State(app): State<Arc<App>>,
+    Extension(config): Extension<Arc<HttpConfig>>,
+    req: Req,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    require_superuser(&req)?;
+    let input = body_json(&config, &headers, body, LOAD_FAILED, LOAD_FAILED).await?;
+    respond::json(app.check_rules(&input)?, &req.query)
+}
+
 /// `POST /api/collections/meta/dry-run-view`.
 pub async fn dry_run_view(
     State(app): State<Arc<App>>,

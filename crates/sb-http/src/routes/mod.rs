@@ -30,6 +30,7 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
     let limits = axum::Extension(config);
     Router::new()
         .route("/api/health", get(health))
+        .route("/api/cluster", get(cluster))
         .route("/api/ready", get(ready))
         .route("/metrics", get(crate::observe::metrics_main))
         .route("/api/batch", post(batch::batch))
@@ -44,6 +45,7 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
         .route("/api/collections/meta/scaffolds", get(collections::scaffolds))
         .route("/api/collections/meta/oauth2-providers", get(collections::oauth2_providers))
         .route("/api/collections/meta/dry-run-view", post(collections::dry_run_view))
+        .route("/api/collections/meta/check-rules", post(collections::check_rules))
         .route(
             "/api/collections/{collection}",
             get(collections::view).patch(collections::update).delete(collections::delete),
@@ -108,6 +110,13 @@ pub fn api(config: Arc<HttpConfig>) -> Router<Arc<App>> {
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(limits)
+}
+
+/// `GET /api/cluster` (a Scalebase addition, for the admin UI): the nodes of the deployment
+/// and their figures (superusers only).
+async fn cluster(State(app): State<Arc<App>>, req: Req) -> ApiResult {
+    require_superuser(&req)?;
+    crate::respond::json(app.cluster_status(), &req.query)
 }
 
 /// `GET /api/health` (spec §8.4). Superusers also see the client's IP (as the trusted proxy
