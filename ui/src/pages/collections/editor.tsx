@@ -230,7 +230,7 @@ export function CollectionEditor(props: {
             Cancel
           </button>
           <button type="submit" class="primary" disabled={saving}>
-            {isNew ? "Create" : "Save changes"}
+            {isNew ? "Create collection" : "Save changes"}
           </button>
         </div>
       </header>
@@ -365,9 +365,8 @@ export function CollectionEditor(props: {
             <p class="hint">
               Superusers pass every rule. A rule is a filter expression, e.g. <code>@request.auth.id != ""</code> or{" "}
               <code>author = @request.auth.id</code>.{" "}
-              {ruleCheck.available
-                ? "Rules are checked as you type."
-                : "This server cannot check rules before saving: errors show after Save."}
+              {ruleCheck.available === "yes" && "Rules are checked as you type."}
+              {ruleCheck.available === "no" && "This server cannot check rules before saving: errors show after saving."}
             </p>
             {ruleCheck.failure && <p class="hint">Checking the rules failed: {ruleCheck.failure}</p>}
             {RULES.map((r) => (

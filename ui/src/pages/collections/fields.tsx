@@ -246,7 +246,7 @@ export function FieldsEditor(props: {
       </ol>
       {props.collectionType !== "view" && (
         <div class="row">
-          <select aria-label="New field type" value={newType} onChange={(e) => setNewType(e.currentTarget.value)}>
+          <select class="auto-width" aria-label="New field type" value={newType} onChange={(e) => setNewType(e.currentTarget.value)}>
             {types.map((t) => (
               <option key={t.type} value={t.type}>
                 {t.label}

@@ -13,15 +13,18 @@ export interface RuleError {
 
 export type RuleErrors = Record<string, RuleError>;
 
-/** The rule errors the server finds in `payload` (debounced); `available` is false without the endpoint. */
+/**
+ * The rule errors the server finds in `payload` (debounced). `available` is "unknown" until the
+ * first answer, "no" when the server has no check endpoint (errors then come from saving).
+ */
 export function useRuleCheck(payload: object | null, delayMs = 300) {
   const [errors, setErrors] = useState<RuleErrors>({});
-  const [available, setAvailable] = useState(true);
+  const [available, setAvailable] = useState<"unknown" | "yes" | "no">("unknown");
   const [failure, setFailure] = useState("");
   const sequence = useRef(0);
   const body = payload ? JSON.stringify(payload) : "";
   useEffect(() => {
-    if (!body || !available) return;
+    if (!body || available === "no") return;
     const n = ++sequence.current;
     const timer = setTimeout(async () => {
       try {
@@ -29,12 +32,13 @@ export function useRuleCheck(payload: object | null, delayMs = 300) {
         // A newer edit already asked again: this answer is stale.
         if (n !== sequence.current) return;
         setErrors(flattenRuleErrors(answer));
+        setAvailable("yes");
         setFailure("");
       } catch (err) {
         if (n !== sequence.current) return;
         if (err instanceof ClientResponseError && err.status === 404) {
           // An older server without the check: errors come from saving instead.
-          setAvailable(false);
+          setAvailable("no");
           setErrors({});
         } else {
           setFailure(errorMessage(err));
