@@ -144,3 +144,28 @@ test("collections: create, check rules inline, save rules, delete", async () => 
   assert.equal(await list.getByRole("link", { name: /^posts/ }).count(), 0);
   assert.equal((await api("/api/collections/posts")).status, 404);
 });
+
+test("login: with MFA on, a right password asks for the emailed code next", async () => {
+  const { page, shot } = browser;
+  const changed = await api("/api/collections/_superusers", {
+    method: "PATCH",
+    body: JSON.stringify({ mfa: { enabled: true }, otp: { enabled: true } }),
+  });
+  assert.equal(changed.status, 200);
+  await page.evaluate(() => localStorage.clear());
+  await page.reload();
+  // With OTP on, the code can be the first method too.
+  await page.getByRole("button", { name: "Use a one-time code instead" }).waitFor();
+  await page.getByLabel("Email").fill(EMAIL);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  const code = page.getByLabel("One-time code");
+  await code.waitFor();
+  await page.getByText("A second step is required").waitFor();
+  await shot("login-mfa");
+  // No mail leaves this server, so only a wrong code can be tried: it is refused, still signed out.
+  await code.fill("00000000");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").waitFor();
+  assert.equal(await page.getByRole("navigation", { name: "Sections" }).count(), 0);
+});

@@ -142,7 +142,7 @@ export function AuthOptions(props: {
         <RuleInput
           label="MFA rule"
           value={mfa.rule ?? ""}
-          lockedOnly={false}
+          lockable={false}
           emptyMeans="Empty: every record needs the second step."
           error={
             props.ruleErrors["mfa.rule"] ??

@@ -376,6 +376,7 @@ export function CollectionEditor(props: {
                 hint={draft.type === "view" && r.key !== "listRule" && r.key !== "viewRule" ? "Views are read-only." : r.hint}
                 value={draft[r.key]}
                 lockedOnly={draft.type === "view" && r.key !== "listRule" && r.key !== "viewRule"}
+                readOnly={!!props.original?.system}
                 error={ruleError(r.key)}
                 onChange={(v) => patch({ [r.key]: v }, [r.key])}
               />
@@ -387,6 +388,7 @@ export function CollectionEditor(props: {
                   label={r.label}
                   hint={r.hint}
                   value={draft[r.key]}
+                  readOnly={!!props.original?.system}
                   error={ruleError(r.key)}
                   onChange={(v) => patch({ [r.key]: v }, [r.key])}
                 />

@@ -89,6 +89,10 @@ export function RuleInput(props: {
   hint?: string;
   /** View collections cannot have write rules; the auth manage rule cannot be empty. */
   lockedOnly?: boolean;
+  /** False for rules that cannot be locked (the MFA rule is always text). */
+  lockable?: boolean;
+  /** System collections' rules cannot change. */
+  readOnly?: boolean;
   emptyMeans?: string;
 }) {
   const id = useId();
@@ -101,22 +105,24 @@ export function RuleInput(props: {
     <div class={error ? "field rule invalid" : "field rule"}>
       <div class="row">
         <label for={id}>{props.label}</label>
-        <label class="check">
-          <input
-            type="checkbox"
-            aria-label={`${props.label}: superusers only`}
-            checked={locked}
-            disabled={props.lockedOnly}
-            onChange={(e) => props.onChange(e.currentTarget.checked ? null : lastText.current)}
-          />
-          Superusers only
-        </label>
+        {props.lockable !== false && (
+          <label class="check">
+            <input
+              type="checkbox"
+              aria-label={`${props.label}: superusers only`}
+              checked={locked}
+              disabled={props.lockedOnly || props.readOnly}
+              onChange={(e) => props.onChange(e.currentTarget.checked ? null : lastText.current)}
+            />
+            Superusers only
+          </label>
+        )}
       </div>
       <textarea
         id={id}
         class="code"
         rows={2}
-        disabled={locked}
+        disabled={locked || props.readOnly}
         placeholder={locked ? "Locked: only superusers may do this." : props.emptyMeans ?? "Empty: anyone, guests included."}
         value={locked ? "" : props.value ?? ""}
         aria-describedby={error ? errorId : undefined}
