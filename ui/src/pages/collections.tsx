@@ -31,6 +31,14 @@ export function CollectionsPage(props: { parts: string[]; query: URLSearchParams
     reload();
   }, []);
 
+  // The saved collection goes into the list at once (a renamed one must be found under its new
+  // name when the route changes), then the list is fetched again for anything else that changed.
+  function showSaved(saved: CollectionModel) {
+    setCollections((list) => [...(list ?? []).filter((c) => c.id !== saved.id), saved]);
+    navigate("collections", saved.name);
+    reload();
+  }
+
   const [first, second] = props.parts;
   const isNew = first === "new" && !second;
   const selectedName = isNew ? undefined : first;
@@ -52,10 +60,7 @@ export function CollectionsPage(props: { parts: string[]; query: URLSearchParams
       <CollectionEditor
         key="new"
         collections={collections}
-        onSaved={async (saved) => {
-          await reload();
-          navigate("collections", saved.name);
-        }}
+        onSaved={showSaved}
         onDeleted={() => {}}
         onCancel={() => history.back()}
       />
@@ -75,10 +80,7 @@ export function CollectionsPage(props: { parts: string[]; query: URLSearchParams
         key={selected.id}
         original={selected}
         collections={collections}
-        onSaved={async (saved) => {
-          await reload();
-          navigate("collections", saved.name);
-        }}
+        onSaved={showSaved}
         onDeleted={async () => {
           await reload();
           navigate("collections");

@@ -345,6 +345,7 @@ export function CollectionEditor(props: {
               error={errorAt(errors, "viewQuery")}
               onChange={(v) => patch({ viewQuery: v }, ["viewQuery"])}
             />
+            <ViewPreview query={draft.viewQuery ?? ""} />
             {draft.fields.length > 0 && (
               <div>
                 <h2>Fields (from the saved query)</h2>
@@ -423,7 +424,11 @@ export function CollectionEditor(props: {
         </section>
       )}
       <p class="hint">
-        <a href={link("collections", props.original?.name ?? "")}>Back to the collection</a>
+        {props.original ? (
+          <a href={link("collections", props.original.name)}>Back to the collection</a>
+        ) : (
+          <a href={link("collections")}>Back to the list</a>
+        )}
       </p>
     </form>
       {/* Outside the form: Enter in the confirmation box must not save the editor. */}
@@ -472,4 +477,46 @@ export function CollectionEditor(props: {
     setNotice("");
     setConfirm(kind);
   }
+}
+
+/** Runs the view's query without saving (`dry-run-view`) and lists the fields it would have. */
+function ViewPreview(props: { query: string }) {
+  const [result, setResult] = useState<{ fields: { name: string; type: string }[]; sample: unknown[] } | null>(null);
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  async function run() {
+    setBusy(true);
+    setError("");
+    try {
+      setResult(await pb.send("/api/collections/meta/dry-run-view", { method: "POST", body: { query: props.query } }));
+    } catch (err) {
+      setResult(null);
+      setError(errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <div class="stack">
+      <div>
+        <button type="button" disabled={busy || !props.query.trim()} onClick={run}>
+          Try the query
+        </button>
+      </div>
+      {error && <ErrorBanner message={error} />}
+      {result && (
+        <div aria-live="polite">
+          <h2>Fields the query gives</h2>
+          <ul class="plain">
+            {result.fields.map((f) => (
+              <li key={f.name}>
+                {f.name} <span class="badge">{f.type}</span>
+              </li>
+            ))}
+          </ul>
+          <p class="hint">{result.sample?.length ?? 0} sample rows.</p>
+        </div>
+      )}
+    </div>
+  );
 }
