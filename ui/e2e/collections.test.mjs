@@ -145,6 +145,27 @@ test("collections: create, check rules inline, save rules, delete", async () => 
   assert.equal((await api("/api/collections/posts")).status, 404);
 });
 
+test("install: the link's token creates a superuser, who is then signed in", async () => {
+  const { page, shot } = browser;
+  // The server's installer token is a superuser token; the harness's own serves the same.
+  await page.evaluate(() => localStorage.clear());
+  await page.goto(`${server.uiUrl}#/pbinstall/${token}`);
+  await page.reload();
+  await page.getByLabel("Email").fill("second@example.com");
+  await page.getByLabel("Password", { exact: true }).fill("second-password-1");
+  await page.getByLabel("Confirm password").fill("second-password-2");
+  await page.getByRole("button", { name: "Create superuser and sign in" }).click();
+  await page.getByText("The passwords do not match.").waitFor();
+  await page.getByLabel("Confirm password").fill("second-password-1");
+  await shot("install");
+  await page.getByRole("button", { name: "Create superuser and sign in" }).click();
+  await page.getByRole("navigation", { name: "Sections" }).waitFor();
+  assert.match(page.url(), /#\/collections$/);
+  assert.equal(await page.evaluate(() => JSON.parse(localStorage.getItem("sb_admin_auth")).record.email), "second@example.com");
+  const found = await api(`/api/collections/_superusers/records?filter=${encodeURIComponent('email="second@example.com"')}`);
+  assert.equal(found.body.items.length, 1);
+});
+
 test("login: with MFA on, a right password asks for the emailed code next", async () => {
   const { page, shot } = browser;
   const changed = await api("/api/collections/_superusers", {
