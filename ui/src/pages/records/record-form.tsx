@@ -1,6 +1,6 @@
 // The dialog that creates, edits (and deletes) one record; for view collections it only shows it.
 import type { CollectionField, CollectionModel, RecordModel } from "pocketbase";
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { errorMessage, fieldErrors, isSuperuser, pb } from "../../api";
 import { Confirm, Dialog, ErrorBanner } from "../../components/dialog";
 import { Field } from "../../components/field";
@@ -57,6 +57,15 @@ export function RecordForm(props: {
   const [confirmDelete, setConfirmDelete] = useState(false);
   const [deleteError, setDeleteError] = useState("");
   const [impersonating, setImpersonating] = useState(false);
+  const formRef = useRef<HTMLFormElement>(null);
+  // Bumped by a failed save so the first error is brought into view (the form scrolls).
+  const [failures, setFailures] = useState(0);
+  useEffect(() => {
+    if (!failures) return;
+    const first = formRef.current?.querySelector<HTMLElement>(".field-error, .error-banner");
+    first?.scrollIntoView({ block: "center" });
+    formRef.current?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus({ preventScroll: true });
+  }, [failures]);
 
   const set = (name: string) => (value: any) => setValues((old) => ({ ...old, [name]: value }));
 
@@ -103,6 +112,7 @@ export function RecordForm(props: {
     if (Object.keys(problems).length) {
       setErrors(problems);
       setBanner("Fix the fields marked below.");
+      setFailures((n) => n + 1);
       return null;
     }
     return body;
@@ -127,6 +137,7 @@ export function RecordForm(props: {
       const shown = new Set(["id", "password", "passwordConfirm", ...fields.map((f) => f.name)]);
       const orphans = Object.entries(perField).filter(([key]) => !shown.has(key.replace(/[+-]$/, "")));
       setBanner([errorMessage(err), ...orphans.map(([key, message]) => `${key}: ${message}`)].join(" "));
+      setFailures((n) => n + 1);
     } finally {
       setBusy(false);
     }
@@ -147,11 +158,30 @@ export function RecordForm(props: {
     }
   }
 
+  // Auth records: a new password and its confirmation, where the (never returned) password
+  // field sits in the collection.
+  const passwordInputs = (
+    <div class="grid-2" key="password">
+      <FieldInput
+        field={{ id: "", name: "password", type: "password", system: true, hidden: true, presentable: false, required: !record, help: record ? "Leave empty to keep the current password" : "" }}
+        value={values.password}
+        onChange={set("password")}
+        error={errors.password}
+      />
+      <FieldInput
+        field={{ id: "", name: "passwordConfirm", type: "password", system: true, hidden: true, presentable: false, required: !record }}
+        value={values.passwordConfirm}
+        onChange={set("passwordConfirm")}
+        error={errors.passwordConfirm}
+      />
+    </div>
+  );
+
   const title = readOnly ? `${collection.name} record` : record ? `Edit ${collection.name} record` : `New ${collection.name} record`;
   const fieldError = (name: string) => errors[name] ?? errors[name + "+"] ?? errors[name + "-"];
   return (
     <Dialog title={title} open onClose={props.onClose} wide>
-      <form class="stack record-form" noValidate onSubmit={save}>
+      <form ref={formRef} class="stack record-form" noValidate onSubmit={save}>
         {banner && <ErrorBanner message={banner} />}
         <Field label="id" error={errors.id} hint={record ? undefined : "Leave empty to generate one"}>
           {(ids) => (
@@ -167,34 +197,22 @@ export function RecordForm(props: {
             />
           )}
         </Field>
-        {fields.map((field) => (
-          <FieldInput
-            key={field.name}
-            field={field}
-            value={values[field.name]}
-            onChange={set(field.name)}
-            error={fieldError(field.name)}
-            disabled={readOnly}
-            record={record}
-            files={files[field.name]}
-            onFiles={(changes) => setFiles((old) => ({ ...old, [field.name]: changes }))}
-          />
-        ))}
-        {isAuth && !readOnly && (
-          <div class="grid-2">
+        {collection.fields.map((field) =>
+          isAuth && field.name === "password" ? (
+            !readOnly && passwordInputs
+          ) : fields.includes(field) ? (
             <FieldInput
-              field={{ id: "", name: "password", type: "password", system: true, hidden: true, presentable: false, required: !record, help: record ? "Leave empty to keep the current password" : "" }}
-              value={values.password}
-              onChange={set("password")}
-              error={errors.password}
+              key={field.name}
+              field={field}
+              value={values[field.name]}
+              onChange={set(field.name)}
+              error={fieldError(field.name)}
+              disabled={readOnly}
+              record={record}
+              files={files[field.name]}
+              onFiles={(changes) => setFiles((old) => ({ ...old, [field.name]: changes }))}
             />
-            <FieldInput
-              field={{ id: "", name: "passwordConfirm", type: "password", system: true, hidden: true, presentable: false, required: !record }}
-              value={values.passwordConfirm}
-              onChange={set("passwordConfirm")}
-              error={errors.passwordConfirm}
-            />
-          </div>
+          ) : null,
         )}
         <div class="actions form-actions">
           {record && !readOnly && (
