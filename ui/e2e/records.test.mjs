@@ -63,6 +63,19 @@ before(async () => {
   for (const [title, views] of [["alpha", 5], ["beta", 1], ["gamma", 9]]) {
     await api("/api/collections/notes/records", { method: "POST", body: { title, views } });
   }
+  await api("/api/collections", {
+    method: "POST",
+    body: {
+      name: "docs",
+      type: "base",
+      fields: [
+        { name: "name", type: "text", required: true },
+        { name: "meta", type: "json" },
+        { name: "when", type: "date" },
+        { name: "files", type: "file", maxSelect: 3 },
+      ],
+    },
+  });
   browser = await openBrowser();
 });
 
@@ -196,4 +209,79 @@ test("records of a collection: create, edit, filter, sort, batch delete, delete"
     [delta.id],
   );
   assert.notEqual(gamma.id, delta.id);
+});
+
+test("record form: field errors, json check, file upload and removal, auth user and impersonation", async () => {
+  const { page } = browser;
+  page.setDefaultTimeout(10_000);
+  await page.goto(server.uiUrl + "#/collections/docs");
+  await page.getByRole("button", { name: "New record" }).click();
+  const form = page.getByRole("dialog", { name: "New docs record" });
+
+  // Invalid JSON is caught before sending; a missing required value comes back from the server.
+  await form.getByLabel("meta").fill("{oops");
+  await form.getByRole("button", { name: "Create record" }).click();
+  await form.getByRole("alert").filter({ hasText: "Invalid JSON" }).waitFor();
+  await form.getByLabel("meta").fill('{"tags": ["a"]}');
+  await form.getByRole("button", { name: "Create record" }).click();
+  await form.getByRole("alert").filter({ hasText: /blank/i }).waitFor();
+  assert.equal((await api("/api/collections/docs/records")).items.length, 0);
+
+  await form.getByLabel("name *").fill("report");
+  await form.getByLabel("when").fill("2024-05-06T07:08:09");
+  await form.getByLabel("Add files to files").setInputFiles([
+    { name: "one.txt", mimeType: "text/plain", buffer: Buffer.from("one") },
+    { name: "two.txt", mimeType: "text/plain", buffer: Buffer.from("two") },
+  ]);
+  await form.getByRole("button", { name: "Create record" }).click();
+  await form.waitFor({ state: "hidden" });
+  let [doc] = (await api("/api/collections/docs/records")).items;
+  assert.equal(doc.name, "report");
+  assert.deepEqual(doc.meta, { tags: ["a"] });
+  const expectedWhen = new Date(2024, 4, 6, 7, 8, 9).toISOString().replace("T", " "); // the browser's local time
+  assert.equal(doc.when, expectedWhen);
+  assert.equal(doc.files.length, 2);
+
+  // Remove one stored file.
+  await page.getByRole("button", { name: `Open record ${doc.id}` }).click();
+  const edit = page.getByRole("dialog", { name: "Edit docs record" });
+  const one = doc.files.find((f) => f.startsWith("one"));
+  await edit.getByRole("button", { name: `Remove ${one}` }).click();
+  await edit.getByRole("button", { name: "Save changes" }).click();
+  await edit.waitFor({ state: "hidden" });
+  [doc] = (await api("/api/collections/docs/records")).items;
+  assert.equal(doc.files.length, 1);
+  assert.ok(doc.files[0].startsWith("two"));
+  assert.equal(doc.when, expectedWhen, "an untouched date keeps its value");
+
+  // An auth record: create with a password, then impersonate it without losing our session.
+  await page.goto(server.uiUrl + "#/collections/users");
+  await page.getByRole("button", { name: "New record" }).click();
+  const userForm = page.getByRole("dialog", { name: "New users record" });
+  await userForm.getByLabel("email *").fill("bob@example.com");
+  await userForm.getByLabel("password *", { exact: true }).fill("bob-password-1");
+  await userForm.getByLabel("passwordConfirm *").fill("bob-password-2");
+  await userForm.getByRole("button", { name: "Create record" }).click();
+  await userForm.getByRole("alert").filter({ hasText: /match/i }).waitFor();
+  await userForm.getByLabel("passwordConfirm *").fill("bob-password-1");
+  await userForm.getByLabel("verified").check();
+  await userForm.getByRole("button", { name: "Create record" }).click();
+  await userForm.waitFor({ state: "hidden" });
+  const bob = (await api(`/api/collections/users/records?filter=${encodeURIComponent('email = "bob@example.com"')}`)).items[0];
+  assert.equal(bob.verified, true);
+  await api("/api/collections/users/auth-with-password", {
+    method: "POST",
+    body: { identity: "bob@example.com", password: "bob-password-1" },
+  });
+
+  await page.getByRole("button", { name: `Open record ${bob.id}` }).click();
+  await page.getByRole("dialog", { name: "Edit users record" }).getByRole("button", { name: "Impersonate" }).click();
+  const impersonate = page.getByRole("dialog", { name: "Impersonate bob@example.com" });
+  await impersonate.getByLabel("Duration in seconds").fill("600");
+  await impersonate.getByRole("button", { name: "Issue token" }).click();
+  const issued = await impersonate.getByLabel("Token").inputValue();
+  const me = await fetch(`${server.apiUrl}/api/collections/users/records/${bob.id}`, { headers: { Authorization: issued } });
+  assert.equal(me.status, 200, "the issued token authenticates as the user");
+  const session = await page.evaluate(() => JSON.parse(localStorage.getItem("sb_admin_auth")).token);
+  assert.equal(session, token, "the superuser's session is untouched");
 });
