@@ -44,6 +44,7 @@ function Records(props: { collection: CollectionModel }) {
   const relationFields = collection.fields.filter((f) => f.type === "relation");
 
   // Target collections of relation fields, for the labels of expanded records.
+  const relationTargets = relationFields.map((f) => `${f.name}:${f.collectionId}`).join(",");
   useEffect(() => {
     for (const field of relationFields) {
       collectionById(field.collectionId).then(
@@ -55,7 +56,7 @@ function Records(props: { collection: CollectionModel }) {
     if (collection.fields.some((f) => f.type === "file" && f.protected)) {
       pb.files.getToken().then(setFileToken, (err) => setError(errorMessage(err)));
     }
-  }, []);
+  }, [relationTargets]);
 
   // The page itself, without a COUNT (skipTotal) so it stays fast on large tables.
   useEffect(() => {
@@ -66,6 +67,11 @@ function Records(props: { collection: CollectionModel }) {
       .then(
         (res) => {
           if (stale) return;
+          // Past the end (the last rows of the last page were deleted): step back a page.
+          if (!res.items.length && page > 1) {
+            setPage(page - 1);
+            return;
+          }
           setRecords(res.items);
           setError("");
         },

@@ -2,7 +2,7 @@
 // `YYYY-MM-DD HH:MM:SS.sssZ`, selects as a string or a list) except json, edited as its text.
 import type { ComponentChildren } from "preact";
 import type { CollectionField, RecordModel } from "pocketbase";
-import { useId } from "preact/hooks";
+import { useEffect, useId, useState } from "preact/hooks";
 import { pb } from "../../api";
 import { Field } from "../../components/field";
 import { asList, displayDate, fromInputDate, isImage, isMultiple, toInputDate } from "./format";
@@ -294,6 +294,12 @@ function FileInput(props: {
   const stored = asList(record?.[field.name]);
   const multiple = isMultiple(field);
   const inputId = useId();
+  // Links to protected files need a short-lived file token, even for superusers.
+  const [fileToken, setFileToken] = useState("");
+  useEffect(() => {
+    if (field.protected && stored.length) pb.files.getToken().then(setFileToken, () => {});
+  }, [field.protected, stored.length > 0]);
+  const query: Record<string, string> = fileToken ? { token: fileToken } : {};
   const update = (next: Partial<FileChanges>) => props.onFiles?.({ ...changes, ...next });
 
   return (
@@ -302,10 +308,10 @@ function FileInput(props: {
         <ul class="file-list">
           {stored.map((name) => {
             const removed = changes.removed.includes(name);
-            const href = record ? pb.files.getURL(record, name) : "";
+            const href = record ? pb.files.getURL(record, name, query) : "";
             return (
               <li key={name} class={removed ? "removed" : undefined}>
-                {record && isImage(name) && <img src={pb.files.getURL(record, name, { thumb: "100x100" })} alt="" width={32} height={32} />}
+                {record && isImage(name) && <img src={pb.files.getURL(record, name, { ...query, thumb: "100x100" })} alt="" width={32} height={32} />}
                 <a href={href} target="_blank" rel="noreferrer">
                   {name}
                 </a>
