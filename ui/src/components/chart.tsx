@@ -28,6 +28,11 @@ export function TimeChart(props: {
   format?: (v: number) => string;
   /** The time range to show; defaults to the range of the points. */
   domain?: [number, number];
+  /**
+   * Draw steps: each point holds its value for this many milliseconds (hourly totals are a
+   * count over the hour, not a value at its start).
+   */
+  step?: number;
   height?: number;
 }) {
   const format = props.format ?? formatNumber;
@@ -39,7 +44,7 @@ export function TimeChart(props: {
   const all = props.series.flatMap((s) => s.points);
   const values = all.map((p) => p.v).filter((v): v is number => v !== null && Number.isFinite(v));
   const times = all.map((p) => p.t);
-  const [t0, t1] = props.domain ?? [Math.min(...times), Math.max(...times)];
+  const [t0, t1] = props.domain ?? [Math.min(...times), Math.max(...times) + (props.step ?? 0)];
   const hasData = values.length > 0 && Number.isFinite(t0) && Number.isFinite(t1);
 
   const plotW = Math.max(10, width - MARGIN.left - MARGIN.right);
@@ -50,7 +55,7 @@ export function TimeChart(props: {
   const span = t1 > t0 ? t1 - t0 : 1;
   const x = (t: number) => MARGIN.left + ((t - t0) / span) * plotW;
   const y = (v: number) => MARGIN.top + plotH - (v / yMax) * plotH;
-  const xTicks = hasData ? timeTicks(t0, t1, Math.max(2, Math.floor(plotW / 90))) : [];
+  const xTicks = hasData ? timeTicks(t0, t1, Math.max(2, Math.floor(plotW / 70))) : [];
 
   return (
     <figure class="chart">
@@ -85,7 +90,7 @@ export function TimeChart(props: {
           {xTicks.map((tick) => (
             <g key={tick.t} class="chart-axis">
               <line x1={x(tick.t)} x2={x(tick.t)} y1={MARGIN.top + plotH} y2={MARGIN.top + plotH + 4} />
-              <text x={x(tick.t)} y={height - 6} text-anchor="middle">
+              <text x={x(tick.t)} y={height - 6} text-anchor={anchorFor(x(tick.t), width)}>
                 {tick.label}
               </text>
             </g>
@@ -100,7 +105,7 @@ export function TimeChart(props: {
           {hasData &&
             props.series.map((s, i) => {
               const color = COLORS[i % COLORS.length];
-              const runs = segments(s.points);
+              const runs = segments(s.points, props.step);
               return (
                 <g key={s.label}>
                   {props.area &&
@@ -153,8 +158,16 @@ function useWidth(ref: { current: HTMLElement | null }): number {
 
 type Known = { t: number; v: number };
 
-/** Splits a series at unknown values, so a gap is drawn as a gap and not as a slope. */
-function segments(points: Point[]): Known[][] {
+/** A label at the right edge is anchored at its end so it is not cut off (the left has a margin). */
+function anchorFor(position: number, width: number): "middle" | "end" {
+  return position > width - 24 ? "end" : "middle";
+}
+
+/**
+ * Splits a series at unknown values, so a gap is drawn as a gap and not as a slope; with `step`,
+ * each value is held until the step ends.
+ */
+function segments(points: Point[], step?: number): Known[][] {
   const runs: Known[][] = [];
   let current: Known[] = [];
   for (const p of points) {
@@ -163,6 +176,7 @@ function segments(points: Point[]): Known[][] {
       current = [];
     } else {
       current.push({ t: p.t, v: p.v });
+      if (step) current.push({ t: p.t + step, v: p.v });
     }
   }
   if (current.length) runs.push(current);

@@ -137,6 +137,7 @@ export function LogsPage(props: { parts: string[]; query: URLSearchParams }) {
         title={filter ? "Requests per hour (matching the filter)" : "Requests per hour"}
         series={[{ label: "Requests", points: stats }]}
         area
+        step={HOUR}
         height={160}
       />
 
