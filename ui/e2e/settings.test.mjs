@@ -95,6 +95,13 @@ test("backups: create one, see it listed, delete it after confirming", async () 
   await dialog.getByLabel("Name (optional)").fill("e2e_backup.zip");
   await dialog.getByRole("button", { name: "Create" }).click();
 
+  if (server.backend === "postgres") {
+    // The server leaves PostgreSQL backups to pg_dump; its refusal is shown in the dialog.
+    await dialog.getByRole("alert").filter({ hasText: "pg_dump" }).waitFor();
+    await browser.shot("settings-backups");
+    return;
+  }
+
   const table = page.getByRole("table", { name: "Backups" });
   await table.getByRole("cell", { name: "e2e_backup.zip", exact: true }).waitFor();
   const listed = await api("GET", "/api/backups");

@@ -33,6 +33,9 @@ function BackupList() {
   const [pendingBusy, setPendingBusy] = useState(false);
   const [pendingError, setPendingError] = useState("");
   const [restoring, setRestoring] = useState("");
+  // The health check tells a superuser whether a backup can start now (not while another backup
+  // or a restore runs, nor on a database the server cannot archive itself).
+  const [canBackup, setCanBackup] = useState(true);
 
   async function load() {
     try {
@@ -47,6 +50,10 @@ function BackupList() {
   }
   useEffect(() => {
     load();
+    pb.health.check().then(
+      (health) => setCanBackup(health.data?.canBackup !== false),
+      () => setCanBackup(true),
+    );
   }, []);
 
   async function download(key: string) {
@@ -97,6 +104,12 @@ function BackupList() {
         <UploadBackup onUploaded={load} />
       </div>
       {error && <ErrorBanner message={error} />}
+      {!canBackup && !restoring && (
+        <p role="status" class="notice">
+          The server cannot make a backup right now: one is already running, or its database is backed up with
+          the database's own tools.
+        </p>
+      )}
       {restoring && (
         <p role="status" class="notice">
           Restoring {restoring}. The server restarts with the restored data; this page reloads when it is back.
@@ -303,11 +316,11 @@ function UploadBackup(props: { onUploaded: () => void }) {
         key={inputKey}
         type="file"
         accept=".zip,application/zip"
-        aria-label="Backup archive to upload"
+        aria-label="Backup archive (.zip) to upload"
         onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)}
       />
       <button type="button" disabled={!file || busy} onClick={upload}>
-        {busy ? "Uploading…" : "Upload"}
+        {busy ? "Uploading…" : "Upload backup"}
       </button>
       {error && <ErrorBanner message={error} />}
     </div>
