@@ -66,13 +66,20 @@ test("application name: a blank one is refused inline, a new one is saved", asyn
   await browser.shot("settings-application");
 });
 
-test("rate limits: a new rule is saved", async () => {
+test("rate limits: a bad label is refused inline, a new rule is saved", async () => {
   const { page } = browser;
   await page.getByRole("navigation", { name: "Settings sections" }).getByRole("link", { name: "Rate limits" }).click();
   await page.getByRole("button", { name: "Add rule" }).click();
   const rows = (await api("GET", "/api/settings")).rateLimits.rules.length;
   const n = rows + 1;
-  await page.getByLabel(`Label of rule ${n}`).fill("/api/e2e/");
+  // A label the server does not accept is refused next to the cell.
+  const label = page.getByLabel(`Label of rule ${n}`);
+  await label.fill("not a label!");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await page.getByRole("alert").filter({ hasText: "valid format" }).waitFor();
+  assert.equal(await label.getAttribute("aria-invalid"), "true");
+
+  await label.fill("/api/e2e/");
   await page.getByLabel(`Most requests of rule ${n}`).fill("7");
   await page.getByLabel(`Seconds of rule ${n}`).fill("2");
   await page.getByLabel(`Audience of rule ${n}`).selectOption("@guest");

@@ -33,8 +33,6 @@ export function SettingsPage(props: { parts: string[]; query: URLSearchParams })
     pb.settings.getAll().then(setSettings, (err) => setLoadError(errorMessage(err)));
   }, []);
 
-  // Sections that do not edit settings do not wait for them.
-  const needsSettings = section.key !== "crons";
   return (
     <div class="settings">
       <nav class="subnav" aria-label="Settings sections">
@@ -50,11 +48,18 @@ export function SettingsPage(props: { parts: string[]; query: URLSearchParams })
       </nav>
       <section class="settings-body" aria-labelledby="settings-title">
         <h1 id="settings-title">{section.label}</h1>
-        {needsSettings && loadError && <ErrorBanner message={`The settings could not be loaded: ${loadError}`} />}
-        {needsSettings && !settings && !loadError && <p class="muted">Loading…</p>}
-        {(settings || !needsSettings) && (
-          // Keyed by section so each one starts from the latest saved settings.
-          <SectionBody key={section.key} section={section.key} settings={settings!} onSaved={setSettings} />
+        {section.key === "crons" ? (
+          // The cron jobs are not settings; they do not wait for them.
+          <CronsSection />
+        ) : (
+          <>
+            {loadError && <ErrorBanner message={`The settings could not be loaded: ${loadError}`} />}
+            {!settings && !loadError && <p class="muted">Loading…</p>}
+            {settings && (
+              // Keyed by section so each one starts from the latest saved settings.
+              <SectionBody key={section.key} section={section.key} settings={settings} onSaved={setSettings} />
+            )}
+          </>
         )}
       </section>
     </div>
@@ -73,8 +78,6 @@ function SectionBody(props: { section: string; settings: Settings; onSaved: (s: 
       return <RateLimitsSection settings={props.settings} onSaved={props.onSaved} />;
     case "backups":
       return <BackupsSection settings={props.settings} onSaved={props.onSaved} />;
-    case "crons":
-      return <CronsSection />;
     default:
       return <LogSettingsSection settings={props.settings} onSaved={props.onSaved} />;
   }
