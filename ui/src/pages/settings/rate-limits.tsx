@@ -189,6 +189,11 @@ function RulesTable(props: { form: SettingsForm }) {
           )}
         </tbody>
       </table>
+      {form.errors["rateLimits.rules"] && (
+        <div class="field-error" role="alert">
+          {form.errors["rateLimits.rules"]}
+        </div>
+      )}
       <div>
         <button
           type="button"
