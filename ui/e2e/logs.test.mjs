@@ -2,29 +2,11 @@
 // failed requests, a bad filter shows the server's error, and one entry opens in a dialog.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { EMAIL, PASSWORD, openBrowser, startServer } from "./harness.mjs";
+import { openBrowser, signInWithApi, startServer } from "./harness.mjs";
 
 let server;
 let browser;
 let token;
-
-/**
- * Signs in through the API and hands the session to the page, so these tests do not depend on
- * the login screen (it has its own tests).
- */
-async function signInWithApi(page) {
-  const res = await fetch(`${server.apiUrl}/api/collections/_superusers/auth-with-password`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ identity: EMAIL, password: PASSWORD }),
-  });
-  const auth = await res.json();
-  token = auth.token;
-  await page.addInitScript(
-    ([t, record]) => localStorage.setItem("sb_admin_auth", JSON.stringify({ token: t, record })),
-    [auth.token, auth.record],
-  );
-}
 
 /** Log entries matching `filter`, as the API lists them to the superuser. */
 async function logs(filter) {
@@ -38,7 +20,7 @@ async function logs(filter) {
 before(async () => {
   server = await startServer();
   browser = await openBrowser();
-  await signInWithApi(browser.page);
+  ({ token } = await signInWithApi(browser.page, server));
   // Some requests that fail (a collection that does not exist) and some that succeed.
   for (let i = 0; i < 3; i++) {
     const res = await fetch(`${server.apiUrl}/api/collections/e2e_missing/records`);

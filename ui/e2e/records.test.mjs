@@ -2,12 +2,11 @@
 // collection through the UI, checking after each step what the API holds.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, openBrowser, EMAIL, PASSWORD } from "./harness.mjs";
+import { startServer, openBrowser, signInWithApi, EMAIL, PASSWORD } from "./harness.mjs";
 
 let server;
 let browser;
 let token;
-let superuser;
 let userId;
 
 async function api(path, options = {}) {
@@ -36,7 +35,6 @@ before(async () => {
     body: { identity: EMAIL, password: PASSWORD },
   });
   token = auth.token;
-  superuser = auth.record;
   // Batches are off in a fresh install; the screen uses them when they are on.
   await api("/api/settings", { method: "PATCH", body: { batch: { enabled: true, maxRequests: 50 } } });
   const user = await api("/api/collections/users/records", {
@@ -87,11 +85,7 @@ after(async () => {
 test("records of a collection: create, edit, filter, sort, batch delete, delete", async () => {
   const { page, shot } = browser;
   page.setDefaultTimeout(10_000);
-  // The session the login screen would store; this test is about records, not signing in.
-  await page.addInitScript(
-    ([key, value]) => window.localStorage.setItem(key, value),
-    ["sb_admin_auth", JSON.stringify({ token, record: superuser })],
-  );
+  ({ token } = await signInWithApi(page, server));
   await page.goto(server.uiUrl + "#/collections/notes");
 
   const table = page.getByRole("table");

@@ -2,7 +2,7 @@
 // from the API; a backup is created, listed and deleted.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { EMAIL, PASSWORD, openBrowser, startServer } from "./harness.mjs";
+import { openBrowser, signInWithApi, startServer } from "./harness.mjs";
 
 let server;
 let browser;
@@ -19,28 +19,10 @@ async function api(method, path, body) {
   return res.status === 204 ? null : res.json();
 }
 
-/**
- * Signs in through the API and hands the session to the page, so these tests do not depend on
- * the login screen (it has its own tests).
- */
-async function signInWithApi(page) {
-  const res = await fetch(`${server.apiUrl}/api/collections/_superusers/auth-with-password`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ identity: EMAIL, password: PASSWORD }),
-  });
-  const auth = await res.json();
-  token = auth.token;
-  await page.addInitScript(
-    ([t, record]) => localStorage.setItem("sb_admin_auth", JSON.stringify({ token: t, record })),
-    [auth.token, auth.record],
-  );
-}
-
 before(async () => {
   server = await startServer();
   browser = await openBrowser();
-  await signInWithApi(browser.page);
+  ({ token } = await signInWithApi(browser.page, server));
 });
 
 after(async () => {

@@ -32,7 +32,8 @@ pub(crate) struct NodeInfo {
 
 /// This node's identity and its readings of `sb_observe`'s running totals.
 pub(crate) struct NodeSelf {
-    address: OnceLock<String>,
+    /// The address it serves on and the program's version, as the binary tells them.
+    identity: OnceLock<(String, &'static str)>,
     started_at: String,
     readings: Mutex<VecDeque<(Instant, Totals)>>,
 }
@@ -40,7 +41,7 @@ pub(crate) struct NodeSelf {
 impl Default for NodeSelf {
     fn default() -> Self {
         NodeSelf {
-            address: OnceLock::new(),
+            identity: OnceLock::new(),
             started_at: sb_schema::datetime::now_string(),
             readings: Mutex::new(VecDeque::new()),
         }
@@ -67,9 +68,10 @@ impl NodeSelf {
     }
 
     pub(crate) fn info(&self) -> NodeInfo {
+        let identity = self.identity.get();
         NodeInfo {
-            address: self.address.get().cloned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
+            address: identity.map(|(address, _)| address.clone()),
+            version: identity.map_or("", |(_, version)| version).to_owned(),
             started_at: self.started_at.clone(),
             stats: self.window(),
         }
@@ -77,9 +79,10 @@ impl NodeSelf {
 }
 
 impl App {
-    /// Records the address this node serves on, for the cluster view (once).
-    pub fn set_node_address(&self, address: String) {
-        let _ = self.node.address.set(address);
+    /// Records the address this node serves on and the program's version, for the cluster
+    /// view (once).
+    pub fn set_node_identity(&self, address: String, version: &'static str) {
+        let _ = self.node.identity.set((address, version));
     }
 
     /// `GET /api/cluster`: this node first, then the others heard from lately, each with its

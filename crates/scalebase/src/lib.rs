@@ -116,7 +116,7 @@ pub async fn run(
     use futures::FutureExt;
     let shutdown = shutdown.boxed().shared();
     if let Ok(addr) = listener.local_addr() {
-        app.set_node_address(addr.to_string());
+        app.set_node_identity(addr.to_string(), env!("CARGO_PKG_VERSION"));
     }
     let redis = match &config.redis {
         Some(redis) => Some(sb_redis::Redis::open(redis).map_err(|e| anyhow::anyhow!(e))?),

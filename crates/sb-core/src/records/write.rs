@@ -22,9 +22,9 @@ use super::files;
 use super::view::load_record_in;
 use super::{Record, Viewer, compile_rule, id_equals, is_superuser, target_condition};
 use crate::auth::INSTALLER_EMAIL;
-use crate::system::SUPERUSERS;
 use crate::catalog::Catalog;
 use crate::error::{CoreError, CoreResult};
+use crate::system::SUPERUSERS;
 use crate::{App, storage};
 
 const ALIAS: &str = "t";

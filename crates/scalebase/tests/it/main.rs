@@ -1,6 +1,7 @@
 //! Integration tests of the whole server: in-process, on port 0, once per storage backend
 //! (`sb_testkit::sbtest_http!` / `sbtest!`). One module per API area.
 
+mod admin_ui;
 mod auth_mail;
 mod auth_tokens;
 mod backups;
