@@ -109,6 +109,17 @@ test("collections: create, check rules inline, save rules, delete", async () => 
     ["id", "title", "views", "published", "status", "author", "cover", "created", "updated"],
   );
 
+  // Locked, the list is the superusers' alone.
+  for (const [title, status] of [["one", "published"], ["two", "draft"]]) {
+    const created = await api("/api/collections/posts/records", {
+      method: "POST",
+      body: JSON.stringify({ title, status }),
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+  }
+  const guestList = () => fetch(`${server.apiUrl}/api/collections/posts/records`);
+  assert.equal((await guestList()).status, 403);
+
   // A list rule with a syntax error is flagged under the rule: while typing when the server can
   // check rules, else when saving.
   const checkable = (await api("/api/collections/meta/check-rules", { method: "POST", body: "{}" })).status !== 404;
@@ -131,6 +142,10 @@ test("collections: create, check rules inline, save rules, delete", async () => 
   await page.getByRole("button", { name: "Save changes" }).click();
   await page.getByRole("link", { name: "Edit collection" }).waitFor();
   assert.equal((await api("/api/collections/posts")).body.listRule, 'status = "published"');
+  // The rule now decides what a guest lists: the published post only.
+  const listed = await guestList();
+  assert.equal(listed.status, 200);
+  assert.deepEqual((await listed.json()).items.map((r) => r.title), ["one"]);
 
   // Deleting asks for the collection's name first.
   await page.getByRole("link", { name: "Edit collection" }).click();
