@@ -6,6 +6,7 @@
 //! by the URL's hash) answers `index.html`, revalidated on every load; files under `/_/assets/`
 //! carry a content hash in their name and are cached for a year.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use axum::Router;
@@ -65,7 +66,12 @@ fn answer(path: &str, file: EmbeddedFile, headers: &HeaderMap) -> Response {
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let mut response = Response::new(Body::from(file.data.into_owned()));
+        // The embedded bytes are served in place, not copied per request.
+        let body = match file.data {
+            Cow::Borrowed(bytes) => Body::from(bytes),
+            Cow::Owned(bytes) => Body::from(bytes),
+        };
+        let mut response = Response::new(body);
         if let Ok(mime) = HeaderValue::from_str(file.metadata.mimetype()) {
             response.headers_mut().insert(header::CONTENT_TYPE, mime);
         }
